@@ -1,0 +1,220 @@
+"""Shared linear algebra: singular subspaces, principal angles, intersection dimension, randomized SVD.
+
+One implementation of each idea, used by every part of the book (Part I alignment, Part II PAM
+certificates, Part III pruning diagnostics). Everything is float64 NumPy.
+
+Conventions follow ``shared/papers/lsa-flag-varieties.md`` §2.3–2.4: a subspace is given by an
+orthonormal basis stored column-wise (``n × k``); principal angles are returned in radians in
+**ascending** order.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
+
+Side = Literal["left", "right"]
+
+
+def as_float64(W) -> np.ndarray:
+    """Return ``W`` (ndarray, torch tensor or array-like) as a float64 ndarray."""
+    if hasattr(W, "detach"):
+        W = W.detach().cpu().double().numpy()
+    return np.asarray(W, dtype=np.float64)
+
+
+def orthonormal_basis(A, rank_tol: float | None = None) -> np.ndarray:
+    """Orthonormal basis of the column space of ``A`` (numerical rank by singular-value cut-off).
+
+    Parameters
+    ----------
+    A : array_like, shape (n, m)
+    rank_tol : float, optional
+        Singular values ``<= rank_tol * s_max`` count as zero. Default ``max(n, m) * eps``.
+    """
+    A = as_float64(A)
+    U, s, _ = np.linalg.svd(A, full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return np.zeros((A.shape[0], 0))
+    tol = (max(A.shape) * np.finfo(float).eps) if rank_tol is None else rank_tol
+    r = int(np.sum(s > tol * s[0]))
+    return U[:, :r]
+
+
+def effective_rank(s, energy: float = 0.9) -> int:
+    """Smallest ``k`` whose top-``k`` squared singular values hold ``energy`` of the total.
+
+    Spec §2.4 (energy threshold 0.90 by default, 0.99 also reported). Used by Parts I and II.
+    """
+    if not 0.0 < energy <= 1.0:
+        raise ValueError(f"energy must lie in (0, 1], got {energy}")
+    s2 = np.sort(np.asarray(s, dtype=np.float64) ** 2)[::-1]
+    total = s2.sum()
+    if total == 0:
+        return 0
+    cum = np.cumsum(s2) / total
+    return int(np.searchsorted(cum, energy - 1e-12) + 1)
+
+
+def top_subspace(W, side: Side = "left", k: int | None = None, energy: float = 0.9):
+    """Top singular subspace of a weight matrix.
+
+    Parameters
+    ----------
+    W : array_like, shape (n_out, n_in)
+        Weight in ``nn.Linear`` orientation (out × in).
+    side : {"left", "right"}
+        ``"left"``: the write side (column space, in ``R^{n_out}``); ``"right"``: the read side
+        (row space, in ``R^{n_in}``).
+    k : int, optional
+        Subspace dimension; by default the effective rank at ``energy``.
+    energy : float
+        Energy threshold for the effective rank when ``k`` is None.
+
+    Returns
+    -------
+    basis : ndarray, shape (n, k)
+        Orthonormal columns, ordered by decreasing singular value.
+    k : int
+
+    Used by the ridge-alignment and commutator chapters (Part I).
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    W = as_float64(W)
+    U, s, Vt = np.linalg.svd(W, full_matrices=False)
+    if k is None:
+        k = effective_rank(s, energy)
+    if not 0 <= k <= s.size:
+        raise ValueError(f"k={k} is outside [0, {s.size}] for a matrix of shape {W.shape}")
+    basis = U[:, :k] if side == "left" else Vt[:k].T
+    return basis, int(k)
+
+
+def _check_bases(U, V):
+    U, V = as_float64(U), as_float64(V)
+    if U.ndim != 2 or V.ndim != 2 or U.shape[0] != V.shape[0]:
+        raise ValueError(f"bases must be n×k and n×k' with the same n, got {U.shape} and {V.shape}")
+    return U, V
+
+
+def principal_angles(U, V, orthonormalize: bool = False) -> np.ndarray:
+    """Principal angles between ``span(U)`` and ``span(V)``, radians, ascending.
+
+    Björck–Golub with the sine formula for small angles (as in ``scipy.linalg.subspace_angles``),
+    accurate to ~1e-15 near 0 and near π/2.
+
+    Parameters
+    ----------
+    U, V : array_like, shapes (n, k) and (n, k')
+        Orthonormal bases (set ``orthonormalize=True`` for arbitrary spanning sets).
+
+    Returns
+    -------
+    ndarray, shape (min(k, k'),)
+
+    Used throughout Part I and by the PAM certificates of Part II.
+    """
+    U, V = _check_bases(U, V)
+    if orthonormalize:
+        U, V = orthonormal_basis(U), orthonormal_basis(V)
+    if U.shape[1] == 0 or V.shape[1] == 0:
+        return np.zeros(0)
+    if U.shape[1] < V.shape[1]:
+        U, V = V, U  # project the smaller basis onto the larger subspace
+    C = U.T @ V
+    cos = np.clip(np.linalg.svd(C, compute_uv=False), 0.0, 1.0)
+    R = V - U @ C  # component of span(V) orthogonal to span(U)
+    sin = np.clip(np.linalg.svd(R, compute_uv=False), 0.0, 1.0)[::-1]  # ascending
+    m = V.shape[1]
+    sin = sin[:m] if sin.size >= m else np.concatenate([np.zeros(m - sin.size), sin])
+    angles = np.where(cos ** 2 <= 0.5, np.arccos(cos), np.arcsin(np.sort(sin)))
+    return np.sort(angles)
+
+
+def intersection_dim(U, V, tau: float = 1e-2) -> int:
+    """Numerical intersection dimension ``d_τ = #{i : cos θ_i ≥ 1 − τ}`` (spec §2.4).
+
+    τ = 1e-2 (θ ≤ 8.11°) is the book's headline; report τ ∈ {1e-1, 1e-3} as the sensitivity band.
+    """
+    if not 0.0 <= tau < 1.0:
+        raise ValueError(f"tau must lie in [0, 1), got {tau}")
+    return int(np.sum(np.cos(principal_angles(U, V)) >= 1.0 - tau - 1e-15))
+
+
+def soft_overlap(U, V, normalise: bool = True) -> float:
+    """Soft overlap ``s = Σ cos² θ_i = ‖UᵀV‖_F²``, divided by ``min(k, k')`` when ``normalise``.
+
+    Threshold-free companion of :func:`intersection_dim`; chance level for Haar-random subspaces is
+    :func:`chance_soft_overlap`. Used by Parts I and II.
+    """
+    U, V = _check_bases(U, V)
+    m = min(U.shape[1], V.shape[1])
+    if m == 0:
+        return 0.0
+    s = float(np.sum((U.T @ V) ** 2))
+    return s / m if normalise else s
+
+
+def chance_soft_overlap(k: int, k2: int, n: int) -> float:
+    """Expected normalised soft overlap of Haar-random ``k``- and ``k2``-dimensional subspaces of ``R^n``.
+
+    ``E[s] = k k2 / n``, so ``E[s̄] = max(k, k2) / n`` (spec §2.4).
+    """
+    if min(k, k2) <= 0:
+        return 0.0
+    return max(k, k2) / n
+
+
+def generic_intersection_dim(k: int, k2: int, n: int) -> int:
+    """Dimension of the intersection of two subspaces in general position: ``max(0, k + k2 − n)``."""
+    return max(0, k + k2 - n)
+
+
+def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Haar-random ``n × n`` orthogonal matrix (QR of a Gaussian matrix with sign correction)."""
+    Z = rng.standard_normal((n, n))
+    Q, R = np.linalg.qr(Z)
+    return Q * np.sign(np.diag(R))
+
+
+def randomized_svd(A, k: int, oversample: int = 10, n_iter: int = 4, seed: int = 0):
+    """Top-``k`` singular triplets by randomized subspace iteration (Halko, Martinsson, Tropp 2011).
+
+    Parameters
+    ----------
+    A : ndarray or scipy ``LinearOperator``
+        Anything with ``shape``, ``matmat`` and ``rmatmat`` (a Jacobian given by JVP/VJP closures
+        wraps into a ``LinearOperator``). Dense arrays are accepted.
+    k : int
+        Number of singular triplets.
+    oversample : int
+        Extra random directions (``p``); the sketch has ``k + p`` columns.
+    n_iter : int
+        Power iterations with re-orthonormalisation; 4 is enough for decaying spectra.
+    seed : int
+        Seed of the Gaussian test matrix.
+
+    Returns
+    -------
+    U : ndarray, shape (m, k)
+    s : ndarray, shape (k,)
+    Vt : ndarray, shape (k, n)
+
+    Used by Part II (Jacobian subspaces of large layers) and Part I (wide transformer layers).
+    """
+    op: LinearOperator = aslinearoperator(as_float64(A) if isinstance(A, np.ndarray) or hasattr(A, "detach") else A)
+    m, n = op.shape
+    if not 1 <= k <= min(m, n):
+        raise ValueError(f"k={k} must lie in [1, min(shape)={min(m, n)}]")
+    ell = min(k + oversample, min(m, n))
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(op.matmat(rng.standard_normal((n, ell))))
+    for _ in range(n_iter):
+        Z, _ = np.linalg.qr(op.rmatmat(Q))
+        Q, _ = np.linalg.qr(op.matmat(Z))
+    B = op.rmatmat(Q).T  # (ell, n) = Qᵀ A
+    Ub, s, Vt = np.linalg.svd(B, full_matrices=False)
+    return (Q @ Ub)[:, :k], s[:k], Vt[:k]

@@ -1,0 +1,1 @@
+"""Model definitions and loaders shared by the chapters (MLP, ResNet, the packaged MiniLM encoder)."""
