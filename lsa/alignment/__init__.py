@@ -1,0 +1,1 @@
+"""Part I — layerwise alignment (flag varieties, arXiv 2605.09861): imbalance, commutators, levels, training."""
