@@ -1,0 +1,123 @@
+"""Mean broadcast channel Jacobians of network blocks as JVP/VJP ``LinearOperator`` s (GSA-II spec 2.1 mode J
+and section 8).
+
+For a block f acting on activations x of shape (N, *positions, C) or (N, C, *positions), the channel-level
+factor is A v = mean over samples and output positions of J_f(x) (v broadcast to every input position).
+Its exact adjoint spreads w/(N * P_out) over every output position and sums the input cotangent over
+samples and positions. Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator
+
+
+class MeanChannelJacobian(LinearOperator):
+    """The mean broadcast channel Jacobian of ``fn`` at the probe batch ``x`` (C_out x C_in).
+
+    Parameters
+    ----------
+    fn : callable
+        Block function, tensor -> tensor (eval mode; BatchNorm on running statistics).
+    x : torch.Tensor
+        Probe activations at the block input, shape (N, ...).
+    channel_dim : int
+        Axis of the channels in ``x`` and in the block output (1 for NCHW feature maps, -1 for tokens).
+    chunk : int
+        Tangents processed together with ``torch.func.vmap``.
+    """
+
+    def __init__(self, fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64):
+        if not isinstance(x, torch.Tensor) or x.ndim < 2:
+            raise ValueError(f"probe batch must be a tensor of shape (N, ...) with >= 2 axes, got "
+                             f"{type(x).__name__} {tuple(getattr(x, 'shape', ()))}")
+        self.fn, self.x, self.chunk = fn, x.detach(), int(chunk)
+        self.cd = channel_dim % x.ndim
+        if self.cd == 0:
+            raise ValueError("channel_dim must not be the batch axis 0")
+        with torch.no_grad():
+            y = fn(self.x)
+        if not isinstance(y, torch.Tensor) or y.ndim != x.ndim or y.shape[0] != x.shape[0]:
+            raise ValueError(f"block output must be a tensor with the probe's layout (N, ...); got "
+                             f"{tuple(getattr(y, 'shape', ()))} for input {tuple(x.shape)}")
+        self.y_shape = y.shape
+        n_in, n_out = x.shape[self.cd], y.shape[self.cd]
+        super().__init__(dtype=np.float64, shape=(n_out, n_in))
+
+    def _bcast(self, v: torch.Tensor, like_shape) -> torch.Tensor:
+        shape = [1] * len(like_shape)
+        shape[self.cd] = v.shape[-1]
+        return v.reshape(shape).expand(like_shape)
+
+    def _reduce_axes(self, ndim: int):
+        return tuple(i for i in range(ndim) if i != self.cd)
+
+    def _tmatmat(self, V: torch.Tensor) -> torch.Tensor:
+        def one(v):
+            _, jv = torch.func.jvp(self.fn, (self.x,), (self._bcast(v, self.x.shape),))
+            return jv.mean(dim=self._reduce_axes(jv.ndim))
+        out = [torch.func.vmap(one)(V[i:i + self.chunk]) for i in range(0, V.shape[0], self.chunk)]
+        return torch.cat(out)
+
+    def _trmatmat(self, W: torch.Tensor) -> torch.Tensor:
+        _, pull = torch.func.vjp(self.fn, self.x)
+        n_avg = float(np.prod(self.y_shape)) / self.y_shape[self.cd]
+
+        def one(w):
+            (g,) = pull(self._bcast(w, self.y_shape) / n_avg)
+            return g.sum(dim=self._reduce_axes(g.ndim))
+        out = [torch.func.vmap(one)(W[i:i + self.chunk]) for i in range(0, W.shape[0], self.chunk)]
+        return torch.cat(out)
+
+    def _to_torch(self, M: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(M.T), dtype=self.x.dtype, device=self.x.device)
+
+    def _matmat(self, X):
+        X = np.asarray(X, dtype=np.float64).reshape(self.shape[1], -1)
+        with torch.no_grad():
+            return self._tmatmat(self._to_torch(X)).double().cpu().numpy().T
+
+    def _rmatmat(self, X):
+        X = np.asarray(X, dtype=np.float64).reshape(self.shape[0], -1)
+        return self._trmatmat(self._to_torch(X)).detach().double().cpu().numpy().T
+
+    def _matvec(self, x):
+        return self._matmat(np.asarray(x).reshape(-1, 1)).ravel()
+
+    def _rmatvec(self, x):
+        return self._rmatmat(np.asarray(x).reshape(-1, 1)).ravel()
+
+    def _adjoint(self):
+        return LinearOperator(shape=(self.shape[1], self.shape[0]), dtype=np.float64,
+                              matvec=self._rmatvec, rmatvec=self._matvec, matmat=self._rmatmat,
+                              rmatmat=self._matmat)
+
+    def dense(self) -> np.ndarray:
+        """The whole C_out x C_in matrix from C_in JVPs (exact; the dense path of spec section 8)."""
+        return self._matmat(np.eye(self.shape[1]))
+
+
+def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -1) -> np.ndarray:
+    """Reference: mean over samples and output positions of the per-sample Jacobians (``torch.func.jacrev``),
+    contracted with the broadcast over input positions. Independent of :class:`MeanChannelJacobian`; costly
+    (for tests)."""
+    cd = channel_dim % x.ndim
+    mats = []
+    for n in range(x.shape[0]):
+        xn = x[n:n + 1].detach()
+        J = torch.func.jacrev(fn)(xn)  # (1, *out, 1, *in)
+        yd = x.ndim
+        J = J.squeeze(yd).squeeze(0)  # (*out, *in) without batch axes
+        out_c, in_c = cd - 1, (yd - 1) + cd - 1
+        J = J.movedim(out_c, 0).movedim(in_c, 1)
+        J = J.reshape(J.shape[0], J.shape[1], -1)
+        mats.append(J.sum(dim=2).detach().double().cpu().numpy())
+    A = np.mean(mats, axis=0)
+    with torch.no_grad():
+        y_shape = fn(x[:1]).shape
+    out_pos = int(np.prod(y_shape[1:])) // y_shape[cd]
+    return A / out_pos

@@ -1,0 +1,158 @@
+"""The Physical Alignment Matrix: row groups, block amplitudes, active supports, core/overlap/noise masks,
+the orthogonal decomposition, the pairwise incidence and co-activation graphs, SRS sets, hub columns and
+block-energy heatmaps (GSA-II spec sections 2.8–2.9; protocol step P8).
+
+Used by ``pam_certificates`` and ``pam_heatmaps``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lsa.gsa.config import GSAConfig
+
+
+def _check_matrix(P, name="P") -> np.ndarray:
+    P = np.asarray(P, dtype=np.float64)
+    if P.ndim != 2 or 0 in P.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D matrix, got shape {P.shape}")
+    if not np.all(np.isfinite(P)):
+        raise ValueError(f"{name} contains NaN or inf entries")
+    return P
+
+
+def row_groups_argmax(P, null_tol: float = 1e-8) -> np.ndarray:
+    """Dominant-mode assignment g(c) = argmax_j |P_cj| / c_j (spec 2.8 rule 1); -1 marks the null group.
+
+    Groups are relabelled 0..G-1 in order of their mode index.
+    """
+    P = _check_matrix(P)
+    c = np.linalg.norm(P, axis=0)
+    rel = np.abs(P) / np.where(c > 0, c, 1.0)
+    g = np.argmax(rel, axis=1)
+    rn = np.linalg.norm(P, axis=1)
+    g[rn < null_tol * rn.max()] = -1
+    uniq = np.unique(g[g >= 0])
+    remap = {int(u): i for i, u in enumerate(uniq)}
+    return np.array([remap.get(int(x), -1) for x in g])
+
+
+def row_groups_blocks(n_rows: int, block: int) -> np.ndarray:
+    """Architecture row groups: contiguous blocks of ``block`` channels (spec 2.8 rule 2)."""
+    if n_rows < 1 or block < 1:
+        raise ValueError(f"need n_rows >= 1 and block >= 1, got {n_rows}, {block}")
+    return np.arange(n_rows) // block
+
+
+def row_groups(P, cfg: GSAConfig = GSAConfig()) -> np.ndarray:
+    """Row groups of a PAM by the rule ``cfg.row_groups`` ("argmax" or "blocks")."""
+    P = _check_matrix(P)
+    return row_groups_argmax(P) if cfg.row_groups == "argmax" else row_groups_blocks(P.shape[0], cfg.block_size)
+
+
+@dataclass
+class PAMStructure:
+    """Every discrete structure of a PAM at fixed row groups, plus the amplitudes they come from."""
+
+    groups: np.ndarray      # (m,) row-group label per row, -1 = null
+    a: np.ndarray           # (G, n) block amplitudes a_{g,j}
+    c: np.ndarray           # (n,) column norms (over non-null rows)
+    support: np.ndarray     # (G, n) bool, g in S_j
+    omega: np.ndarray       # (n, n) profile cosines
+    edges: np.ndarray       # (n, n) bool, pairwise incidence graph (upper triangle used)
+    coact: np.ndarray       # (G, G) bool, co-activation graph on row groups
+    srs: list               # SRS_g = columns supported by g alone
+    hubs: list              # columns with |S_j| >= h_hub (when G >= 3)
+    masks: dict             # "core" / "overlap" / "noise": (m, n) bool
+    eta: float              # ||P ⊙ M_noise||_F
+    fro: float              # ||P||_F (non-null rows)
+    N: bool                 # noise bound eta <= nu ||P||_F
+
+
+def amplitudes(P, groups) -> tuple[np.ndarray, np.ndarray]:
+    """Block amplitudes a_{g,j} = ||P[G_g, j]||_2 and column norms c_j over the non-null rows."""
+    P = _check_matrix(P)
+    groups = np.asarray(groups)
+    if groups.shape != (P.shape[0],):
+        raise ValueError(f"row groups must have one label per row ({P.shape[0]}), got shape {groups.shape}")
+    G = int(groups.max()) + 1 if np.any(groups >= 0) else 0
+    a = np.zeros((G, P.shape[1]))
+    for g in range(G):
+        a[g] = np.linalg.norm(P[groups == g], axis=0)
+    return a, np.sqrt(np.sum(a ** 2, axis=0))
+
+
+def pam_structure(P, groups, cfg: GSAConfig = GSAConfig()) -> PAMStructure:
+    """Supports, masks, graphs, SRS sets, hubs and the noise bound of ``P`` at the given (fixed) row groups."""
+    P = _check_matrix(P)
+    a, c = amplitudes(P, groups)
+    groups = np.asarray(groups)
+    G, n = a.shape
+    support = a >= cfg.tau * c[None, :]
+    support &= c[None, :] > 0
+    ahat = a / np.where(c > 0, c, 1.0)
+    omega = ahat.T @ ahat
+    edges = omega >= cfg.tau2
+    coact = (support.astype(int) @ support.T.astype(int)) > 0
+    np.fill_diagonal(coact, False)
+    size = support.sum(axis=0)
+    srs = [[int(j) for j in np.flatnonzero(support[g] & (size == 1))] for g in range(G)]
+    hubs = [int(j) for j in np.flatnonzero(size >= cfg.h_hub)] if G >= 3 else []
+    valid = groups >= 0
+    row_in = np.zeros(P.shape, dtype=bool)
+    row_in[valid] = support[groups[valid]]
+    core = row_in & (size[None, :] == 1)
+    ovl = row_in & (size[None, :] >= 2)
+    noise = (~row_in) & valid[:, None]
+    eta = float(np.linalg.norm(P[noise]))
+    fro = float(np.linalg.norm(P[valid]))
+    return PAMStructure(groups=groups, a=a, c=c, support=support, omega=omega, edges=edges, coact=coact,
+                        srs=srs, hubs=hubs, masks={"core": core, "overlap": ovl, "noise": noise},
+                        eta=eta, fro=fro, N=bool(eta <= cfg.nu * fro))
+
+
+def decompose(P, struct: PAMStructure) -> dict:
+    """Orthogonal split P = P_core + P_ovl + P_noise (T3) and the energy fractions f_core, f_ovl, f_noise."""
+    P = _check_matrix(P)
+    parts = {k: np.where(m, P, 0.0) for k, m in struct.masks.items()}
+    tot = sum(float(np.sum(v ** 2)) for v in parts.values())
+    out = dict(parts)
+    for k, v in parts.items():
+        out[f"f_{k}"] = float(np.sum(v ** 2)) / tot if tot > 0 else 0.0
+    return out
+
+
+def block_energy(struct: PAMStructure, normalise: str = "column") -> np.ndarray:
+    """Block-energy heatmap H_{g,j} = a_{g,j}^2 / c_j^2 (``"column"``) or / ||P||_F^2 (``"global"``)."""
+    if normalise == "column":
+        return struct.a ** 2 / np.where(struct.c > 0, struct.c ** 2, 1.0)[None, :]
+    if normalise == "global":
+        return struct.a ** 2 / max(struct.fro ** 2, 1e-300)
+    raise ValueError(f"normalise must be 'column' or 'global', got {normalise!r}")
+
+
+def structure_diff(s1: PAMStructure, s2: PAMStructure) -> dict:
+    """Which discrete structures differ between two PAMs with the same row groups (empty dict = identical)."""
+    if not np.array_equal(s1.groups, s2.groups):
+        raise ValueError("structures must be compared at the same (fixed) row groups")
+    iu = np.triu_indices(s1.c.size, 1)
+    checks = {
+        "support": np.array_equal(s1.support, s2.support),
+        "edges": np.array_equal(s1.edges[iu], s2.edges[iu]),
+        "coact": np.array_equal(s1.coact, s2.coact),
+        "srs": s1.srs == s2.srs,
+        "hubs": s1.hubs == s2.hubs,
+        "masks": all(np.array_equal(s1.masks[k], s2.masks[k]) for k in s1.masks),
+        "N": s1.N == s2.N,
+    }
+    return {k: True for k, ok in checks.items() if not ok}
+
+
+def summary(struct: PAMStructure) -> dict:
+    """JSON-friendly summary: group count, support sizes, SRS sizes, hubs, edge count, N."""
+    iu = np.triu_indices(struct.c.size, 1)
+    return {"n_groups": int(struct.a.shape[0]), "support_sizes": struct.support.sum(0).tolist(),
+            "srs_sizes": [len(s) for s in struct.srs], "hubs": list(struct.hubs),
+            "n_edges": int(struct.edges[iu].sum()), "eta": struct.eta, "fro": struct.fro, "N": struct.N}
