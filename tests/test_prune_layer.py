@@ -1,0 +1,234 @@
+"""Layer-level tests of lsa.prune: scores, masks, statistics, SparseGPT and EC against independent truth."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lsa.prune.calibration import ChannelStats
+from lsa.prune.compensation import ECConfig, apply_alpha, energy_alpha
+from lsa.prune.masks import Pattern, check_mask, parse_pattern, select_mask
+from lsa.prune.pipeline import PruneConfig, prune_layer
+from lsa.prune.scores import CVRConfig, cvr_score, ria_score, wanda_score
+from lsa.prune.sparsegpt import sparsegpt_prune
+
+
+def _layer_data(d_out=48, d_in=64, t=512, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(d_out, d_in, generator=g)
+    X = torch.randn(t, d_in, generator=g) * torch.rand(d_in, generator=g) * 3
+    X[:, :4] += 10.0  # offset-dominated channels
+    X = X @ (torch.eye(d_in) + 0.3 * torch.randn(d_in, d_in, generator=g) / d_in**0.5)  # correlations
+    return W, X
+
+
+def _stats(X, gram=False, batches=4):
+    s = ChannelStats(X.shape[1], gram=gram)
+    for chunk in X.chunk(batches):
+        s.add(chunk)
+    return s
+
+
+def _ref_scaler_row(X, batches=4):
+    """Wanda's WrappedGPT.add_batch running mean, transcribed."""
+    scaler, n = torch.zeros(X.shape[1]), 0
+    for chunk in X.chunk(batches):
+        b = 1
+        scaler *= n / (n + b)
+        n += b
+        scaler += torch.norm(chunk.float(), p=2, dim=0) ** 2 / n
+    return scaler
+
+
+PATTERNS = [Pattern(0.5), Pattern(0.6), Pattern(0.7), Pattern(n=2, m=4), Pattern(n=4, m=8)]
+
+
+@pytest.mark.parametrize("pat", PATTERNS, ids=lambda p: p.label)
+def test_cvr_wanda_setting_equals_wanda_reference_mask(pat):
+    W, X = _layer_data()
+    st = _stats(X)
+    # reference Wanda (lib/prune.py prune_wanda), on its own running-mean statistic
+    metric = W.abs() * torch.sqrt(_ref_scaler_row(X).reshape(1, -1))
+    ref_prune = torch.zeros_like(metric, dtype=torch.bool)
+    if pat.is_nm:
+        for ii in range(metric.shape[1]):
+            if ii % pat.m == 0:
+                tmp = metric[:, ii:ii + pat.m].float()
+                ref_prune.scatter_(1, ii + torch.topk(tmp, pat.n, dim=1, largest=False)[1], True)
+    else:
+        idx = torch.sort(metric, dim=-1, stable=True)[1][:, :int(metric.shape[1] * pat.sparsity)]
+        ref_prune.scatter_(1, idx, True)
+    wanda = select_mask(wanda_score(W, st.second_moment), pat, "row")
+    cvr = select_mask(cvr_score(W, st.second_moment, st.var, CVRConfig(a=1, gamma=0, weight_term="abs")), pat, "row")
+    assert torch.equal(wanda, ~ref_prune)
+    assert torch.equal(cvr, wanda)
+    assert check_mask(cvr, pat, "row")
+
+
+@pytest.mark.parametrize("pat", PATTERNS, ids=lambda p: p.label)
+def test_cvr_ria_setting_equals_ria_mask(pat):
+    W, X = _layer_data(seed=1)
+    st = _stats(X)
+    ria = select_mask(ria_score(W, st.second_moment, a=0.5), pat, "layer")
+    cvr = select_mask(cvr_score(W, st.second_moment, st.var, CVRConfig(a=0.5, gamma=0, weight_term="relative")),
+                      pat, "layer")
+    assert torch.equal(cvr, ria)
+    # reference RIA metric (lib/prune.py prune_ria) and its threshold rule
+    Wa = W.abs()
+    metric = (Wa / Wa.sum(0) + Wa / Wa.sum(1).reshape(-1, 1)) * torch.sqrt(_ref_scaler_row(X)) ** 0.5
+    if pat.is_nm:
+        ref = torch.zeros_like(metric, dtype=torch.bool)
+        for ii in range(metric.shape[1]):
+            if ii % pat.m == 0:
+                ref.scatter_(1, ii + torch.topk(metric[:, ii:ii + pat.m], pat.n, dim=1, largest=False)[1], True)
+        assert torch.equal(ria, ~ref)
+    else:
+        thresh = torch.sort(metric.flatten())[0][int(W.numel() * pat.sparsity)]
+        ref = metric <= thresh  # reference prunes k+1 entries; ours exactly k, all among them
+        assert int(ref.sum()) == int(W.numel() * pat.sparsity) + 1
+        assert bool((~ria <= ref).all()) and int((~ria).sum()) == int(W.numel() * pat.sparsity)
+
+
+def test_mask_counts_exact_for_every_group():
+    g = torch.Generator().manual_seed(3)
+    S = torch.rand(37, 40, generator=g)
+    for s in (0.0, 0.3, 0.5, 0.77):
+        row = select_mask(S, Pattern(s), "row")
+        assert ((~row).sum(1) == int(40 * s)).all()
+        lay = select_mask(S, Pattern(s), "layer")
+        assert int((~lay).sum()) == int(S.numel() * s)
+        # the pruned entries are the lowest scores
+        if s > 0:
+            assert S[~lay].max() <= S[lay].min()
+    nm = select_mask(S, Pattern(n=3, m=8), "row")
+    assert ((~nm).reshape(37, 5, 8).sum(-1) == 3).all()
+    with pytest.raises(ValueError, match="divisible"):
+        select_mask(torch.rand(4, 6), Pattern(n=2, m=4))
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, "4:4", "5:4", "0:4", "abc", "150%"])
+def test_bad_patterns_are_rejected(bad):
+    with pytest.raises(ValueError):
+        parse_pattern(bad)
+
+
+def test_bad_config_names_the_knob():
+    with pytest.raises(ValueError, match="method"):
+        PruneConfig(method="wandaa")
+    with pytest.raises(ValueError, match="EC mode"):
+        PruneConfig(ec_mode="foo")
+    with pytest.raises(ValueError, match="weight_term"):
+        PruneConfig(cvr_weight_term="rel")
+
+
+def test_channel_stats_float64_merging_matches_two_pass():
+    rng = np.random.default_rng(0)
+    x = 1e4 + rng.standard_normal((5000, 7)) * np.array([1e-3, 1e-2, 0.1, 1, 10, 100, 1e3])
+    st = ChannelStats(7, gram=True)
+    for chunk in np.array_split(x, 13):
+        st.add(torch.from_numpy(chunk))
+    np.testing.assert_allclose(st.mean.numpy(), x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(st.var.numpy(), x.var(0), rtol=1e-8)
+    np.testing.assert_allclose(st.gram.numpy(), x.T @ x, rtol=1e-12)
+    assert st.n == 5000
+
+
+def _sparsegpt_reference(W, H, pat, blocksize, percdamp=0.01):
+    """Independent form: same column order and per-block mask selection, but the OBS update is applied to
+    all remaining columns at once (no lazy batching) and the reference's threshold rule is used."""
+    W = W.clone().float()
+    H = H.clone().float()
+    d_in = W.shape[1]
+    dead = torch.diag(H) == 0
+    H[dead, dead] = 1
+    W[:, dead] = 0
+    H += percdamp * torch.mean(torch.diag(H)) * torch.eye(d_in)
+    U = torch.linalg.cholesky(torch.linalg.inv(H), upper=True)
+    prune = torch.zeros_like(W, dtype=torch.bool)
+    for c in range(d_in):
+        if c % blocksize == 0 and not pat.is_nm:
+            blk = slice(c, min(c + blocksize, d_in))
+            tmp = W[:, blk] ** 2 / torch.diag(U)[blk] ** 2
+            prune[:, blk] = tmp <= torch.sort(tmp.flatten())[0][int(tmp.numel() * pat.sparsity)]
+        if pat.is_nm and c % pat.m == 0:
+            tmp = W[:, c:c + pat.m] ** 2 / torch.diag(U)[c:c + pat.m] ** 2
+            prune[:, c:c + pat.m].scatter_(1, torch.topk(tmp, pat.n, dim=1, largest=False)[1], True)
+        q = torch.where(prune[:, c], torch.zeros_like(W[:, c]), W[:, c])
+        err = (W[:, c] - q) / U[c, c]
+        W[:, c:] -= err[:, None] * U[c, c:][None, :]
+        W[:, c] = q
+    return W, ~prune
+
+
+@pytest.mark.parametrize("pat", [Pattern(0.5), Pattern(n=2, m=4)], ids=lambda p: p.label)
+def test_sparsegpt_matches_independent_obs(pat):
+    W, X = _layer_data(d_out=24, d_in=96, seed=2)
+    H = 2 * X.T.double() @ X.double() / 4
+    H[5, :] = 0
+    H[:, 5] = 0  # a dead input
+    new, keep = sparsegpt_prune(W, H, pat, blocksize=32, exact_count=False)
+    ref, ref_keep = _sparsegpt_reference(W, H, pat, 32)
+    assert torch.equal(keep, ref_keep)
+    torch.testing.assert_close(new, ref, rtol=1e-4, atol=1e-4)
+    assert bool((new[~keep] == 0).all())
+
+
+def _out_err(W, Wn, X):
+    return float(((X.double() @ (W - Wn).double().T) ** 2).sum())
+
+
+def test_sparsegpt_error_not_above_wanda_and_dense_at_zero_sparsity():
+    W, X = _layer_data(d_out=64, d_in=128, t=2048, seed=4)
+    st = _stats(X, gram=True)
+    errs = {}
+    for method in ("wanda", "sparsegpt"):
+        lin = nn.Linear(128, 64, bias=False)
+        lin.weight.data.copy_(W)
+        prune_layer(lin, st, PruneConfig(method=method, pattern="50%"))
+        errs[method] = _out_err(W, lin.weight.data, X)
+    assert errs["sparsegpt"] <= errs["wanda"]
+    new, keep = sparsegpt_prune(W, st.gram, Pattern(0.0))
+    assert keep.all()
+    torch.testing.assert_close(new, W)
+
+
+def test_ec_keeps_mask_and_matches_closed_form():
+    W, X = _layer_data(seed=5)
+    st = _stats(X, gram=True)
+    keep = select_mask(cvr_score(W, st.second_moment, st.var), Pattern(0.5), "row")
+    P = W * keep
+    alpha, info = energy_alpha(W, P, st.mean, st.var, ECConfig(mode="mv", alpha_min=1e-3, alpha_max=1e3))
+    # direct evaluation with the explicit covariance model C = diag(σ²) + μμᵀ
+    C = torch.diag(st.var) + torch.outer(st.mean, st.mean)
+    Wd, Pd = W.double(), P.double()
+    direct = torch.sqrt(torch.diag(Wd @ C @ Wd.T) / torch.diag(Pd @ C @ Pd.T))
+    torch.testing.assert_close(alpha, direct, rtol=1e-10, atol=0)
+    new = apply_alpha(P, alpha)
+    assert int((new == 0).sum()) == int((P == 0).sum())
+    # diag mode: C = diag(m), always α ≥ 1 (pruning only removes energy)
+    a_diag, _ = energy_alpha(W, P, st.mean, st.var, ECConfig(mode="diag", alpha_max=1e3))
+    assert bool((a_diag >= 1).all())
+    # zero sparsity → α = 1
+    a0, _ = energy_alpha(W, W.clone(), st.mean, st.var, ECConfig())
+    torch.testing.assert_close(a0, torch.ones_like(a0))
+
+
+def test_ec_exact_single_token_reproduces_energy_ratio_and_ls_is_least_squares():
+    W, X = _layer_data(seed=6)
+    P = W * select_mask(W.abs(), Pattern(0.5), "row")
+    x = X[:1]
+    st = _stats(x, gram=True, batches=1)
+    cfg = ECConfig(mode="exact", alpha_min=1e-6, alpha_max=1e6)
+    alpha, _ = energy_alpha(W, P, st.mean, st.var, cfg, st.covariance_second_moment())
+    yd, yp = (x.double() @ W.double().T)[0], (x.double() @ P.double().T)[0]
+    torch.testing.assert_close(alpha**2, yd**2 / yp**2, rtol=1e-8, atol=0)
+    # ls_exact: α_i minimises ||X W_iᵀ − α X P_iᵀ||² (closed-form 1-D least squares)
+    st2 = _stats(X, gram=True)
+    a_ls, _ = energy_alpha(W, P, st2.mean, st2.var, ECConfig(mode="ls_exact", alpha_min=1e-6, alpha_max=1e6),
+                           st2.covariance_second_moment())
+    Yd, Yp = X.double() @ W.double().T, X.double() @ P.double().T
+    ref = (Yd * Yp).sum(0) / (Yp * Yp).sum(0)
+    torch.testing.assert_close(a_ls, ref, rtol=1e-8, atol=0)
+    # layer granularity gives one α
+    a_layer, _ = energy_alpha(W, P, st2.mean, st2.var, ECConfig(granularity="layer"))
+    assert torch.unique(a_layer).numel() == 1
