@@ -167,3 +167,28 @@ def test_flag_table_aligned_and_generic():
     assert flag_ladder(np.ones(10)) == [5, 8, 9, 10]
     with pytest.raises(ValueError, match="ladder"):
         flag_intersection_table(R1, R2, ladder=[4, 2])
+
+
+def test_gram_path_equals_direct_svd_path():
+    from lsa.alignment.levels import level_scores_gram
+    rng = np.random.default_rng(12)
+    W1 = rng.standard_normal((60, 12)) * np.linspace(3, 0.2, 12)
+    W2 = (rng.standard_normal((10, 60)).T * np.linspace(2, 0.5, 10)).T
+    for k in (None, 4):
+        a, b = level_scores(W1, W2, k=k), level_scores_gram(W1, W2, k=k)
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=1e-8, abs=1e-10), key
+    Wa, Wb = balanced_pair(rng, n=40, n_in=6, n_out=6)
+    g = level_scores_gram(Wa, Wb)
+    assert g["level3_matched"] == pytest.approx(1.0, abs=1e-8) and g["level2_dim_tau0.001"] == g["k"]
+
+
+def test_rotation_null_many_matches_single():
+    from lsa.alignment.nulls import gram_spectra, rotation_null_many
+    rng = np.random.default_rng(13)
+    pairs = [(rng.standard_normal((8, 30)), rng.standard_normal((30, 8))) for _ in range(3)]
+    many = rotation_null_many([gram_spectra(a, b)[:2] for a, b in pairs], n=8, n_draws=600, seed=0)
+    for (a, b), m in zip(pairs, many):
+        single = rotation_null(a, b, n_draws=600, seed=1)
+        assert m["mean"] == pytest.approx(single["mean"], rel=0.05)
+        assert m["sd"] == pytest.approx(single["sd"], rel=0.2)

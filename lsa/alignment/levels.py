@@ -124,3 +124,64 @@ def level_scores(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TA
     if commutator:
         out["commutator"] = commutator_magnitude(W_l, W_next)
     return out
+
+
+def overlap_scores(C_full, s_l, s_next, n: int, k: int | None = None, energy: float = 0.9, taus=TAUS) -> dict:
+    """Level-2/3 scores from the overlap matrix ``C_full = U_{k_w}ᵀ V_{k_r}`` of the ordered singular bases.
+
+    Same outputs as :func:`level_scores_from_bases` (cosines of principal angles from the singular
+    values of ``C``; accurate for ``τ ≥ 1e-6``). Used by :func:`level_scores_gram` and ``lsa.diagnose``.
+    """
+    k_w, k_r = effective_rank(s_l, energy), effective_rank(s_next, energy)
+    k = min(k_w, k_r) if k is None else int(k)
+    C = C_full[:k, :k]
+    cos = np.clip(np.linalg.svd(C, compute_uv=False), 0, 1)
+    out = {"n": int(n), "k": k, "k_write": int(k_w), "k_read": int(k_r),
+           "level2_soft": float(np.sum(C ** 2) / k), "level2_chance": chance_soft_overlap(k, k, n),
+           "generic_dim": generic_intersection_dim(k, k, n)}
+    for tau in taus:
+        out[f"level2_dim_tau{tau:g}"] = int(np.sum(cos >= 1 - tau - 1e-15))
+    cos_wr = np.clip(np.linalg.svd(C_full[:k_w, :k_r], compute_uv=False), 0, 1)
+    d_wr = int(np.sum(cos_wr >= 1 - 1e-2 - 1e-15))
+    out["defect_written_not_read"], out["defect_read_not_written"] = k_w - d_wr, k_r - d_wr
+    A = np.abs(C)
+    rows, cols = linear_sum_assignment(-A)
+    out["level3_matched"], out["level3_hungarian"] = float(np.diag(A).mean()), float(A[rows, cols].mean())
+    return out
+
+
+def gram_factors(W_l, W_next) -> dict:
+    """Outer-space Grams ``R = W_lᵀW_l``, ``S = W_{l+1}W_{l+1}ᵀ``, product ``M = W_{l+1}W_l`` and their eigen-factors.
+
+    For a wide hidden layer (``n_l`` > both outer widths) every pair quantity follows from these small
+    matrices: singular values ``s = √eig``, and ``U_wᵀ V_r = diag(1/s_l) V_Rᵀ Mᵀ U_S diag(1/s_next)``.
+    """
+    B, A = as_float64(W_l), as_float64(W_next)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
+        raise ValueError(f"need adjacent 2-D weights, got {B.shape} and {A.shape}")
+    R, S, M = B.T @ B, A @ A.T, A @ B
+    wR, VR = np.linalg.eigh(R)
+    wS, US = np.linalg.eigh(S)
+    wR, VR, wS, US = wR[::-1].clip(0), VR[:, ::-1], wS[::-1].clip(0), US[:, ::-1]
+    return {"R": R, "S": S, "M": M, "s_l": np.sqrt(wR), "VR": VR, "s_next": np.sqrt(wS), "US": US,
+            "n": B.shape[0]}
+
+
+def level_scores_gram(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TAUS, factors=None) -> dict:
+    """:func:`level_scores` for wide hidden layers without any ``n_l``-sized SVD (transformer MLPs).
+
+    Singular vectors come from the eigen-decompositions of the small outer Grams; directions whose
+    singular value is below ``1e-8 · s_max`` are dropped. Includes ``commutator`` (fast formula).
+    """
+    f = gram_factors(W_l, W_next) if factors is None else factors
+    rl = int(np.sum(f["s_l"] > 1e-8 * f["s_l"][0])) if f["s_l"][0] > 0 else 0
+    rn = int(np.sum(f["s_next"] > 1e-8 * f["s_next"][0])) if f["s_next"][0] > 0 else 0
+    if rl == 0 or rn == 0:
+        raise ValueError("one of the weights is zero: no subspaces to compare")
+    s_l, s_n = f["s_l"][:rl], f["s_next"][:rn]
+    C = (f["VR"][:, :rl].T @ f["M"].T @ f["US"][:, :rn]) / s_l[:, None] / s_n[None, :]
+    out = overlap_scores(C, s_l, s_n, f["n"], k, energy, taus)
+    S, R, M = f["S"], f["R"], f["M"]
+    sq = 2.0 * (np.sum((S @ M) * (M @ R)) - np.linalg.norm(M @ M.T) ** 2)
+    out["commutator"] = float(np.sqrt(max(sq, 0.0)) / (np.linalg.norm(S) * np.linalg.norm(R)))
+    return out

@@ -35,22 +35,26 @@ def _bartlett(m: int, r: int, rng) -> np.ndarray:
     return B
 
 
-def haar_block(n: int, r1: int, r2: int, rng) -> np.ndarray:
-    """The top-left ``r1 × r2`` block of a Haar-random ``n × n`` orthogonal matrix, in ``O(r³)`` work."""
+def haar_block(n: int, r1: int, r2: int, rng, dtype=np.float64) -> np.ndarray:
+    """The top-left ``r1 × r2`` block of a Haar-random ``n × n`` orthogonal matrix, in ``O(r³)`` work.
+
+    ``dtype=np.float32`` halves the cost for Monte-Carlo nulls of wide layers (the null is a sampling
+    estimate; its Monte-Carlo error dwarfs float32 rounding).
+    """
     if not (1 <= r1 <= n and 1 <= r2 <= n):
         raise ValueError(f"block {r1}×{r2} does not fit in O({n})")
     if n - r1 < r2:  # Wishart of the remaining rows would be singular: fall back to a full QR
         Z, R = np.linalg.qr(rng.standard_normal((n, r2)))
         return (Z * np.sign(np.diag(R)))[:r1]
-    G = rng.standard_normal((r1, r2))
-    B = _bartlett(n - r1, r2, rng)
+    G = rng.standard_normal((r1, r2)).astype(dtype)
+    B = _bartlett(n - r1, r2, rng).astype(dtype)
     L = np.linalg.cholesky(G.T @ G + B @ B.T)
     return solve_triangular(L, G.T, lower=True).T  # G L^{-T}
 
 
 def commutator_from_spectra(p, q, C) -> float:
     """Normalised ``‖[P, OQOᵀ]‖_F / (‖P‖_F ‖Q‖_F)`` given the spectra and the block ``C = V_Pᵀ O U_Q``."""
-    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    p, q = np.asarray(p, dtype=C.dtype), np.asarray(q, dtype=C.dtype)
     X = (p[:, None] * C) * q[None, :] @ C.T  # D_p C D_q Cᵀ
     t1 = float(np.sum((p[:, None] ** 2) * (C ** 2) * (q[None, :] ** 2)))
     t2 = float(np.sum(X * X.T))
@@ -83,13 +87,19 @@ def rotation_null(W_l, W_next, n_draws: int = 100, seed: int = 0) -> dict:
     return rotation_null_spectra(p, q, n, n_draws, seed)
 
 
-def rotation_null_spectra(p, q, n: int, n_draws: int = 100, seed: int = 0) -> dict:
-    """:func:`rotation_null` from the Gram spectra ``p``, ``q`` and the hidden width ``n``."""
+def rotation_null_spectra(p, q, n: int, n_draws: int = 100, seed: int = 0, dtype=np.float64) -> dict:
+    """:func:`rotation_null` from the Gram spectra ``p``, ``q`` and the hidden width ``n``.
+
+    ``dtype=np.float32`` runs the Monte-Carlo draws in single precision (wide layers in ``lsa.diagnose``).
+    """
     rng = np.random.default_rng(seed)
     if len(p) == 0 or len(q) == 0:
         vals = np.zeros(n_draws)
     else:
-        vals = np.array([commutator_from_spectra(p, q, haar_block(n, len(p), len(q), rng)) for _ in range(n_draws)])
+        p = np.asarray(p, dtype=np.float64) / np.max(p)  # scale-free statistic: normalise before float32
+        q = np.asarray(q, dtype=np.float64) / np.max(q)
+        vals = np.array([commutator_from_spectra(p, q, haar_block(n, len(p), len(q), rng, dtype))
+                         for _ in range(n_draws)], dtype=np.float64)
     return {"mean": float(vals.mean()), "sd": float(vals.std(ddof=1)), "values": vals}
 
 
@@ -107,3 +117,34 @@ def zscore(value: float, null: dict) -> float:
     """``(value − mean) / sd`` of a null from :func:`rotation_null` (``nan`` when the null has no spread)."""
     sd = null["sd"]
     return float((value - null["mean"]) / sd) if sd > 0 else float("nan")
+
+
+def rotation_null_many(spectra, n: int, n_draws: int = 100, seed: int = 0) -> list[dict]:
+    """Rotation nulls of many small pairs sharing the hidden width ``n`` (e.g. every head of a layer).
+
+    The same batch of Haar rotations (batched QR) serves every pair, so the cost is one ``n × n`` QR per
+    draw. ``spectra`` is a list of ``(p, q)`` Gram spectra (from :func:`gram_spectra`).
+
+    Returns
+    -------
+    list of dict
+        ``mean`` and ``sd`` per pair.
+    """
+    if n_draws < 2:
+        raise ValueError(f"n_draws must be at least 2, got {n_draws}")
+    rng = np.random.default_rng(seed)
+    Qs, Rs = np.linalg.qr(rng.standard_normal((n_draws, n, n)))
+    Qs = Qs * np.sign(np.diagonal(Rs, axis1=1, axis2=2))[:, None, :]
+    out = []
+    for p, q in spectra:
+        p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+        if len(p) == 0 or len(q) == 0:
+            out.append({"mean": 0.0, "sd": 0.0})
+            continue
+        C = Qs[:, :len(p), :len(q)]
+        X = (p[None, :, None] * C * q[None, None, :]) @ np.swapaxes(C, 1, 2)
+        t1 = np.sum((p[None, :, None] ** 2) * C ** 2 * (q[None, None, :] ** 2), axis=(1, 2))
+        t2 = np.sum(X * np.swapaxes(X, 1, 2), axis=(1, 2))
+        vals = np.sqrt(np.maximum(2 * (t1 - t2), 0)) / (np.linalg.norm(p) * np.linalg.norm(q))
+        out.append({"mean": float(vals.mean()), "sd": float(vals.std(ddof=1))})
+    return out

@@ -1,0 +1,206 @@
+"""``diagnose(model)``: per-layer, weight-only alignment diagnostics as a tidy table (no forward pass).
+
+Supported: :class:`lsa.models.mlp.MLP`, :class:`lsa.models.resnet.ResNet`, ``nn.Sequential`` stacks of
+``Linear``/``Conv2d`` with elementwise activations, and BERT-, GPT-2- and LLaMA-style ``transformers``
+models. Per adjacent pair: imbalance (total / diag / off-diag / relative), commutator magnitude with its
+rotation-null mean, sd and z-score, Level-2 (soft overlap, ``d_τ``) and Level-3 (order-matched, Hungarian)
+scores and the stratum defects. Per transformer block additionally: OV and QK commutators per head (with
+z-scores), MLP-pair scores, within-layer head overlaps (Q, K, V read; O write) and the cross-layer
+write → read overlap, each with its chance level. Spec ``lsa-flag-varieties.md`` §2, §3.5. Used by the
+head-overlap chapter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from lsa.alignment.heads import (KINDS, head_commutator_pairs, head_overlaps, transformer_blocks,
+                                 transformer_layout)
+from lsa.alignment.imbalance import imbalance_norms
+from lsa.alignment.levels import gram_factors, level_scores, level_scores_gram
+from lsa.alignment.nulls import gram_spectra, rotation_null_many, rotation_null_spectra
+from lsa.linalg import as_float64
+
+COLUMNS = ["layer", "pair", "kind", "head", "metric", "value"]
+ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Identity, nn.Dropout,
+               nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.AdaptiveAvgPool2d, nn.MaxPool2d,
+               nn.AvgPool2d, nn.ELU, nn.Softplus)
+
+
+def conv_as_write(W) -> np.ndarray:
+    """Conv weight ``(C_out, C_in, kh, kw)`` → write matrix ``(C_out, C_in·kh·kw)`` (spec §2.10)."""
+    W = as_float64(W)
+    return W.reshape(W.shape[0], -1) if W.ndim == 4 else W
+
+
+def conv_as_read(W) -> np.ndarray:
+    """Conv weight ``(C_out, C_in, kh, kw)`` → read matrix ``(C_out·kh·kw, C_in)`` (spec §2.10)."""
+    W = as_float64(W)
+    return W.transpose(0, 2, 3, 1).reshape(-1, W.shape[1]) if W.ndim == 4 else W
+
+
+def _weight_pairs(model) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """``(name, kind, W_l, W_next)`` for MLPs, ResNets and Sequential stacks; raises on unmappable modules."""
+    from lsa.models.mlp import MLP
+    from lsa.models.resnet import ResNet
+
+    if isinstance(model, MLP):
+        W = [as_float64(w) for w in model.weights()]
+        return [(f"W{i + 1}-W{i + 2}", "linear", W[i], W[i + 1]) for i in range(len(W) - 1)]
+    if isinstance(model, ResNet):
+        out = []
+        blocks = list(model.blocks)
+        for i, b in enumerate(blocks):
+            out.append((f"block{i}.conv1-conv2", "conv", conv_as_write(b.conv1.weight), conv_as_read(b.conv2.weight)))
+        out.append((f"block{len(blocks) - 1}.conv2-fc", "conv-fc", conv_as_write(blocks[-1].conv2.weight),
+                    as_float64(model.fc.weight)))
+        return out
+    layers = []
+    for name, mod in model.named_modules():
+        if any(True for _ in mod.children()):
+            continue  # containers
+        if isinstance(mod, (nn.Linear, nn.Conv2d)):
+            layers.append((name, mod))
+        elif not isinstance(mod, ELEMENTWISE):
+            raise ValueError(f"cannot map module {name!r} ({type(mod).__name__}): diagnose understands lsa MLP/"
+                             f"ResNet, Linear/Conv2d stacks with elementwise activations, and BERT, GPT-2 and "
+                             f"LLaMA transformers")
+    if len(layers) < 2:
+        raise ValueError(f"cannot map module {type(model).__name__}: found {len(layers)} Linear/Conv2d layers, "
+                         f"need at least two adjacent ones")
+    out = []
+    for (n1, m1), (n2, m2) in zip(layers, layers[1:]):
+        W1 = conv_as_write(m1.weight) if isinstance(m1, nn.Conv2d) else as_float64(m1.weight)
+        W2 = conv_as_read(m2.weight) if isinstance(m2, nn.Conv2d) else as_float64(m2.weight)
+        if W2.shape[1] != W1.shape[0]:
+            raise ValueError(f"cannot map modules {n1!r} → {n2!r}: {n2} reads {W2.shape[1]} features but {n1} "
+                             f"writes {W1.shape[0]} (a reshape between them is not a supported adjacency)")
+        out.append((f"{n1}-{n2}", "conv" if isinstance(m1, nn.Conv2d) else "linear", W1, W2))
+    return out
+
+
+def _pair_rows(layer, name, kind, W1, W2, null_draws, seed, energy, wide_null_draws=4, wide_width=1024):
+    rows = []
+    wide = W1.shape[0] > max(W1.shape[1], W2.shape[0])
+    if wide:
+        f = gram_factors(W1, W2)
+        sc = level_scores_gram(W1, W2, energy=energy, factors=f)
+        p, q = f["s_next"] ** 2, f["s_l"] ** 2
+        p, q, n = p[p > 1e-12 * p[0]], q[q > 1e-12 * q[0]], f["n"]
+        # imbalance norms from the small Grams: ‖Δ‖² = ‖S‖² + ‖R‖² − 2‖M‖²; diag needs column norms
+        tot = float(np.sqrt(max(np.sum(f["S"] ** 2) + np.sum(f["R"] ** 2) - 2 * np.sum(f["M"] ** 2), 0)))
+        dg = np.sum(W2 ** 2, 0) - np.sum(W1 ** 2, 1)
+        nd = float(np.linalg.norm(dg))
+        den = float(np.linalg.norm(f["S"]) + np.linalg.norm(f["R"]))
+        imb = {"total": tot, "diag": nd, "offdiag": float(np.sqrt(max(tot ** 2 - nd ** 2, 0))),
+               "relative": tot / den if den > 0 else 0.0}
+    else:
+        sc = level_scores(W1, W2, energy=energy)
+        p, q, n = gram_spectra(W1, W2)
+        imb = imbalance_norms(W1, W2)
+    for k, v in imb.items():
+        rows.append((layer, name, kind, -1, f"imbalance_{k}", v))
+    for k, v in sc.items():
+        rows.append((layer, name, kind, -1, k, float(v)))
+    draws = null_draws if n <= wide_width else min(null_draws, wide_null_draws)
+    if draws:
+        null = rotation_null_spectra(p, q, n, draws, seed, np.float64 if n <= wide_width else np.float32)
+        z = (sc["commutator"] - null["mean"]) / null["sd"] if null["sd"] > 0 else np.nan
+        rows += [(layer, name, kind, -1, "commutator_null_mean", null["mean"]),
+                 (layer, name, kind, -1, "commutator_null_sd", null["sd"]),
+                 (layer, name, kind, -1, "commutator_z", float(z)),
+                 (layer, name, kind, -1, "commutator_null_draws", float(draws))]
+    return rows
+
+
+def _small_pair(W1, W2):
+    """Commutator and Gram spectra of a pair with a small hidden space (one attention head)."""
+    P, Q = W2.T @ W2, W1 @ W1.T
+    nP, nQ = np.linalg.norm(P), np.linalg.norm(Q)
+    PQ = P @ Q
+    c = float(np.linalg.norm(PQ - PQ.T) / (nP * nQ)) if nP > 0 and nQ > 0 else 0.0
+    p, q = np.linalg.eigvalsh(P), np.linalg.eigvalsh(Q)
+    return c, p[p > 1e-12 * max(p.max(), 1e-300)], q[q > 1e-12 * max(q.max(), 1e-300)]
+
+
+def _head_rows(blocks, null_draws, seed):
+    rows = []
+    ov = head_overlaps(blocks)
+    for l, blk in enumerate(blocks):
+        for kind in KINDS:
+            rows.append((l, f"heads.{kind}", "head_overlap", -1, "within_mean", ov["within_mean"][kind][l]))
+        rows.append((l, "heads", "head_overlap", -1, "chance", ov["chance"]))
+        if l < len(blocks) - 1:
+            for kind in ("q", "k", "v"):
+                rows.append((l, f"o->{kind}(next)", "head_overlap", -1, "cross_mean", ov["cross_mean"][kind][l]))
+        for pk, pairs in head_commutator_pairs(blk).items():
+            small = [_small_pair(a, b) for a, b in pairs]
+            vals = [c for c, _, _ in small]
+            nulls = rotation_null_many([(p, q) for _, p, q in small], blk.d_head, null_draws,
+                                       seed + l) if null_draws else [None] * len(pairs)
+            for h, (c, nl) in enumerate(zip(vals, nulls)):
+                rows.append((l, pk, pk, h, "commutator", c))
+                if nl is not None:
+                    rows.append((l, pk, pk, h, "commutator_z",
+                                 (c - nl["mean"]) / nl["sd"] if nl["sd"] > 0 else np.nan))
+    return rows
+
+
+def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fold_ln: bool = True,
+             heads: bool = True, wide_null_draws: int = 4, wide_width: int = 1024) -> pd.DataFrame:
+    """Weight-only diagnostics of every adjacent pair of ``model``, as a tidy table.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        An lsa ``MLP`` or ``ResNet``, a ``Linear``/``Conv2d`` stack, or a BERT/GPT-2/LLaMA ``transformers``
+        model (any task wrapper).
+    null_draws : int
+        Haar rotations of the commutator null per pair (0 skips the null and the z-scores).
+    seed : int
+        Seed of the null rotations.
+    energy : float
+        Singular-energy threshold of the effective subspace size (spec §2.4).
+    fold_ln : bool
+        Fold LayerNorm/RMSNorm gains into the transformer read matrices.
+    heads : bool
+        Include per-head overlaps and OV/QK commutators (transformers).
+    wide_null_draws, wide_width : int
+        Pairs whose hidden width exceeds ``wide_width`` (transformer MLPs) use at most ``wide_null_draws``
+        single-precision null draws: each costs ``O(r³)`` with ``r`` up to the model width, and the null
+        of such wide pairs is tightly concentrated. The row ``commutator_null_draws`` records the count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``layer, pair, kind, head, metric, value`` (``head = -1`` for whole-pair rows). Pair kinds:
+        ``linear``, ``conv``, ``conv-fc``, ``mlp`` (transformer MLP), ``ov``, ``qk``, ``head_overlap``.
+
+    Raises
+    ------
+    ValueError
+        Before any work, naming the module that could not be mapped.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"diagnose expects a torch.nn.Module, got {type(model).__name__}")
+    if null_draws < 0 or null_draws == 1:
+        raise ValueError(f"null_draws must be 0 (no null) or at least 2, got {null_draws}")
+    if not 0 < energy <= 1:
+        raise ValueError(f"energy must lie in (0, 1], got {energy}")
+    rows = []
+    if transformer_layout(model) is not None or hasattr(model, "config"):
+        _, blocks = transformer_blocks(model, fold_ln=fold_ln)
+        for blk in blocks:
+            for name, W_in in blk.mlp_in.items():
+                rows += _pair_rows(blk.index, f"mlp.{name}-out", "mlp", W_in, blk.mlp_out, null_draws,
+                                   seed + blk.index, energy, wide_null_draws, wide_width)
+        if heads:
+            rows += _head_rows(blocks, null_draws, seed)
+    else:
+        for i, (name, kind, W1, W2) in enumerate(_weight_pairs(model)):
+            rows += _pair_rows(i, name, kind, W1, W2, null_draws, seed + i, energy, wide_null_draws, wide_width)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["value"] = df["value"].astype(float)
+    return df
