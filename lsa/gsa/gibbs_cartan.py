@@ -208,3 +208,82 @@ def near_identity_alpha_bound(r: int, eps: float) -> float:
     if not 0 <= eps < 1 or r < 2:
         raise ValueError(f"need 0 <= eps < 1 and r >= 2, got eps={eps}, r={r}")
     return 2.0 * math.log((1 + eps) / (1 - eps)) / math.log(r)
+
+
+def identity_errors(rs=(8, 64, 512), alphas=(0.3, 1.0, 2.5), h: float = 1e-4, seed: int = 0) -> dict:
+    """Relative errors of the orbit identities (spec claim 8), maximised over the (r, alpha) grid:
+    finite-difference BW line element vs (r/4) I(alpha); h_1' vs (1/2) E[log i]; lambda_1/lambda_r vs r^alpha;
+    BW^2 vs 2 r (1 - Hellinger affinity) for random pairs of spectra. Used by ``gsa_spectra``."""
+    rng = np.random.default_rng(seed)
+    err = {"bw_fisher": 0.0, "h1_prime": 0.0, "ratio": 0.0, "bw_hellinger": 0.0}
+    for r in rs:
+        for a in alphas:
+            bw = bures_sq(orbit_lambda(r, a + h), orbit_lambda(r, a - h)) / (2 * h) ** 2
+            err["bw_fisher"] = max(err["bw_fisher"], abs(bw / (r / 4 * fisher(r, a)) - 1))
+            d1 = (top_radial(r, a + h) - top_radial(r, a - h)) / (2 * h)
+            err["h1_prime"] = max(err["h1_prime"], abs(d1 / (0.5 * mean_log_rank(r, a)) - 1))
+            lam = orbit_lambda(r, a)
+            err["ratio"] = max(err["ratio"], abs(lam[0] / lam[-1] / r ** a - 1))
+        p, q = rng.dirichlet(np.ones(r)), rng.dirichlet(np.ones(r))
+        err["bw_hellinger"] = max(err["bw_hellinger"],
+                                  abs(bures_sq(r * p, r * q) / (2 * r * (1 - hellinger_affinity(p, q))) - 1))
+    return err
+
+
+def effective_rank_check(r: int = 10 ** 6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8, 0.9, 0.95),
+                         r_tail: int = 500) -> dict:
+    """Spec claim 9: largest excess of |r_q - asymptotic| over max(2 % r_q, 1 rank) at rank ``r`` (<= 0 means
+    every case is within tolerance), the table of cases, and whether the integral tail sandwich holds for
+    all k < ``r_tail``. Used by ``gsa_spectra``."""
+    rows, excess, sandwich = [], -np.inf, True
+    for a in alphas:
+        for q in qs:
+            ex, pr = orbit_effective_rank(r, a, q), asymptotic_effective_rank(r, a, q)
+            excess = max(excess, abs(ex - pr) - max(0.02 * ex, 1.0))
+            rows.append({"alpha": a, "q": q, "exact": ex, "asymptotic": pr})
+        t = orbit_tail(r_tail, a, np.arange(1, r_tail))
+        for k in range(1, r_tail):
+            lo, hi = tail_bounds(r_tail, a, k)
+            sandwich &= bool(lo - 1e-12 <= t[k - 1] <= hi + 1e-12)
+    return {"max_excess": float(excess), "rows": rows, "sandwich": bool(sandwich)}
+
+
+def drift_check(r: int = 64, alpha_max: float = 3.0, n_pairs: int = 200, eps_grid=(0.02, 0.1, 0.3),
+                seed: int = 0) -> dict:
+    """Spec claim 10 on synthetic exact-orbit chains: max of |Delta alpha| c_min / |Delta h_1| (<= 1 by T7),
+    and, for random near-identity factors ||A - I||_2 <= eps, max of alpha_orbit / bound (<= 1).
+    Used by ``gsa_spectra``."""
+    from lsa.linalg import random_orthogonal
+
+    rng = np.random.default_rng(seed)
+    c_min = drift_constant(r, alpha_max)
+    worst = 0.0
+    for a1, a2 in rng.uniform(0, alpha_max, size=(n_pairs, 2)):
+        dh = abs(top_radial(r, a2) - top_radial(r, a1))
+        if dh > 0:
+            worst = max(worst, abs(a2 - a1) * c_min / dh)
+    near = 0.0
+    for eps in eps_grid:
+        E = random_orthogonal(r, rng) @ np.diag(rng.uniform(-eps, eps, r)) @ random_orthogonal(r, rng).T
+        s = np.linalg.svd(np.eye(r) + E, compute_uv=False)
+        alpha_orbit = 2 * math.log(s[0] / s[-1]) / math.log(r)  # lambda_1/lambda_r = r^alpha on the orbit
+        near = max(near, alpha_orbit / near_identity_alpha_bound(r, eps))
+    return {"drift_ratio": worst, "near_identity_ratio": near}
+
+
+def orbit_fit_check(rs=(16, 48, 128), alphas=(0.4, 1.0, 1.7), seed: int = 0) -> dict:
+    """Spec claim 3 (exact part): for random-basis matrices with exact orbit spectra, max |alphahat - alpha|
+    and max eps*. Used by ``gsa_spectra``."""
+    from lsa.linalg import random_orthogonal
+
+    rng = np.random.default_rng(seed)
+    da, eps = 0.0, 0.0
+    for r in rs:
+        for a in alphas:
+            A = random_orthogonal(r, rng) @ np.diag(np.sqrt(orbit_lambda(r, a))) @ random_orthogonal(r, rng).T
+            s2 = np.linalg.svd(A, compute_uv=False) ** 2
+            p = s2 / s2.sum()
+            ah = fit_alpha(p)
+            da = max(da, abs(ah - a))
+            eps = max(eps, fitted_tail_error(1 - np.cumsum(p), r, ah))
+    return {"alpha_err": da, "eps_star": eps}
