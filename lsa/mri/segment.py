@@ -1,0 +1,222 @@
+"""White-matter segmentation: tri-planar MultiUNet, single-plane UNets, an intensity baseline, Dice.
+
+"MultiUNet" is the paper's name; its architecture is not public. Our reading (spec §3, §5.3): three 2D
+UNets, trained on axial, coronal and sagittal slices of z-scored volumes; their softmax volumes are
+averaged voxel by voxel, thresholded (argmax) and reduced to the largest connected component. The
+networks are trained only on a separate segmentation cohort (never on classification subjects).
+
+Used by the chapter ``asd_segmentation``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+from torch.nn import functional as F
+
+from lsa.mri.unet import UNet2D
+
+PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}  # slicing axis of an (x, y, z) RAS volume
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Training settings of one plane's 2D UNet (spec §5.3 defaults; smoke uses fewer epochs/widths).
+
+    Used by the chapter ``asd_segmentation``.
+    """
+
+    channels: tuple = (16, 32, 64, 128)
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice coefficient 2|A∩B| / (|A| + |B|) of two binary arrays (1.0 when both are empty)."""
+    a, b = np.asarray(a) > 0, np.asarray(b) > 0
+    if a.shape != b.shape:
+        raise ValueError(f"Dice needs equal shapes, got {a.shape} and {b.shape}")
+    s = a.sum() + b.sum()
+    return 1.0 if s == 0 else float(2.0 * (a & b).sum() / s)
+
+
+def intensity_wm(image: np.ndarray, brain: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Intensity baseline: 3-class Gaussian mixture inside the brain; WM = brightest class (uint8 mask).
+
+    Used by the chapter ``asd_segmentation`` (baseline row of the Dice table).
+    """
+    from sklearn.mixture import GaussianMixture
+
+    brain = np.asarray(brain, bool)
+    vals = image[brain].astype(np.float64)[:, None]
+    gmm = GaussianMixture(3, random_state=seed, means_init=np.percentile(vals, [10, 50, 90])[:, None])
+    lab = gmm.fit(vals).predict(vals)
+    out = np.zeros(image.shape, np.uint8)
+    out[brain] = lab == int(np.argmax(gmm.means_[:, 0]))
+    return out
+
+
+def zscore(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
+    """Z-score inside the brain mask, zero outside (float32): the networks' input normalisation."""
+    v = image[brain]
+    return np.where(brain, (image - v.mean()) / (v.std() + 1e-8), 0.0).astype(np.float32)
+
+
+def pad_to(vol: np.ndarray, k: int) -> tuple[np.ndarray, tuple]:
+    """Zero-pad each side of ``vol`` at the end to a multiple of ``k``; return the array and the original shape."""
+    pad = [(0, (-s) % k) for s in vol.shape]
+    return np.pad(vol, pad), vol.shape
+
+
+def plane_slices(vols, axis: int) -> np.ndarray:
+    """Stack the 2D slices of a list of 3D volumes along ``axis`` into (n, H, W)."""
+    return np.concatenate([np.moveaxis(v, axis, 0) for v in vols], axis=0)
+
+
+def _dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy + soft Dice of the foreground class (the spec's DiceCE)."""
+    ce = F.cross_entropy(logits, target)
+    p = logits.softmax(1)[:, 1]
+    t = target.float()
+    soft = 1 - (2 * (p * t).sum() + 1e-5) / (p.sum() + t.sum() + 1e-5)
+    return ce + soft
+
+
+def train_plane_unet(images, masks, plane: str, config: UNetConfig, device=None, progress=None) -> UNet2D:
+    """Train one 2D UNet on the slices of (z-scored, padded) ``images`` along ``plane``.
+
+    Parameters
+    ----------
+    images, masks : list of 3D arrays
+        Z-scored images and binary WM masks, padded to the UNet's divisor.
+    plane : {"axial", "coronal", "sagittal"}
+
+    Used by the chapter ``asd_segmentation``.
+    """
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {list(PLANES)}, got {plane!r}")
+    if len(images) != len(masks) or not images:
+        raise ValueError(f"need as many masks as images (>0), got {len(images)} and {len(masks)}")
+    device = device or torch.device("cpu")
+    torch.manual_seed(config.seed)
+    model = UNet2D(1, 2, config.channels).to(device)
+    for v in images:
+        if any(s % model.divisor for s in v.shape):
+            raise ValueError(f"volume shape {v.shape} is not padded to a multiple of {model.divisor}")
+    ax = PLANES[plane]
+    X = torch.from_numpy(plane_slices(images, ax)[:, None]).float()
+    Y = torch.from_numpy(plane_slices(masks, ax)).long()
+    keep = (X.abs().flatten(1).sum(1) > 0)  # drop empty (background-only) slices
+    X, Y = X[keep], Y[keep]
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    model.train()
+    for _ in range(config.epochs):
+        perm = torch.randperm(len(X), generator=gen)
+        for s in range(0, len(X), config.batch_size):
+            idx = perm[s:s + config.batch_size]
+            xb, yb = X[idx].to(device), Y[idx].to(device)
+            opt.zero_grad()
+            loss = _dice_ce_loss(model(xb), yb)
+            loss.backward()
+            opt.step()
+        if progress is not None:
+            progress.update(1)
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def predict_plane_proba(model: UNet2D, image: np.ndarray, plane: str, batch: int = 32) -> np.ndarray:
+    """WM probability volume from one plane's UNet (input z-scored; output has the input's shape)."""
+    ax = PLANES[plane]
+    padded, shape = pad_to(image, model.divisor)
+    dev = next(model.parameters()).device
+    sl = torch.from_numpy(np.moveaxis(padded, ax, 0)[:, None].copy()).float()
+    out = torch.cat([model(sl[s:s + batch].to(dev)).softmax(1)[:, 1].cpu() for s in range(0, len(sl), batch)])
+    prob = np.moveaxis(out.numpy(), 0, ax)
+    return prob[tuple(slice(0, s) for s in shape)]
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """Keep the largest 26-connected component of a binary mask (uint8)."""
+    lab, n = ndimage.label(mask > 0, structure=np.ones((3, 3, 3)))
+    if n <= 1:
+        return (mask > 0).astype(np.uint8)
+    sizes = ndimage.sum_labels(np.ones_like(lab), lab, index=np.arange(1, n + 1))
+    return (lab == 1 + int(np.argmax(sizes))).astype(np.uint8)
+
+
+class MultiUNet:
+    """Tri-planar ensemble: one :class:`UNet2D` per plane, softmax volumes averaged, argmax, largest component.
+
+    Used by the chapter ``asd_segmentation``.
+    """
+
+    def __init__(self, models: dict):
+        unknown = set(models) - set(PLANES)
+        if unknown or not models:
+            raise ValueError(f"models must be keyed by planes {list(PLANES)}, got {list(models)}")
+        self.models = models
+
+    def plane_proba(self, image: np.ndarray, brain: np.ndarray) -> dict:
+        z = zscore(image, brain)
+        return {p: predict_plane_proba(m, z, p) for p, m in self.models.items()}
+
+    @staticmethod
+    def fuse(probas: dict, brain: np.ndarray) -> np.ndarray:
+        """Mean of the plane probabilities, thresholded at 0.5 inside the brain, largest component."""
+        mean = np.mean(np.stack(list(probas.values())), axis=0)
+        return largest_component((mean >= 0.5) & brain)
+
+    def predict(self, image: np.ndarray, brain: np.ndarray) -> np.ndarray:
+        return self.fuse(self.plane_proba(image, brain), brain)
+
+
+def train_multiunet(images, masks, brains, config: UNetConfig, device=None, cache: bool = True,
+                    cache_key: dict | None = None, progress: bool = True) -> MultiUNet:
+    """Train (or load from ``cache_dir("mri")/unet``) the three plane UNets on the given subjects.
+
+    ``cache_key`` must describe the training data (e.g. the simulation config and subject indices); the
+    weights are stored under ``stable_hash(cache_key, config)``. Used by the chapter ``asd_segmentation``.
+    """
+    from lsa.runner import cache_dir
+    from lsa.runner.keys import stable_hash
+
+    device = device or torch.device("cpu")
+    path = None
+    if cache and cache_key is not None:
+        path = cache_dir("mri") / "unet" / f"{stable_hash(dict(data=cache_key, unet=config.to_dict()))}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file():
+            state = torch.load(path, map_location=device, weights_only=True)
+            models = {}
+            for p in PLANES:
+                m = UNet2D(1, 2, config.channels).to(device)
+                m.load_state_dict(state[p])
+                models[p] = m.eval()
+            return MultiUNet(models)
+    div = 2 ** (len(config.channels) - 1)
+    zs = [pad_to(zscore(im, b), div)[0] for im, b in zip(images, brains)]
+    ms = [pad_to(m.astype(np.int64), div)[0] for m in masks]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=3 * config.epochs, desc="MultiUNet epochs (3 planes)")
+    models = {p: train_plane_unet(zs, ms, p, config, device, bar) for p in PLANES}
+    if bar is not None:
+        bar.close()
+    if path is not None:
+        tmp = path.with_suffix(".tmp")
+        torch.save({p: m.state_dict() for p, m in models.items()}, tmp)
+        tmp.replace(path)
+    return MultiUNet(models)
