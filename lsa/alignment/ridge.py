@@ -1,0 +1,107 @@
+"""Experiment E1 of spec ``lsa-flag-varieties.md`` §4.2: exponential alignment under ridge (weight decay).
+
+Runs grids of bias-free MLP trainings and reduces their logs to fitted slopes, predicted slopes and final
+alignment scores. Used by the ridge-alignment chapter (claims C3, C5, C6, C8, C9, C16, C23).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from lsa.alignment.imbalance import imbalance
+from lsa.alignment.slopes import fit_log_slope, predicted_slope
+from lsa.alignment.training import TrainConfig, train_mlp
+from lsa.linalg import intersection_dim, soft_overlap, top_subspace, chance_soft_overlap
+
+TAUS = (1e-1, 1e-2, 1e-3)
+
+
+def digits_regression(seed: int = 0, n: int | None = None):
+    """scikit-learn's bundled 8×8 digits, standardised pixels → one-hot targets (float64), optionally subsampled."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(y))[: n or len(y)]
+    X = (X[idx] - X.mean(0)) / (X.std(0) + 1e-8)
+    return torch.from_numpy(X), torch.from_numpy(np.eye(10)[y[idx]])
+
+
+def run_grid(X, Y, base: TrainConfig, activations, lambdas, progress: bool = True) -> dict:
+    """Train one network per (activation, λ); returns ``{(activation, λ): (model, log)}``."""
+    runs = {}
+    grid = [(a, lam) for a in activations for lam in lambdas]
+    for act, lam in tqdm(grid, desc="training grid", disable=not progress):
+        runs[(act, lam)] = train_mlp(X, Y, replace(base, activation=act, weight_decay=lam))
+    return runs
+
+
+def hidden_layers(log: pd.DataFrame) -> list[int]:
+    """Hidden-layer indices ``l`` with logged pairs ``(W_l, W_{l+1})``."""
+    return sorted(int(c.rsplit("_", 1)[1]) for c in log.columns if c.startswith("delta_total_"))
+
+
+def slope_rows(log: pd.DataFrame, eta: float, lam: float, beta: float = 0.0, burn_in: int = 500,
+               **labels) -> list[dict]:
+    """Fitted slopes of ln‖Δ‖ (total, diagonal, off-diagonal) for every hidden layer, beside the prediction.
+
+    ``rel_err_*`` = |fitted − predicted| / |predicted| (NaN when the prediction is 0, i.e. λ = 0).
+    """
+    pred = predicted_slope(eta, lam, beta) if lam > 0 else 0.0
+    rows = []
+    for l in hidden_layers(log):
+        row = {**labels, "lam": lam, "layer": l, "predicted": pred}
+        for part in ("total", "diag", "offdiag"):
+            fit = fit_log_slope(log["step"], log[f"delta_{part}_{l}"], start=burn_in)
+            row[f"slope_{part}"] = fit["slope"]
+            row[f"r2_{part}"] = fit["r2"]
+            row[f"rel_err_{part}"] = abs(fit["slope"] - pred) / abs(pred) if pred else float("nan")
+        rows.append(row)
+    return rows
+
+
+def final_alignment(model, k: int | None = None, energy: float = 0.9) -> list[dict]:
+    """Level-2 alignment of every adjacent pair at the end of training.
+
+    Compares the top-``k`` left singular subspace of ``W_l`` (write) with the top-``k`` right singular
+    subspace of ``W_{l+1}`` (read). ``k`` defaults to the effective rank of ``W_{l+1}`` at ``energy``, so
+    the last pair uses (about) the output dimension, as in spec §4.3.
+    """
+    W = [w.detach().cpu().double().numpy() for w in model.weights()]
+    rows = []
+    for l in range(len(W) - 1):
+        V, kk = top_subspace(W[l + 1], "right", k=k, energy=energy)
+        U, _ = top_subspace(W[l], "left", k=kk)
+        row = {"layer": l + 1, "k": kk, "n": W[l].shape[0], "soft_overlap": soft_overlap(U, V),
+               "chance": chance_soft_overlap(kk, kk, W[l].shape[0])}
+        row.update({f"d_tau_{tau:g}": intersection_dim(U, V, tau) for tau in TAUS})
+        rows.append(row)
+    return rows
+
+
+class ImbalanceDrift:
+    """Training callback logging ``drift_l = ‖Δ_l(t) − Δ_l(0)‖_F / ‖Δ_l(0)‖_F`` for every hidden layer.
+
+    With λ = 0 in a linear net Δ is conserved by gradient flow; GD drifts by O(η²) per step (claim C8).
+    """
+
+    def __init__(self):
+        self.initial: list[np.ndarray] | None = None
+
+    def __call__(self, step: int, model) -> dict:
+        W = [w.detach().cpu().double().numpy() for w in model.weights()]
+        deltas = [imbalance(W[l], W[l + 1]) for l in range(len(W) - 1)]
+        if self.initial is None:
+            self.initial = deltas
+        return {f"drift_{l + 1}": float(np.linalg.norm(d - d0) / np.linalg.norm(d0))
+                for l, (d, d0) in enumerate(zip(deltas, self.initial))}
+
+
+def conservation_change(log: pd.DataFrame) -> float:
+    """Largest relative drift of the imbalance matrix over a run, across hidden layers (claim C8)."""
+    return float(log[[c for c in log.columns if c.startswith("drift_")]].to_numpy().max())

@@ -1,0 +1,120 @@
+"""The ``lsa`` command: list chapters, run one, check claims, build the book.
+
+Exit status: 0 success; 1 a chapter failed, a claim failed or the site build failed; 2 bad usage (unknown
+chapter, unknown or ill-typed parameter, malformed ``-p``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lsa.runner.chapters import ChapterNotFound, chapter_names, load_chapter, toc_chapters
+from lsa.runner.claims import ClaimError, evaluate, load_claims
+from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
+from lsa.runner.params import PROFILE_NAMES, ParameterError
+
+
+def _parse_overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ParameterError(f"-p expects name=value, got {item!r} (usage: lsa run CHAPTER -p steps=3000)")
+        name, value = item.split("=", 1)
+        out[name.strip()] = value
+    return out
+
+
+def _claims_table(results) -> str:
+    rows = [("chapter", "id", "kind", "status", "measured")]
+    rows += [(r.chapter, r.id, r.kind, r.status + (f" ({r.detail})" if r.status == "error" else ""),
+              r.measured[:70]) for r in results]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4] for row in rows)
+
+
+def cmd_list(args) -> int:
+    for name in chapter_names():
+        ch = load_chapter(name)
+        print(f"{name} — {ch.title}")
+        for p in ch.params:
+            print(f"    {p.name}: {p.type} = {p.default!r}    # {p.comment}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    result = run_chapter(args.chapter, profile=args.profile, overrides=_parse_overrides(args.param),
+                         force=args.force, progress=not args.quiet)
+    print(f"run folder: {result.path}")
+    if result.claims:
+        print(_claims_table(result.claims))
+    return 0
+
+
+def cmd_claims(args) -> int:
+    results, missing = [], []
+    for name in (args.chapter or toc_chapters()):
+        run = latest_run(name, args.profile)
+        if run is None:
+            missing.append(name)
+            continue
+        metrics = json.loads((run / "metrics.json").read_text())
+        ch = load_chapter(name)
+        results += [evaluate(c, metrics, args.profile, run.name) for c in load_claims(ch.claims_path, name)]
+    if results:
+        print(_claims_table(results))
+    if missing:
+        print(f"no {args.profile!r} run yet for: {', '.join(missing)} (run `lsa run NAME --profile {args.profile}`)")
+    failed = [r for r in results if r.status in ("fail", "error")]
+    return 1 if failed or missing else 0
+
+
+def cmd_book(args) -> int:
+    from lsa.runner.book import build_book
+
+    build_book(profile=args.profile, force=args.force, progress=not args.quiet)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lsa", description="Run and check the chapters of the companion book.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every chapter with its title and parameters").set_defaults(func=cmd_list)
+    run = sub.add_parser("run", help="validate parameters, execute a chapter (or reuse its run), check its claims")
+    run.add_argument("chapter")
+    run.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)")
+    run.add_argument("--profile", default="default", choices=PROFILE_NAMES)
+    run.add_argument("--force", action="store_true", help="execute even if a run with the same key exists")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+    claims = sub.add_parser("claims", help="evaluate every declared claim against the latest runs")
+    claims.add_argument("chapter", nargs="*", help="chapters (default: all in _toc.yml)")
+    claims.add_argument("--profile", default="default", choices=PROFILE_NAMES)
+    claims.set_defaults(func=cmd_claims)
+    book = sub.add_parser("book", help="run every chapter in _toc.yml and render the site to _build/html")
+    book.add_argument("--profile", default="default", choices=PROFILE_NAMES)
+    book.add_argument("--force", action="store_true")
+    book.add_argument("-q", "--quiet", action="store_true")
+    book.set_defaults(func=cmd_book)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ChapterNotFound, ParameterError, ClaimError) as exc:
+        print(f"lsa: error: {exc}", file=sys.stderr)
+        return 2
+    except ChapterFailed as exc:
+        print(f"lsa: chapter failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lsa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

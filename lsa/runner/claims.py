@@ -1,0 +1,177 @@
+"""The claims ledger: claims declared next to each chapter, evaluated against a run's ``metrics.json``.
+
+Each claim's ``check`` is a Python expression over metric names, evaluated by a small whitelisting
+interpreter (no attribute access, no imports, only the functions in :data:`FUNCTIONS`). See
+``book/chapter-contract.md`` for the file format and DESIGN.md for guarantee vs finding.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+SOURCES = ("abstract", "derived", "ours")
+KINDS = ("guarantee", "finding")
+PROFILES = ("smoke", "default", "paper")
+REQUIRED = ("id", "statement", "source", "kind", "profiles", "measured", "check", "expected")
+
+
+class ClaimError(ValueError):
+    """A claims file is malformed (names the file, the claim and the field)."""
+
+
+def _mean(xs):
+    xs = list(xs)
+    return sum(xs) / len(xs)
+
+
+def _monotone(xs, increasing: bool, tol: float = 0.0):
+    xs = list(xs)
+    return all((b >= a - tol) if increasing else (b <= a + tol) for a, b in zip(xs, xs[1:]))
+
+
+FUNCTIONS = {
+    "abs": abs, "min": min, "max": max, "all": all, "any": any, "len": len, "sum": sum, "sorted": sorted,
+    "mean": _mean, "log": math.log, "exp": math.exp, "sqrt": math.sqrt, "zip": zip, "range": range,
+    "monotone_increasing": lambda xs, tol=0.0: _monotone(xs, True, tol),
+    "monotone_decreasing": lambda xs, tol=0.0: _monotone(xs, False, tol),
+}
+_ALLOWED = (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Load,
+            ast.Constant, ast.List, ast.Tuple, ast.Subscript, ast.Slice, ast.IfExp, ast.GeneratorExp,
+            ast.ListComp, ast.comprehension, ast.Store, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
+            ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv, ast.Lt, ast.LtE, ast.Gt,
+            ast.GtE, ast.Eq, ast.NotEq, ast.In, ast.NotIn, ast.keyword)
+
+
+@dataclass
+class Claim:
+    """One declared claim (see ``book/chapter-contract.md``)."""
+
+    id: str
+    statement: str
+    source: str
+    kind: str
+    profiles: list
+    measured: str
+    check: str
+    expected: str
+    chapter: str = ""
+
+
+@dataclass
+class ClaimResult:
+    """The outcome of one claim on one run: ``pass``, ``fail``, ``error`` or ``n/a`` (profile not covered)."""
+
+    chapter: str
+    id: str
+    statement: str
+    source: str
+    kind: str
+    expected: str
+    measured: str
+    profile: str
+    status: str
+    detail: str = ""
+    run_key: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compile_check(expr: str, where: str) -> ast.Expression:
+    """Parse a check expression and reject any construct outside the whitelist."""
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as exc:
+        raise ClaimError(f"{where}: check is not a valid expression: {exc.msg}") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            raise ClaimError(f"{where}: check uses a disallowed construct ({type(node).__name__})")
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+            raise ClaimError(f"{where}: check may only call {', '.join(sorted(FUNCTIONS))}")
+    return tree
+
+
+def load_claims(path: Path, chapter: str = "") -> list[Claim]:
+    """Read and validate a ``<chapter>.claims.yaml`` file (missing file → no claims)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        raw = yaml.safe_load(path.read_text()) or []
+    except yaml.YAMLError as exc:
+        raise ClaimError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, list):
+        raise ClaimError(f"{path}: expected a list of claims")
+    claims, seen = [], set()
+    for i, entry in enumerate(raw):
+        where = f"{path.name} claim #{i + 1} ({entry.get('id', '?') if isinstance(entry, dict) else '?'})"
+        if not isinstance(entry, dict):
+            raise ClaimError(f"{where}: expected a mapping")
+        missing = [k for k in REQUIRED if k not in entry]
+        extra = [k for k in entry if k not in REQUIRED]
+        if missing or extra:
+            raise ClaimError(f"{where}: missing fields {missing}, unknown fields {extra}; required: {list(REQUIRED)}")
+        if entry["source"] not in SOURCES:
+            raise ClaimError(f"{where}: source must be one of {SOURCES}, got {entry['source']!r}")
+        if entry["kind"] not in KINDS:
+            raise ClaimError(f"{where}: kind must be one of {KINDS}, got {entry['kind']!r}")
+        if not entry["profiles"] or any(p not in PROFILES for p in entry["profiles"]):
+            raise ClaimError(f"{where}: profiles must be a non-empty subset of {PROFILES}")
+        if entry["id"] in seen:
+            raise ClaimError(f"{where}: duplicate claim id {entry['id']!r}")
+        seen.add(entry["id"])
+        compile_check(str(entry["check"]), where)
+        claims.append(Claim(**{k: (list(v) if k == "profiles" else str(v)) for k, v in entry.items()}, chapter=chapter))
+    return claims
+
+
+def _plain(value):
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        inner = ", ".join(_format(v) for v in value[:8])
+        return f"[{inner}{', …' if len(value) > 8 else ''}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format(v)}" for k, v in list(value.items())[:6]) + "}"
+    return str(value)
+
+
+def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "") -> ClaimResult:
+    """Evaluate one claim against a run's metrics.
+
+    Missing metrics, non-boolean results or exceptions give status ``error`` with the reason.
+    """
+    measured = "; ".join(f"{m.strip()} = {_format(metrics[m.strip()])}" if m.strip() in metrics
+                         else f"{m.strip()} = (missing)" for m in claim.measured.split(","))
+    base = dict(chapter=claim.chapter, id=claim.id, statement=claim.statement, source=claim.source,
+                kind=claim.kind, expected=claim.expected, measured=measured, profile=profile, run_key=run_key)
+    if profile not in claim.profiles:
+        return ClaimResult(**base, status="n/a", detail=f"applies to {', '.join(claim.profiles)}")
+    tree = compile_check(claim.check, f"{claim.chapter}:{claim.id}")
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    missing = sorted(names - set(FUNCTIONS) - set(metrics) - bound)
+    if missing:
+        return ClaimResult(**base, status="error", detail=f"metrics missing from the run: {', '.join(missing)}")
+    env = {"__builtins__": {}, **FUNCTIONS, **{k: _plain(v) for k, v in metrics.items()}}
+    try:
+        value = eval(compile(tree, f"<claim {claim.id}>", "eval"), env)  # noqa: S307 - whitelisted AST
+    except Exception as exc:  # a None (NaN) metric or a type error is a failed evaluation, not a crash
+        return ClaimResult(**base, status="error", detail=f"{type(exc).__name__}: {exc}")
+    if not isinstance(value, (bool, np.bool_)):
+        return ClaimResult(**base, status="error", detail=f"check returned {value!r}, not a boolean")
+    return ClaimResult(**base, status="pass" if value else "fail")

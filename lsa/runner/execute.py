@@ -1,0 +1,211 @@
+"""Executing a chapter into a cached, atomically published run folder.
+
+Run folder: ``runs/<chapter>/<key>/`` with ``<chapter>.ipynb`` (executed), ``figures/``, ``params.json``,
+``metrics.json`` and ``claims.json``. The key hashes (chapter source, resolved parameters, ``lsa`` source,
+data checksums). The chapter executes in ``runs/<chapter>/.tmp-<key>-<pid>/``; only a complete run is renamed
+into place, so a failing or interrupted run never replaces a good one. A failed run is kept, for
+inspection, in ``runs/<chapter>/failed-<key>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import jupytext
+import nbformat
+
+from lsa.data.checksums import manifest_digest
+from lsa.runner import REPO_ROOT, runs_dir
+from lsa.runner.chapters import Chapter, load_chapter
+from lsa.runner.claims import ClaimResult, evaluate, load_claims
+from lsa.runner.keys import source_digest, stable_hash
+from lsa.runner.params import resolve
+
+HIDDEN_TAGS = ("parameters", "injected-parameters", "profiles")
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised while executing; the message is one line and names the kept notebook."""
+
+
+class Executor(Protocol):
+    """How a notebook gets executed. Local processes today; a cluster engine can implement the same call."""
+
+    def execute(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None: ...
+
+
+class LocalExecutor:
+    """Executes with papermill in a local Jupyter kernel (the current Python's ``python3`` kernel)."""
+
+    def __init__(self, kernel_name: str = "python3", timeout: int | None = None):
+        self.kernel_name, self.timeout = kernel_name, timeout
+
+    def execute(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
+        import papermill
+
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd),
+                                   kernel_name=self.kernel_name, progress_bar=progress,
+                                   execution_timeout=self.timeout, log_output=False)
+
+
+@dataclass
+class RunResult:
+    """What ``lsa run`` produced: where, under which key, whether it was reused, and the claim outcomes."""
+
+    chapter: str
+    key: str
+    path: Path
+    params: dict
+    reused: bool
+    seconds: float
+    claims: list[ClaimResult] = field(default_factory=list)
+
+
+def run_key(chapter: Chapter, params: dict) -> str:
+    """The cache key of a run: hash of chapter source, resolved parameters, ``lsa`` source and data checksums."""
+    return stable_hash({
+        "chapter": chapter.source_sha256,
+        "params": params,
+        "lsa": source_digest(REPO_ROOT / "lsa"),
+        "data": manifest_digest(),
+    })
+
+
+def _mark_hidden(nb) -> None:
+    """Tag parameter / profile cells ``hide-cell`` so the book shows them collapsed."""
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "hide-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def latest_pointer(chapter: str, profile: str) -> Path:
+    return runs_dir() / chapter / f"latest-{profile}.json"
+
+
+def latest_run(chapter: str, profile: str) -> Path | None:
+    """The run folder that ``lsa run CHAPTER --profile PROFILE`` last produced or reused, if any."""
+    pointer = latest_pointer(chapter, profile)
+    if not pointer.is_file():
+        return None
+    path = runs_dir() / chapter / json.loads(pointer.read_text())["key"]
+    return path if (path / "metrics.json").is_file() else None
+
+
+def evaluate_claims(chapter: Chapter, run_path: Path, profile: str) -> list[ClaimResult]:
+    """Evaluate the chapter's claims against ``run_path/metrics.json`` and write ``claims.json`` there."""
+    metrics = json.loads((run_path / "metrics.json").read_text())
+    results = [evaluate(c, metrics, profile, run_path.name) for c in load_claims(chapter.claims_path, chapter.name)]
+    _write_json(run_path / "claims.json", [r.to_dict() for r in results])
+    return results
+
+
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler so that kill behaves like Ctrl-C (cleanup, good run untouched)."""
+
+
+def run_chapter(name: str, profile: str = "default", overrides: dict | None = None, force: bool = False,
+                progress: bool = True, executor: Executor | None = None, log=print) -> RunResult:
+    """Validate, execute (or reuse) and check one chapter. The engine behind ``lsa run``.
+
+    Parameters
+    ----------
+    name : str
+        Chapter name (``notebooks/<name>.py``).
+    profile : {"smoke", "default", "paper"}
+    overrides : dict
+        ``{name: value}`` (strings are parsed as on the command line); validated before anything runs.
+    force : bool
+        Execute even when a run with the same key exists (the new run replaces it only on success).
+    progress : bool
+        Show papermill's per-cell progress bar.
+    executor : Executor
+        Defaults to :class:`LocalExecutor`.
+
+    Raises
+    ------
+    ChapterNotFound, ParameterError
+        Before anything executes or is written.
+    ChapterFailed
+        A cell raised; the failed notebook is kept in ``runs/<chapter>/failed-<key>/``.
+    """
+    chapter = load_chapter(name)
+    params = resolve(chapter.params, chapter.profiles, profile, dict(overrides or {}))
+    load_claims(chapter.claims_path, chapter.name)  # a malformed claims file fails before execution
+    key = run_key(chapter, params)
+    base = runs_dir() / name
+    final = base / key
+    t0 = time.perf_counter()
+    if final.is_dir() and (final / "metrics.json").is_file() and not force:
+        log(f"[lsa] {name}: reusing run {key} ({final}); pass --force to execute again")
+        _write_json(latest_pointer(name, profile), {"key": key, "params": params})
+        claims = evaluate_claims(chapter, final, profile)
+        return RunResult(name, key, final, params, True, time.perf_counter() - t0, claims)
+
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = base / f".tmp-{key}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    nb = jupytext.read(chapter.path, fmt="py:percent")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src, out = tmp / f"{name}.source.ipynb", tmp / f"{name}.ipynb"
+    nbformat.write(nb, src)
+    _write_json(tmp / "params.json", params)
+    log(f"[lsa] {name}: executing at profile {profile!r} into {final} (key {key})")
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame):
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        (executor or LocalExecutor()).execute(src, out, params, tmp, progress)
+        if not (tmp / "metrics.json").is_file():
+            raise ChapterFailed(f"{name}: finished without writing metrics.json (the last cell must call lsa.write_metrics)")
+    except (KeyboardInterrupt, _Terminated):
+        shutil.rmtree(tmp, ignore_errors=True)
+        log(f"[lsa] {name}: interrupted; the previous good run (if any) is untouched")
+        raise KeyboardInterrupt from None
+    except Exception as exc:
+        failed = base / f"failed-{key}"
+        shutil.rmtree(failed, ignore_errors=True)
+        os.replace(tmp, failed)
+        ename = getattr(exc, "ename", type(exc).__name__)
+        evalue = str(getattr(exc, "evalue", exc)).strip().splitlines()
+        msg = f"{ename}: {evalue[0] if evalue else ''}"
+        raise ChapterFailed(f"{name}: {msg} (failed notebook kept in {failed / (name + '.ipynb')})") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    src.unlink()
+    executed = nbformat.read(out, as_version=4)
+    _mark_hidden(executed)
+    nbformat.write(executed, out)
+    old = None
+    if final.exists():
+        old = base / f".old-{key}-{os.getpid()}"
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    _write_json(latest_pointer(name, profile), {"key": key, "params": params})
+    seconds = time.perf_counter() - t0
+    _write_json(final / "run.json", {"chapter": name, "key": key, "profile": profile, "seconds": round(seconds, 2),
+                                     "python": sys.version.split()[0], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    claims = evaluate_claims(chapter, final, profile)
+    log(f"[lsa] {name}: done in {seconds:.1f} s")
+    return RunResult(name, key, final, params, False, seconds, claims)
