@@ -161,12 +161,20 @@ def nested_cv(X, y, model: str, grid: str = "small", groups=None, n_splits: int 
     for tr, te in outer_splits(y, groups, n_splits, n_repeats, seed):
         if set(tr) & set(te):  # leakage guard: a subject never sits in both parts
             raise RuntimeError("outer split puts a subject in both train and test")
-        gs = GridSearchCV(make_pipeline(model, seed, rf_trees), param_grid(model, grid), scoring="roc_auc",
-                          cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed), n_jobs=1)
-        gs.fit(X[tr], y[tr])
-        p = gs.predict(X[te])
+        minority = int(np.bincount(y[tr], minlength=2).min())
+        if minority >= inner_splits:
+            gs = GridSearchCV(make_pipeline(model, seed, rf_trees), param_grid(model, grid), scoring="roc_auc",
+                              cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed), n_jobs=1)
+            best = gs.fit(X[tr], y[tr]).best_estimator_
+        elif minority >= 1:  # e.g. leave-site-out with a site of (almost) one class: no inner tuning possible
+            best = make_pipeline(model, seed, rf_trees).fit(X[tr], y[tr])
+            if model == "KNN":
+                best.set_params(clf__n_neighbors=min(5, len(tr))).fit(X[tr], y[tr])
+        else:
+            raise ValueError(f"a training fold of {model} holds a single class; cannot train")
+        p = best.predict(X[te])
         fold_acc.append(float(np.mean(p == y[te])))
-        ys.append(y[te]), preds.append(p), scs.append(scores_of(gs.best_estimator_, X[te]))
+        ys.append(y[te]), preds.append(p), scs.append(scores_of(best, X[te]))
     m = binary_metrics(np.concatenate(ys), np.concatenate(preds), np.concatenate(scs))
     m.update(fold_accuracy=fold_acc, mean_fold_accuracy=float(np.mean(fold_acc)),
              sd_fold_accuracy=float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else 0.0)
@@ -193,7 +201,7 @@ def holdout_eval(X, y, model: str, train, test, grid: str = "small", seed: int =
 
 
 def permutation_null(X, y, model: str, n_permutations: int = 200, n_splits: int = 5, seed: int = 0,
-                     rf_trees: int = 500, groups=None) -> dict:
+                     rf_trees: int = 500, groups=None, n_jobs: int = 1) -> dict:
     """Permutation test of the fixed-hyperparameter pipeline (``sklearn.permutation_test_score``).
 
     Returns the observed CV accuracy, the null accuracies, and the one-sided p-values
@@ -203,7 +211,7 @@ def permutation_null(X, y, model: str, n_permutations: int = 200, n_splits: int 
     cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
     score, null, _ = permutation_test_score(make_pipeline(model, seed, rf_trees), np.asarray(X, np.float64),
                                             np.asarray(y), cv=cv, n_permutations=n_permutations,
-                                            random_state=seed, scoring="accuracy", n_jobs=1, groups=groups)
+                                            random_state=seed, scoring="accuracy", n_jobs=n_jobs, groups=groups)
     n = len(null)
     return dict(accuracy=float(score), null=np.asarray(null, float),
                 p_upper=float((1 + np.sum(null >= score)) / (n + 1)),

@@ -167,16 +167,23 @@ def cohort_features(config, d_values, calibration, mask_mode: str = "oracle", sh
     base = stable_hash(dict(cfg=cfg, mask=mask_mode, params=params, v=1))
     folder = cache_dir("mri") / "features" / base
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = []
+    per_subject, jobs, where = [None] * config.n_subjects, [], []
     for i in range(config.n_subjects):
         keys = {d: f"s{i:07d}_{stable_hash(dict(i=i, delta=round(deltas[d], 12)), 12)}" for d in d_values}
-        jobs.append(delayed(_subject_job)(config, i, deltas, mask_mode, params, folder, keys))
-    it = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    if progress:
-        from tqdm.auto import tqdm
+        files = {d: folder / f"{k}.json" for d, k in keys.items()}
+        if all(f.is_file() for f in files.values()):  # cached: read here, no worker needed
+            per_subject[i] = {d: json.loads(f.read_text()) for d, f in files.items()}
+        else:
+            jobs.append(delayed(_subject_job)(config, i, deltas, mask_mode, params, folder, keys))
+            where.append(i)
+    if jobs:
+        it = Parallel(n_jobs=min(n_jobs, len(jobs)), return_as="generator")(jobs)
+        if progress:
+            from tqdm.auto import tqdm
 
-        it = tqdm(it, total=len(jobs), desc=f"radiomics ({config.n_subjects} subjects x {len(d_values)} d)")
-    per_subject = list(it)
+            it = tqdm(it, total=len(jobs), desc=f"radiomics ({len(jobs)} subjects x {len(d_values)} d)")
+        for i, rows in zip(where, it):
+            per_subject[i] = rows
     out = {}
     for d in d_values:
         rows = [ps[d] for ps in per_subject]

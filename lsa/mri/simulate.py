@@ -301,3 +301,27 @@ def participants(config: SimConfig, indices=None):
         rows.append(dict(participant_id=f"sub-{i:07d}", diagnosis="ASD" if label else "TD",
                          label=label, site=int(site), age=age, index=i))
     return pd.DataFrame(rows)
+
+
+def cached_calibration(config: SimConfig) -> Calibration:
+    """:func:`calibrate`, cached as JSON under ``cache_dir("mri")/calibration`` keyed by the config.
+
+    ``n_subjects`` and the site settings do not enter the key (pilots are single-site controls).
+    Used by the chapters ``asd_segmentation`` and ``asd_classification``.
+    """
+    import json
+
+    from lsa.runner import cache_dir
+    from lsa.runner.keys import stable_hash
+
+    key = {k: v for k, v in config.to_dict().items()
+           if k not in ("n_subjects", "n_sites", "site_dx_agreement", "site_noise_factor", "site_bias_factor")}
+    path = cache_dir("mri") / "calibration" / f"{stable_hash(dict(cfg=key, v=1))}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file():
+        return Calibration(**json.loads(path.read_text()))
+    cal = calibrate(config)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(cal)))
+    tmp.replace(path)
+    return cal
