@@ -36,7 +36,7 @@
 # %% tags=["profiles"]
 PROFILES = {
     "smoke": {"steps": 2500, "lambdas": [0.0, 0.01, 0.02, 0.03], "activations": ["identity", "relu", "tanh"],
-              "momentum_steps": 2500, "adamw_steps": 2000, "minibatch_steps": 2500},
+              "momentum_steps": 2500, "adamw_steps": 2000, "minibatch_steps": 5000},
     "default": {},
     "paper": {"data": "digits", "hidden": [512, 512, 512], "steps": 20000, "lr": 0.02,
               "lambdas": [0.0, 0.001, 0.003, 0.005, 0.01], "momentum_steps": 20000, "minibatch_steps": 20000,

@@ -232,3 +232,28 @@ def test_ec_exact_single_token_reproduces_energy_ratio_and_ls_is_least_squares()
     # layer granularity gives one α
     a_layer, _ = energy_alpha(W, P, st2.mean, st2.var, ECConfig(granularity="layer"))
     assert torch.unique(a_layer).numel() == 1
+
+
+def test_fidelity_metrics_and_outlier_inputs():
+    from lsa.prune.fidelity import mean_cosine, retrieval_accuracy, sentence_pairs
+    from lsa.prune.outliers import OutlierConfig, layer_errors, outlier_inputs
+
+    g = torch.Generator().manual_seed(7)
+    q = torch.randn(20, 8, generator=g)
+    assert retrieval_accuracy(q, q) == 1.0 and mean_cosine(q, 3 * q) == pytest.approx(1.0)
+    keys = q.clone()
+    keys[[0, 1]] = keys[[1, 0]]  # two swapped keys: exactly those two queries miss
+    assert retrieval_accuracy(q, keys) == pytest.approx(18 / 20)
+    qs, ks = sentence_pairs([["a", "b", "c", "d"], ["e", "f"]], 10)
+    assert sorted(zip(qs, ks)) == [("a", "b"), ("c", "d"), ("e", "f")]
+    cfg = OutlierConfig(d_in=32, d_out=8, n_tokens=4000, n_offset=2, n_spread=2)
+    x = outlier_inputs(cfg, 4000, seed=1).double()
+    assert x[:, 0].mean() == pytest.approx(20, abs=0.05) and x[:, 1].mean() == pytest.approx(-20, abs=0.05)
+    assert x[:, 0].std() == pytest.approx(0.2, rel=0.1) and x[:, 2].std() == pytest.approx(5, rel=0.2)
+    assert x[:, 4:].std() == pytest.approx(1.0, rel=0.15)  # unit-variance Student-t
+    W = torch.randn(8, 32, generator=g)
+    assert layer_errors(W, W, x.float()) == {"raw": 0.0, "centred": 0.0}
+    W2 = W.clone()
+    W2[:, 0] = 0  # removing an offset channel's weights: the error is almost all offset
+    err = layer_errors(W, W2, x.float())
+    assert err["raw"] > 10 * err["centred"]

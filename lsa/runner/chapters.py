@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,8 @@ class Chapter:
 
 
 def notebooks_dir(root: Path = REPO_ROOT) -> Path:
-    return Path(root) / "notebooks"
+    """Folder of chapter sources: ``notebooks/`` (or ``$LSA_NOTEBOOKS_DIR``, which the runner's tests use)."""
+    return Path(os.environ.get("LSA_NOTEBOOKS_DIR", Path(root) / "notebooks"))
 
 
 def chapter_names(root: Path = REPO_ROOT) -> list[str]:

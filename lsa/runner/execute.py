@@ -53,7 +53,9 @@ class LocalExecutor:
 
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd),
                                    kernel_name=self.kernel_name, progress_bar=progress,
-                                   execution_timeout=self.timeout, log_output=False)
+                                   execution_timeout=self.timeout, log_output=False,
+                                   # the kernel's own start-up warnings would bury the run's one-line error
+                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
 
 
 @dataclass
