@@ -217,6 +217,8 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
             out.append(Factor(f"t{t}.{name}", MeanChannelJacobian(lambda h, m=m, e=e: m(h, e), x, 1, chunk),
                               "mid", "mid", "J"))
         return out
+    if hasattr(model, "set_attn_implementation"):  # fused SDPA kernels lack forward-mode AD (spec section 8)
+        model.set_attn_implementation("eager")
     tf = getattr(model, "transformer", model)
     if hasattr(tf, "h") and hasattr(tf, "wte"):  # GPT-2 (pre-LN)
         ins = _capture(model, list(tf.h), lambda: model(probe))
