@@ -35,6 +35,12 @@ def load_checkpoint(model: torch.nn.Module, path: str) -> torch.nn.Module:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or not a torch file
         raise ValueError(f"checkpoint {p} could not be read as a torch state_dict: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {p} holds a {type(state).__name__}, expected a state_dict (dict of tensors)")
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise ValueError(f"checkpoint {p} does not match {type(model).__name__}: shapes differ for {wrong[:5]}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"checkpoint {p} does not match {type(model).__name__}: missing {list(missing)[:5]}, "
