@@ -333,3 +333,17 @@ def test_window_rule_and_bad_inputs():
         transport(dense_spectrum(np.ones((4, 3))), 1, dense_spectrum(np.ones((2, 5))), 1)
     with pytest.raises(ValueError, match="one label per row"):
         pam_structure(np.ones((4, 3)), np.zeros(5, int))
+
+
+def test_hutchinson_exact_for_diagonal_and_randomized_spectrum_bounds_tail():
+    from scipy.sparse.linalg import aslinearoperator
+
+    from lsa.gsa.spectra import hutchinson_fro2
+
+    d = 3 * 0.6 ** np.arange(30)
+    A = np.diag(d)  # for diagonal A and Rademacher z, ||A z||^2 = ||A||_F^2 exactly
+    mean, upper = hutchinson_fro2(aslinearoperator(A), 16, seed=1)
+    assert mean == pytest.approx(np.sum(d ** 2), rel=1e-12) and upper == pytest.approx(mean, rel=1e-12)
+    spec = randomized_spectrum(aslinearoperator(A), 5, oversample=10, n_iter=2)
+    assert not spec.exact and np.allclose(spec.s, d[:5], rtol=1e-8)
+    assert spec.tail(5) == pytest.approx(np.sum(d[5:] ** 2) / np.sum(d ** 2), rel=1e-10)
