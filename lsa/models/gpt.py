@@ -23,7 +23,7 @@ class GPTConfig:
     n_embd: int = 128
     n_head: int = 4
     seqlen: int = 128
-    steps: int = 1200
+    steps: int = 2000
     batch_size: int = 16
     lr: float = 3e-3
     weight_decay: float = 0.1
@@ -49,7 +49,8 @@ def build_gpt(cfg: GPTConfig, vocab_size: int = 256):
     return GPT2LMHeadModel(conf)
 
 
-def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: bool = False):
+def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: bool = False,
+              max_steps: int | None = None):
     """Train the small GPT on random windows of a 1-D token tensor; return ``(model, log)``.
 
     Parameters
@@ -60,6 +61,8 @@ def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: b
     device : torch device
     progress : bool
         tqdm over steps.
+    max_steps : int, optional
+        Stop after this many steps of the same schedule (the recipe check replays the first steps).
 
     Returns
     -------
@@ -80,7 +83,7 @@ def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: b
     n = train_ids.numel() - cfg.seqlen - 1
     losses = []
     t0 = time.perf_counter()
-    it = range(cfg.steps)
+    it = range(cfg.steps if max_steps is None else min(max_steps, cfg.steps))
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(it, desc="train small GPT")
@@ -131,3 +134,61 @@ def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, de
     tmp.replace(weights)
     log_path.write_text(json.dumps(log))
     return model, log, False
+
+
+CHECKPOINT = "text/gpt/small_gpt.safetensors"
+CHECKPOINT_META = "text/gpt/small_gpt.json"
+
+
+def save_checkpoint(model, cfg: GPTConfig, log: dict, data_key: str, folder) -> None:
+    """Write the shipped checkpoint (``small_gpt.safetensors``, tied head dropped) and its recipe
+    (``small_gpt.json``: config, data checksum, loss curve, training time). Part III."""
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    save_file(state, str(folder / "small_gpt.safetensors"), metadata={"config": json.dumps(asdict(cfg))})
+    meta = {"config": asdict(cfg), "data_sha256": data_key, "train_seconds": log["train_seconds"],
+            "loss": [round(x, 5) for x in log["loss"]], "torch": torch.__version__}
+    (folder / "small_gpt.json").write_text(json.dumps(meta) + "\n")
+
+
+def load_checkpoint(device="cpu"):
+    """The shipped small GPT (checksum-verified); returns ``(model, cfg, meta)``.
+
+    Raises
+    ------
+    lsa.data.checksums.ChecksumError
+        Missing or changed checkpoint files.
+
+    Used by the pruning chapters (Part III).
+    """
+    from safetensors.torch import load_file
+
+    from lsa.data.checksums import verify
+
+    weights = verify(CHECKPOINT)
+    meta = json.loads(verify(CHECKPOINT_META).read_text())
+    cfg = GPTConfig(**meta["config"])
+    model = build_gpt(cfg)
+    missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+    if unexpected or any(not k.endswith("lm_head.weight") for k in missing):
+        raise RuntimeError(f"checkpoint {weights} does not match its config: {missing} {unexpected}")
+    model.tie_weights()
+    model.config.use_cache = False
+    return model.to(device).eval(), cfg, meta
+
+
+def recipe_check(train_ids: torch.Tensor, meta: dict, steps: int = 10) -> dict:
+    """Replay the first ``steps`` steps of the shipped checkpoint's recipe and compare the losses with the
+    ones logged when it was trained (same seed, data order and schedule): evidence that the shipped
+    weights come from this code and this data. Returns ``max_rel_diff`` and both loss lists. Part III."""
+    cfg = GPTConfig(**meta["config"])
+    _, log = train_gpt(train_ids, cfg, max_steps=steps)
+    logged = meta["loss"][:steps]
+    rel = [abs(a - b) / abs(b) for a, b in zip(log["loss"], logged)]
+    return {"max_rel_diff": max(rel), "replayed": log["loss"], "logged": logged,
+            "recipe_is_default": cfg == GPTConfig()}

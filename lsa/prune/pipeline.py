@@ -125,8 +125,9 @@ def score_layer(weight: torch.Tensor, stats, cfg: PruneConfig) -> torch.Tensor:
     raise ValueError(f"no score function for method {cfg.method!r}")
 
 
-def prune_layer(module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None = None) -> dict:
-    """Prune one linear in place (mask, then optional EC); return its record. Part III."""
+def prune_layer(module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None = None,
+                keep_mask: bool = False) -> dict:
+    """Prune one linear in place (mask, then optional EC); return its record (``mask`` too if asked). Part III."""
     timer = timer or _Timer(weight_view(module).device)
     W = weight_view(module)
     dense = W.detach().clone()
@@ -135,7 +136,12 @@ def prune_layer(module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None
     if cfg.method == "sparsegpt":
         new, keep = sparsegpt_prune(dense, stats.gram, pat, cfg.blocksize, cfg.percdamp)
         W.copy_(new.to(W.dtype))
-        mask_ok = check_mask(keep, pat, "row") if pat.is_nm else True
+        if pat.is_nm:
+            mask_ok = check_mask(keep, pat, "row")
+        else:  # exact count in every column block (SparseGPT's adaptive mask selection)
+            mask_ok = all(int((~keep[:, i:i + cfg.blocksize]).sum())
+                          == int(keep.shape[0] * keep[:, i:i + cfg.blocksize].shape[1] * pat.sparsity)
+                          for i in range(0, keep.shape[1], cfg.blocksize))
     else:
         keep = select_mask(score_layer(dense, stats, cfg), pat, cfg.group)
         W.mul_(keep.to(W.dtype))
@@ -152,11 +158,14 @@ def prune_layer(module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None
         timer.add("compensation", t0)
         rec.update(alpha=alpha.cpu().tolist(), n_clipped=info["n_clipped"])
     rec["zeros_after"] = int((W == 0).sum())
+    if keep_mask:
+        rec["mask"] = keep.cpu()
     return rec
 
 
 @torch.no_grad()
-def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progress: bool = False) -> dict:
+def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progress: bool = False,
+                keep_masks: bool = False) -> dict:
     """Prune every linear of every block of ``model`` in place, sequentially (spec §1.1).
 
     Parameters
@@ -169,6 +178,8 @@ def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progres
     cfg : PruneConfig
     progress : bool
         Show a tqdm bar over blocks.
+    keep_masks : bool
+        Also return every layer's boolean keep-mask (``layers[name]["mask"]``, on the CPU).
 
     Returns
     -------
@@ -189,7 +200,7 @@ def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progres
     if not cfg.needs_data:
         for b, block in enumerate(blocks):
             for name, mod in find_linears(block).items():
-                layers[f"{b}.{name}"] = prune_layer(mod, None, cfg, timer)
+                layers[f"{b}.{name}"] = prune_layer(mod, None, cfg, timer, keep_masks)
     else:
         if not samples:
             raise ValueError(f"method {cfg.method!r} needs calibration samples, got none")
@@ -211,7 +222,7 @@ def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progres
             hooks.remove()
             timer.add("calibration", t0)
             for name, mod in linears.items():
-                layers[f"{b}.{name}"] = prune_layer(mod, hooks.stats[name], cfg, timer)
+                layers[f"{b}.{name}"] = prune_layer(mod, hooks.stats[name], cfg, timer, keep_masks)
             t0 = time.perf_counter()
             inputs.hidden = run_block(block, inputs)
             timer.add("calibration", t0)

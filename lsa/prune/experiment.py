@@ -1,0 +1,327 @@
+"""Experiment drivers of the pruning chapters: model set-ups, the method × pattern grid, mask agreement,
+layer reconstruction errors and MiniLM fidelity. Notebooks call these and plot. Part III.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from lsa.prune.calibration import StatsHooks, capture_block_inputs, find_blocks, find_linears, run_block, weight_view
+from lsa.prune.masks import parse_pattern
+from lsa.prune.perplexity import perplexity, perplexity_direct, sample_calibration
+from lsa.prune.pipeline import PruneConfig, prune_layer, prune_model
+from lsa.prune.sparsegpt import sparsegpt_prune
+
+METHOD_SETTINGS = {
+    "magnitude": {"method": "magnitude"},
+    "wanda": {"method": "wanda"},
+    "sparsegpt": {"method": "sparsegpt"},
+    "ria": {"method": "ria"},
+    "cvr": {"method": "cvr"},
+    "cvr+ec": {"method": "cvr", "ec": True},
+    "wanda+ec": {"method": "wanda", "ec": True},
+    "ria+ec": {"method": "ria", "ec": True},
+    "magnitude+ec": {"method": "magnitude", "ec": True},
+}
+
+
+def method_config(label: str, pattern: str, **overrides) -> PruneConfig:
+    """The :class:`PruneConfig` of a method label (``"cvr+ec"``, ``"wanda"``, ...) and pattern. Part III."""
+    if label not in METHOD_SETTINGS:
+        raise ValueError(f"unknown method {label!r}; expected one of {tuple(METHOD_SETTINGS)}")
+    return PruneConfig(pattern=pattern, **{**METHOD_SETTINGS[label], **overrides})
+
+
+@dataclass
+class LMSetup:
+    """A causal LM with its evaluation text, validation text and calibration documents."""
+
+    fresh: Callable[[], torch.nn.Module]  # returns an unpruned copy of the model on its device
+    eval_ids: torch.Tensor
+    val_ids: torch.Tensor
+    calib_docs: list
+    seqlen: int
+    encode: Callable | None = None  # set when calib_docs are texts
+    info: dict = field(default_factory=dict)
+
+
+def small_gpt_setup(source: str = "checkpoint", gpt_cfg=None, device="cpu", progress: bool = False,
+                    recipe_steps: int = 10) -> LMSetup:
+    """The project's small GPT on the text snapshot: train split for training and calibration, validation
+    split for model selection, test split for perplexity.
+
+    Parameters
+    ----------
+    source : {"checkpoint", "train"}
+        ``checkpoint``: the shipped, checksummed weights (``data/text/gpt/``), plus a replay of the first
+        ``recipe_steps`` training steps of their recipe compared with the logged losses. ``train``: train
+        ``gpt_cfg`` (default :class:`~lsa.models.gpt.GPTConfig`) with the recipe, cached in
+        ``runs/cache/gpt``.
+
+    Used by the pruning chapters (Part III).
+    """
+    from lsa.data.checksums import sha256_file, verify
+    from lsa.data.text import ByteTokenizer, join_documents, load_documents, split_documents
+    from lsa.models.gpt import GPTConfig, load_checkpoint, load_or_train_gpt, recipe_check
+
+    if source not in ("checkpoint", "train"):
+        raise ValueError(f"source must be 'checkpoint' or 'train', got {source!r}")
+    data_key = sha256_file(verify("text/docs.jsonl.gz"))
+    tok = ByteTokenizer()
+    splits = split_documents(load_documents())
+    train_ids = tok.encode(join_documents(splits["train"]))
+    if source == "checkpoint":
+        model, cfg, meta = load_checkpoint(device)
+        if meta["data_sha256"] != data_key:
+            raise RuntimeError("the shipped GPT checkpoint was trained on a different text snapshot")
+        info = {"train_seconds": meta["train_seconds"], "loss_curve": meta["loss"], "cached": True,
+                "recipe": recipe_check(train_ids, meta, recipe_steps) if recipe_steps else None}
+    else:
+        cfg = gpt_cfg or GPTConfig()
+        model, log, cached = load_or_train_gpt(train_ids, cfg, data_key, device=device, progress=progress)
+        model.config.use_cache = False
+        info = {"train_seconds": log["train_seconds"], "loss_curve": log["loss"], "cached": cached,
+                "recipe": None}
+    info.update(config=cfg, n_params=sum(p.numel() for p in model.parameters()), tokenizer="bytes",
+                source=source)
+    return LMSetup(fresh=lambda: copy.deepcopy(model), eval_ids=tok.encode(join_documents(splits["test"])),
+                   val_ids=tok.encode(join_documents(splits["validation"])),
+                   calib_docs=[tok.encode(d["text"]) for d in splits["train"]], seqlen=cfg.seqlen, info=info)
+
+
+def _repo_path(p: str) -> str:
+    """A relative path that does not exist from the run folder is read relative to the repository root."""
+    from pathlib import Path
+
+    from lsa.runner import REPO_ROOT
+
+    if not p or Path(p).is_absolute() or Path(p).exists():
+        return p
+    return str(REPO_ROOT / p) if (REPO_ROOT / p).exists() else p
+
+
+def hf_setup(model_path: str, wikitext_path: str, c4_train_path: str, c4_val_path: str = "",
+             seqlen: int = 2048, device="cuda", dtype: str = "float16", c4_docs: int = 20000) -> LMSetup:
+    """A ``transformers`` causal LM (local path or cached Hub id) with WikiText-2 test and C4 files read
+    from local paths (spec §6; the ``paper`` profile). Part III."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lsa.data.c4 import c4_validation_ids, load_c4
+    from lsa.data.wikitext import load_wikitext2, wikitext_eval_text
+
+    for name, p in (("wikitext_path", wikitext_path), ("c4_train_path", c4_train_path)):
+        if not p:
+            raise ValueError(f"{name} must name a local file or folder for a Hugging Face model")
+    model_path, wikitext_path, c4_train_path, c4_val_path = (
+        _repo_path(p) for p in (model_path, wikitext_path, c4_train_path, c4_val_path))
+    try:  # the baselines use the slow tokenizer (spec §6.1); fall back when sentencepiece is missing
+        tok = AutoTokenizer.from_pretrained(model_path, use_fast=False)
+    except (ImportError, ValueError, OSError):
+        tok = AutoTokenizer.from_pretrained(model_path)
+    encode = lambda text: tok(text, return_tensors="pt").input_ids[0]  # noqa: E731
+    eval_ids = encode(wikitext_eval_text(load_wikitext2(wikitext_path, "test")))
+    val_ids = c4_validation_ids(load_c4(c4_val_path, 1100), encode, seqlen) if c4_val_path else eval_ids[:0]
+    texts = load_c4(c4_train_path, c4_docs)
+    torch_dtype = getattr(torch, dtype)
+
+    def fresh():
+        m = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
+        m.config.use_cache = False
+        return m
+
+    return LMSetup(fresh=fresh, eval_ids=eval_ids, val_ids=val_ids, calib_docs=texts, seqlen=seqlen,
+                   encode=encode, info={"model": model_path, "tokenizer": "model"})
+
+
+def calibration_samples(setup: LMSetup, nsamples: int, seed: int, device) -> list[dict]:
+    """Calibration windows (Wanda rule) on the model's device. Part III."""
+    samples = sample_calibration(setup.calib_docs, nsamples, setup.seqlen, seed=seed, encode=setup.encode)
+    return [{k: v.to(device) for k, v in s.items()} for s in samples]
+
+
+def dense_perplexity_check(setup: LMSetup, max_windows: int | None, batch_size: int = 8) -> dict:
+    """Dense perplexity by :func:`perplexity` and by the independent loop :func:`perplexity_direct`. Part III."""
+    model = setup.fresh()
+    a = perplexity(model, setup.eval_ids, setup.seqlen, batch_size=batch_size, max_windows=max_windows)
+    b = perplexity_direct(model, setup.eval_ids, setup.seqlen, max_windows=max_windows)
+    return {"ppl": a, "ppl_direct": b, "rel_diff": abs(a - b) / b}
+
+
+def run_grid(setup: LMSetup, methods: list[str], patterns: list[str], samples: list[dict],
+             max_windows: int | None = None, batch_size: int = 8, val: bool = False, progress: bool = False,
+             **overrides) -> list[dict]:
+    """Prune a fresh copy of the model for every (pattern, method) and measure perplexity.
+
+    Returns one row per run: ``method``, ``pattern``, ``ppl`` (test; or validation if ``val``), achieved
+    ``sparsity``, ``target``, ``masks_ok``, ``ec_kept_mask``, the time split and the EC α summary. Part III.
+    """
+    rows = []
+    pairs = [(p, m) for p in patterns for m in methods]
+    it = pairs
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(pairs, desc="methods × patterns")
+    ids = setup.val_ids if val else setup.eval_ids
+    for pattern, label in it:
+        cfg = method_config(label, pattern, **overrides)
+        model = setup.fresh()
+        rep = prune_model(model, samples, cfg)
+        alphas = [a for r in rep["layers"].values() for a in r.get("alpha", [])]
+        rows.append({"method": label, "pattern": cfg._pattern.label, "target": cfg._pattern.target,
+                     "ppl": perplexity(model, ids, setup.seqlen, batch_size=batch_size, max_windows=max_windows),
+                     "sparsity": rep["sparsity"], "masks_ok": rep["masks_ok"], "ec_kept_mask": rep["ec_kept_mask"],
+                     **{f"t_{k}": v for k, v in rep["time_s"].items()},
+                     "alpha_median": float(torch.tensor(alphas).median()) if alphas else None,
+                     "alpha_clipped": sum(r.get("n_clipped", 0) for r in rep["layers"].values())})
+        del model
+    return rows
+
+
+def mask_agreement(setup: LMSetup, samples: list[dict], patterns: list[str]) -> dict:
+    """Mismatching mask entries between Wanda and CVR(a=1, γ=0, abs, row), and between RIA and
+    CVR(a=0.5, γ=0, relative, layer), over every layer of the full sequential run. Part III."""
+    out = {"wanda": 0, "ria": 0, "entries": 0}
+    pairs = {"wanda": ({"method": "wanda"}, {"method": "cvr", "cvr_a": 1.0, "cvr_gamma": 0.0,
+                                               "cvr_weight_term": "abs", "cvr_group": "row"}),
+             "ria": ({"method": "ria"}, {"method": "cvr", "cvr_a": 0.5, "cvr_gamma": 0.0,
+                                           "cvr_weight_term": "relative", "cvr_group": "layer"})}
+    for pattern in patterns:
+        for key, (ref, cvr) in pairs.items():
+            ra = prune_model(setup.fresh(), samples, PruneConfig(pattern=pattern, **ref), keep_masks=True)
+            rb = prune_model(setup.fresh(), samples, PruneConfig(pattern=pattern, **cvr), keep_masks=True)
+            for name in ra["layers"]:
+                ma, mb = ra["layers"][name]["mask"], rb["layers"][name]["mask"]
+                out[key] += int((ma != mb).sum())
+                if key == "wanda":
+                    out["entries"] += ma.numel()
+    return out
+
+
+@torch.no_grad()
+def layer_errors_block0(setup: LMSetup, samples: list[dict], patterns: list[str]) -> list[dict]:
+    """Relative output error ``tr(ΔW C ΔWᵀ)/tr(W C Wᵀ)`` of Wanda and SparseGPT on every linear of block 0,
+    with ``C`` the measured second moment of that linear's dense inputs. Part III."""
+    model = setup.fresh()
+    blocks = find_blocks(model)
+    linears = find_linears(blocks[0])
+    inputs = capture_block_inputs(model, blocks, samples)
+    hooks = StatsHooks(linears, gram=True)
+    run_block(blocks[0], inputs)
+    hooks.remove()
+    rows = []
+    for name, mod in linears.items():
+        st = hooks.stats[name]
+        W = weight_view(mod).detach().clone().float()
+        C = st.covariance_second_moment()
+        denom = float(torch.einsum("ij,jk,ik->", W.double(), C, W.double()))
+        for pattern in patterns:
+            pat = parse_pattern(pattern)
+            lin = torch.nn.Linear(W.shape[1], W.shape[0], bias=False).to(W.device)
+            lin.weight.data.copy_(W)
+            prune_layer(lin, st, PruneConfig(method="wanda", pattern=pattern))
+            sg, _ = sparsegpt_prune(W, st.gram, pat)
+            err = {}
+            for label, Wn in (("wanda", lin.weight.data), ("sparsegpt", sg)):
+                D = (W - Wn).double()
+                err[label] = float(torch.einsum("ij,jk,ik->", D, C, D)) / denom
+            rows.append({"layer": name, "pattern": pat.label, **err})
+    return rows
+
+
+def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pairs: int, seed: int,
+                    device="cpu", progress: bool = False) -> dict:
+    """Prune the real MiniLM-L6 with every method; embedding cosine to the dense model and adjacent-sentence
+    retrieval accuracy on held-out (test-split) sentences of the text snapshot.
+
+    Calibration: train-split sentences packed into 128-token windows. Returns ``{"dense_retrieval",
+    "rows": [{method, pattern, cosine, retrieval, sparsity, masks_ok}], "n_pairs"}``. Part III.
+    """
+    from lsa.data.text import load_documents, sentences, split_documents
+    from lsa.models.minilm import encode, load_minilm
+    from lsa.prune.fidelity import encoder_calibration, mean_cosine, retrieval_accuracy, sentence_pairs
+
+    splits = split_documents(load_documents())
+    by_doc = [sentences([d]) for d in splits["test"]]
+    queries, keys = sentence_pairs(by_doc, n_pairs, seed)
+    held = queries + keys
+    dense, tok = load_minilm(pretrained=True)
+    dense = dense.to(device)
+    calib_text = sentences(splits["train"])
+    calib = encoder_calibration(tok, calib_text, n_calib)
+    calib = [{k: v.to(device) for k, v in s.items()} for s in calib]
+    e_dense = encode(dense, tok, held)
+    n = len(queries)
+    out = {"dense_retrieval": retrieval_accuracy(e_dense[:n], e_dense[n:]), "rows": [], "n_pairs": n,
+           "n_calib_windows": len(calib)}
+    pairs = [(p, m) for p in patterns for m in methods]
+    it = pairs
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(pairs, desc="MiniLM methods × patterns")
+    for pattern, label in it:
+        model = copy.deepcopy(dense)
+        rep = prune_model(model, calib, method_config(label, pattern))
+        e = encode(model, tok, held)
+        out["rows"].append({"method": label, "pattern": parse_pattern(pattern).label,
+                            "cosine": mean_cosine(e, e_dense), "retrieval": retrieval_accuracy(e[:n], e[n:]),
+                            "sparsity": rep["sparsity"], "masks_ok": rep["masks_ok"]})
+        del model
+    return out
+
+
+def text_digest(ids: torch.Tensor) -> str:
+    """Short digest of a token tensor (recorded so a reader can tell which evaluation text was used)."""
+    return hashlib.sha256(ids.cpu().numpy().tobytes()).hexdigest()[:12]
+
+
+def time_methods(setup: LMSetup, methods: list[str], pattern: str, samples: list[dict], repeats: int = 3,
+                 progress: bool = False) -> list[dict]:
+    """Wall time of the whole pruning of a fresh model per method, split into calibration / scoring /
+    compensation, ``repeats`` times with the methods interleaved (round robin) so that they share the
+    machine's conditions. One row per (method, repeat). Part III (pruning-cost chapter)."""
+    rows = []
+    it = range(repeats)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="timing rounds")
+    for r in it:
+        for label in methods:
+            model = setup.fresh()
+            rep = prune_model(model, samples, method_config(label, pattern))
+            rows.append({"method": label, "repeat": r, **rep["time_s"], "masks_ok": rep["masks_ok"]})
+            del model
+    return rows
+
+
+def layer_cost_scaling(dims: list[int], methods: list[str], pattern: str = "50%", tokens: int = 2048,
+                       repeats: int = 3, seed: int = 0) -> list[dict]:
+    """Scoring-only cost on one square layer of each size (statistics already gathered): time of score +
+    mask (+ OBS reconstruction for SparseGPT, + EC where asked), median of ``repeats``. Shows how the
+    per-layer work grows with the width (SparseGPT's is cubic). Part III (pruning-cost chapter)."""
+    import time
+
+    from lsa.prune.calibration import ChannelStats
+
+    rows = []
+    g = torch.Generator().manual_seed(seed)
+    for d in dims:
+        x = torch.randn(tokens, d, generator=g)
+        W = torch.randn(d, d, generator=g) / d**0.5
+        st = ChannelStats(d, gram=True)
+        st.add(x)
+        for label in methods:
+            cfg = method_config(label, pattern)
+            times = []
+            for _ in range(repeats):
+                lin = torch.nn.Linear(d, d, bias=False)
+                lin.weight.data.copy_(W)
+                t0 = time.perf_counter()
+                prune_layer(lin, st, cfg)
+                times.append(time.perf_counter() - t0)
+            rows.append({"d": d, "method": label, "seconds": float(sorted(times)[len(times) // 2])})
+    return rows
