@@ -97,3 +97,19 @@ def test_random_heads_at_chance():
     assert all(b.shape == (128, 16) for b in head_bases(blocks[0], "o"))
     with pytest.raises(ValueError, match="kind"):
         head_bases(blocks[0], "x")
+
+
+def test_linear_cka_properties():
+    from lsa.alignment.cka import linear_cka
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 10))
+    assert linear_cka(X, X) == pytest.approx(1.0)
+    Q = random_orthogonal(10, rng)
+    assert linear_cka(X, 3.0 * X @ Q + 5.0) == pytest.approx(1.0)
+    # closed form for independent Gaussians: small; for Y = X[:, :1] (rank-1 subset) known value
+    Y = rng.standard_normal((200, 10))
+    assert linear_cka(X, Y) < 0.2
+    # one shared coordinate among isotropic features: CKA = (1) / sqrt(10 · 1) ≈ 0.316 in expectation
+    assert linear_cka(X, X[:, :1]) == pytest.approx(1 / np.sqrt(10), abs=0.06)
+    with pytest.raises(ValueError):
+        linear_cka(X, Y[:5])

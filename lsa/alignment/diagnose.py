@@ -204,3 +204,26 @@ def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fo
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["value"] = df["value"].astype(float)
     return df
+
+
+def per_layer_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per transformer block from a :func:`diagnose` table.
+
+    Columns: ``ov_comm``, ``qk_comm`` (mean over heads), ``ov_z``, ``qk_z`` (mean z over heads), ``mlp_comm``,
+    ``mlp_z``, ``mlp_level2``, ``mlp_level2_chance``, ``mlp_level3``, ``overlap_q/k/v/o`` (within-layer
+    means) and ``chance``. Used by the head-overlap chapter.
+    """
+    out = {}
+    for kind in ("ov", "qk"):
+        sub = df[df.kind == kind]
+        out[f"{kind}_comm"] = sub[sub.metric == "commutator"].groupby("layer").value.mean()
+        out[f"{kind}_z"] = sub[sub.metric == "commutator_z"].groupby("layer").value.mean()
+    mlp = df[(df.kind == "mlp") & df.pair.str.startswith(("mlp.in", "mlp.up"))]
+    for col, metric in (("mlp_comm", "commutator"), ("mlp_z", "commutator_z"), ("mlp_level2", "level2_soft"),
+                        ("mlp_level2_chance", "level2_chance"), ("mlp_level3", "level3_hungarian")):
+        out[col] = mlp[mlp.metric == metric].groupby("layer").value.mean()
+    ho = df[df.kind == "head_overlap"]
+    for kind in KINDS:
+        out[f"overlap_{kind}"] = ho[(ho.pair == f"heads.{kind}") & (ho.metric == "within_mean")].set_index("layer").value
+    out["chance"] = ho[ho.metric == "chance"].set_index("layer").value
+    return pd.DataFrame(out).rename_axis("layer").reset_index()

@@ -251,3 +251,25 @@ def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarra
     """
     return {"ov": [(block.head("v", h), block.head("o", h)) for h in range(block.n_heads)],
             "qk": [(block.head("q", h), block.head("k", h).T) for h in range(block.n_heads)]}
+
+
+def load_local_transformer(name_or_path: str):
+    """Load a ``transformers`` model and tokenizer from a local folder or the local HF cache (never downloads).
+
+    Used by the ``paper`` profile of the head-overlap chapter for GPT-2 / BERT / LLaMA checkpoints a user
+    already has on disk. Raises ``OSError`` naming the model when it is not available offline.
+    """
+    import os
+
+    from transformers import AutoModel, AutoTokenizer
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        model = AutoModel.from_pretrained(name_or_path, local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
+    except OSError as err:
+        raise OSError(f"model {name_or_path!r} is not available offline (give a local folder or pre-cache it): "
+                      f"{err}") from err
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return model.eval(), tok
