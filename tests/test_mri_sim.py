@@ -122,3 +122,24 @@ def test_brain_zscore_moments():
     z = brain_zscore(img, brain)
     assert z[brain].mean() == pytest.approx(0, abs=1e-3) and z[brain].std() == pytest.approx(100, rel=1e-4)
     assert np.all(z[~brain] == 0)
+
+
+def test_cohort_features_cache_and_effect_direction(tmp_path, monkeypatch):
+    from lsa.mri.radiomics import cohort_features
+
+    monkeypatch.setenv("LSA_RUNS_DIR", str(tmp_path))
+    cfg = S.SimConfig(resolution_mm=RES, n_subjects=4, n_pilot=3)
+    cal = S.Calibration(delta_per_d=0.05, sd_controls=0.01, sensitivity=0.2, n_pilot=3)
+    first = cohort_features(cfg, [0.0, 4.0], cal, progress=False)
+    files = list((tmp_path / "cache" / "mri" / "features").rglob("*.json"))
+    assert len(files) == 4 * 2  # one cache entry per (subject, effect size)
+    again = cohort_features(cfg, [0.0, 4.0], cal, progress=False)
+    for d in (0.0, 4.0):
+        assert first[d]["X"].equals(again[d]["X"])
+        np.testing.assert_array_equal(first[d]["y"], [0, 1, 0, 1])
+    # the WM hypo-intensity lowers the brain-z-scored WM mean of ASD subjects only (paired subjects)
+    m0, m4 = (first[d]["X"]["original_firstorder_Mean"].values for d in (0.0, 4.0))
+    np.testing.assert_allclose(m4[[0, 2]], m0[[0, 2]])
+    assert np.all(m4[[1, 3]] < m0[[1, 3]])
+    with pytest.raises(ValueError, match="mask_mode"):
+        cohort_features(cfg, [0.0], cal, mask_mode="atlas", progress=False)
