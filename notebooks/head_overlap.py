@@ -44,7 +44,7 @@ PROFILES = {
 # %% tags=["parameters"]
 profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
 seed: int = 0  # seed of the random twin, the null rotations and the sentence sample
-model_path: str = ""  # "" = packaged MiniLM-L6; else a local folder / cached HF id (paper profile)
+model_path: str = ""  # empty: packaged MiniLM-L6; else a local folder or cached HF id (paper profile)
 null_draws: int = 20  # Haar rotations per head commutator null (MLP pairs use at most 4)
 n_sentences: int = 128  # real sentences for the CKA validation
 max_length: int = 64  # tokens per sentence

@@ -41,7 +41,7 @@ def conv_as_read(W) -> np.ndarray:
     return W.transpose(0, 2, 3, 1).reshape(-1, W.shape[1]) if W.ndim == 4 else W
 
 
-def _weight_pairs(model) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+def weight_pairs(model) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     """``(name, kind, W_l, W_next)`` for MLPs, ResNets and Sequential stacks; raises on unmappable modules."""
     from lsa.models.mlp import MLP
     from lsa.models.resnet import ResNet
@@ -199,7 +199,7 @@ def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fo
         if heads:
             rows += _head_rows(blocks, null_draws, seed)
     else:
-        for i, (name, kind, W1, W2) in enumerate(_weight_pairs(model)):
+        for i, (name, kind, W1, W2) in enumerate(weight_pairs(model)):
             rows += _pair_rows(i, name, kind, W1, W2, null_draws, seed + i, energy, wide_null_draws, wide_width)
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["value"] = df["value"].astype(float)

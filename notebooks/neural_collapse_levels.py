@@ -1,0 +1,224 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Neural Collapse and the Level-2/3 hierarchy
+#
+# ```{admonition} Claim box
+# :class: note
+# **What the paper claims** (arXiv 2605.09861, abstract): weight decay (subspace alignment at an exponential
+# rate) and the commutator obstruction of nonlinear activations (no exact basis alignment) together explain
+# the *"Level-2/3 hierarchy" in Neural Collapse* from first principles.
+#
+# **What we reconstructed** (spec `lsa-flag-varieties.md` §3.4, reading A; the paper's definitions could
+# not be read): NC1–NC4 exactly as Papyan, Han and Donoho (2020) define them; Level 2 (NC) = soft overlap of
+# the classifier row space with the centred class-mean subspace ($k = C-1$); Level 3 (NC) = mean cosine of
+# each classifier row with its class mean (and NC3); for every consecutive weight pair the Level-2/3 scores
+# and the weight-only commutator. Prediction: with weight decay the classifier/class-mean subspaces align
+# (Level 2) while consecutive nonlinear layers keep a non-trivial commutator. C17 and C18 are *findings* on
+# our toy problem, with tolerances from the spec.
+#
+# **What this chapter shows**: bias-free float64 MLPs 32→64→64→64→4 (He init) trained with cross-entropy by
+# full-batch gradient descent with coupled weight decay on a seeded 4-class Gaussian mixture (means
+# ~ N(0, I₃₂), noise 0.8, 100 per class); at `default` also on scikit-learn's bundled 8×8 digits, and a small
+# ResNet with and without BatchNorm on digits. The `paper` profile reads CIFAR-10 from a local folder
+# (`cifar_root`). Our learning rate (0.2) is 4× the spec's 0.05 with 4× fewer steps (same ηλ·steps budget
+# per unit time) to fit the CPU budget.
+# ```
+
+# %% tags=["profiles"]
+PROFILES = {
+    "smoke": {"activations": ["relu"], "lambdas": [0.0, 0.005], "steps": 3000, "log_every": 500,
+              "digits": False, "resnet_steps": 30, "resnet_samples": 200},
+    "default": {},
+    "paper": {"steps": 20000, "lr": 0.05, "lambdas": [0.0, 0.001, 0.005], "cifar_root": "data/cifar10",
+              "resnet_steps": 20000, "resnet_samples": 50000, "resnet_widths": [64, 128, 256], "resnet_blocks": 2,
+              "resnet_batch": 128, "resnet_lr": 0.1, "resnet_momentum": 0.9, "resnet_lambda": 0.0005},
+}
+
+# %% tags=["parameters"]
+profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
+seed: int = 0  # seed of data, initialisation and minibatches
+n_classes: int = 4  # mixture classes C
+dim: int = 32  # mixture input dimension
+n_per_class: int = 100  # mixture samples per class
+noise: float = 0.8  # mixture within-class standard deviation
+hidden: list[int] = [64, 64, 64]  # MLP hidden widths
+activations: list[str] = ["relu", "identity"]  # MLP activations
+lambdas: list[float] = [0.0, 0.001, 0.005]  # weight-decay grid λ (coupled)
+steps: int = 3000  # full-batch gradient steps per MLP run
+lr: float = 0.2  # learning rate of the MLP runs
+log_every: int = 250  # steps between logged points
+digits: bool = True  # also train an MLP 64→128→128→128→10 on the bundled digits
+resnet_steps: int = 300  # SGD steps of the ResNet runs (0 skips them)
+resnet_samples: int = 600  # training images for the ResNet runs
+resnet_widths: list[int] = [8, 16]  # ResNet stage widths
+resnet_blocks: int = 1  # basic blocks per stage
+resnet_batch: int = 0  # ResNet minibatch size, 0 means full batch
+resnet_lr: float = 0.05  # ResNet learning rate
+resnet_momentum: float = 0.0  # ResNet heavy-ball momentum
+resnet_lambda: float = 0.005  # ResNet weight decay
+cifar_root: str = ""  # local folder with cifar-10-batches-py (paper profile); "" uses the bundled digits
+device: str = "auto"  # auto | cpu | cuda
+cpu_threads: int = 1  # torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+import lsa
+from lsa.alignment.nc_training import ClassifierConfig, nc_callback, train_classifier
+from lsa.alignment.training import TrainConfig, train_mlp
+from lsa.data.cifar import load_cifar10
+from lsa.data.digits import load_digits_tensors
+from lsa.data.mixtures import gaussian_mixture
+from lsa.models.resnet import ResNet
+
+torch.set_num_threads(cpu_threads)
+threadpool_limits(cpu_threads)
+sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+X, y = gaussian_mixture(n_classes, dim, n_per_class, noise, seed=seed)
+widths = (dim, *hidden, n_classes)
+print(f"mixture {tuple(X.shape)}, MLP {widths}, device {lsa.device(device)}")
+
+# %% [markdown]
+# ## MLP on the Gaussian mixture: NC metrics and Level scores against training time
+
+# %%
+logs = {}
+runs = [(a, lam) for a in activations for lam in lambdas]
+for act, lam in tqdm(runs, desc="MLP runs"):
+    cfg = TrainConfig(widths=widths, activation=act, steps=steps, lr=lr, weight_decay=lam, loss="ce",
+                      log_every=log_every, seed=seed, init_gain=2.0, device=device)
+    _, logs[(act, lam)] = train_mlp(X, y, cfg, callback=nc_callback(X, y))
+n_pairs = len(widths) - 2
+final = pd.DataFrame([{"activation": a, "lam": lam, **logs[(a, lam)].iloc[-1].to_dict()} for a, lam in runs])
+final[["activation", "lam", "loss", "nc1", "nc2_equinorm", "nc2_equiangular", "nc3", "nc4", "level2_nc",
+       "level3_nc", *[f"comm_{i}" for i in range(n_pairs)]]].round(4)
+
+# %%
+fig, ax = plt.subplots(2, 3, figsize=(15, 8))
+panels = [("nc1", "NC1 (within/between variability)", True), ("nc3", "NC3 (classifier ≠ means)", True),
+          ("nc4", "NC4 (mismatch with nearest mean)", False), ("level2_nc", "Level 2 (NC): s̄(row W, span M̃)", False),
+          ("level3_nc", "Level 3 (NC): mean cos(w_c, μ̃_c)", False), ("comm_0", "commutator c of pair (W1, W2)", True)]
+for a_, (col, lab, logy) in zip(ax.ravel(), panels):
+    for (act, lam), log in logs.items():
+        a_.plot(log["step"], log[col], label=f"{act}, λ={lam}")
+    if logy:
+        a_.set_yscale("log")
+    a_.set(xlabel="gradient step", ylabel=lab)
+ax[0, 0].legend(fontsize=8)
+fig.suptitle("With weight decay the classifier aligns with the class means (Level 2) while commutators stay non-zero")
+lsa.save_figure(fig, "nc_mixture")
+plt.show()
+
+# %% [markdown]
+# ## Consecutive-layer Level-2/3 scores per layer (end of training)
+
+# %%
+rows = []
+for (act, lam), log in logs.items():
+    last = log.iloc[-1]
+    for i in range(n_pairs):
+        rows += [{"run": f"{act}, λ={lam}", "pair": f"(W{i + 1}, W{i + 2})", "score": s, "value": last[f"{c}_{i}"]}
+                 for c, s in (("level2", "Level 2"), ("level3", "Level 3"), ("comm", "commutator"))]
+lay = pd.DataFrame(rows)
+g = sns.catplot(data=lay, x="pair", y="value", hue="run", col="score", kind="bar", height=3.5, sharey=False)
+g.set_axis_labels("adjacent pair", "score")
+g.fig.suptitle("Per-layer scores: Level 2 rises with decay; Level 3 and commutators differ by activation", y=1.05)
+lsa.save_figure(g.fig, "nc_layers")
+plt.show()
+
+# %% [markdown]
+# ## Digits (MLP) and a small ResNet with and without BatchNorm
+#
+# Real data: scikit-learn's bundled 8×8 digits (or CIFAR-10 from `cifar_root` at the `paper` profile). The
+# ResNet's adjacent pairs are (conv1, conv2) inside each basic block and (last conv2, fc); BatchNorm and the
+# residual additions put it outside the exact theory (spec §2.10) — a scope check, not a test.
+
+# %%
+extra = []
+if digits:
+    Xd, yd = load_digits_tensors()
+    for lam in (0.0, max(lambdas)):
+        cfg = TrainConfig(widths=(64, 128, 128, 128, 10), activation="relu", steps=steps, lr=lr / 2,
+                          weight_decay=lam, loss="ce", log_every=log_every, seed=seed, init_gain=2.0, device=device)
+        _, log = train_mlp(Xd, yd, cfg, callback=nc_callback(Xd, yd))
+        extra.append({"model": "MLP digits", "lam": lam, **log.iloc[-1].to_dict()})
+if resnet_steps > 0:
+    if cifar_root:
+        Xi, yi = load_cifar10(cifar_root, train=True, limit=resnet_samples)
+        in_ch = 3
+    else:
+        Xi, yi = load_digits_tensors(image=True, limit=resnet_samples, seed=seed, dtype=torch.float32)
+        in_ch = 1
+    for bn in (True, False):
+        for lam in (0.0, resnet_lambda):
+            torch.manual_seed(seed)
+            net = ResNet(in_ch, 10, tuple(resnet_widths), resnet_blocks, batchnorm=bn)
+            rc = ClassifierConfig(steps=resnet_steps, lr=resnet_lr, weight_decay=lam, momentum=resnet_momentum,
+                                  batch_size=resnet_batch or None, log_every=max(resnet_steps // 4, 1), seed=seed,
+                                  device=device)
+            _, log = train_classifier(net, Xi, yi, rc)
+            extra.append({"model": f"ResNet {'BN' if bn else 'no-BN'}", "lam": lam, **log.iloc[-1].to_dict()})
+extra = pd.DataFrame(extra)
+if len(extra):
+    show = ["model", "lam", "loss", "nc1", "nc3", "nc4", "level2_nc", "level3_nc"]
+    show += [c for c in extra.columns if c.startswith("comm_")]
+    display_table = extra[show].round(4)
+else:
+    display_table = pd.DataFrame()
+display_table
+
+# %%
+if len(extra):
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.8))
+    extra["label"] = extra.model + ", λ=" + extra.lam.astype(str)
+    sns.barplot(data=extra, y="label", x="level2_nc", ax=ax[0])
+    ax[0].set(xlabel="Level 2 (NC) soft overlap", ylabel="", title="Classifier/class-mean subspace alignment")
+    sns.barplot(data=extra, y="label", x="nc1", ax=ax[1])
+    ax[1].set(xscale="log", xlabel="NC1", ylabel="", title="Within-class variability collapse")
+    fig.suptitle("Real data: decay helps alignment; BatchNorm ResNets sit outside the exact theory")
+    lsa.save_figure(fig, "nc_real_data")
+    plt.show()
+
+# %%
+lam_hi = max(lambdas)
+
+
+def fin(act, lam, col):
+    return float(logs[(act, lam)].iloc[-1][col]) if (act, lam) in logs else float("nan")
+
+
+act_main = "relu" if "relu" in activations else activations[0]
+metrics = {
+    "activations": activations, "lambdas": lambdas, "lam_hi": lam_hi,
+    "c17_nc1_decay": [fin(a, lam_hi, "nc1") for a in activations],
+    "c17_nc1_nodecay": [fin(a, 0.0, "nc1") for a in activations],
+    "c17_nc3_decay": [fin(a, lam_hi, "nc3") for a in activations],
+    "c17_nc3_nodecay": [fin(a, 0.0, "nc3") for a in activations],
+    "c17_level2_decay": [fin(a, lam_hi, "level2_nc") for a in activations],
+    "c17_nc1_ratio_max": max(fin(a, lam_hi, "nc1") / fin(a, 0.0, "nc1") for a in activations),
+    "c17_nc3_ratio_max": max(fin(a, lam_hi, "nc3") / fin(a, 0.0, "nc3") for a in activations),
+    "c18_level2_relu": fin(act_main, lam_hi, "level2_nc"),
+    "c18_comm_relu": [fin(act_main, lam_hi, f"comm_{i}") for i in range(n_pairs)],
+    "c18_comm_identity": [fin("identity", lam_hi, f"comm_{i}") for i in range(n_pairs)] if "identity" in activations else [],
+    "c18_level2_layers_relu": [fin(act_main, lam_hi, f"level2_{i}") for i in range(n_pairs)],
+    "c18_level3_layers_relu": [fin(act_main, lam_hi, f"level3_{i}") for i in range(n_pairs)],
+    "nc4_decay": [fin(a, lam_hi, "nc4") for a in activations],
+    "real_data": extra.drop(columns=["label"], errors="ignore").to_dict(orient="list") if len(extra) else {},
+}
+lsa.write_metrics(metrics)
+{k: v for k, v in metrics.items() if k != "real_data"}
