@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from lsa.alignment.imbalance import imbalance
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
@@ -50,7 +50,7 @@ def slope_rows(log: pd.DataFrame, eta: float, lam: float, beta: float = 0.0, bur
                **labels) -> list[dict]:
     """Fitted slopes of ln‖Δ‖ (total, diagonal, off-diagonal) for every hidden layer, beside the prediction.
 
-    ``rel_err_*`` = |fitted − predicted| / |predicted| (NaN when the prediction is 0, i.e. λ = 0).
+    ``rel_err_*`` = ``abs(fitted − predicted) / abs(predicted)`` (NaN when the prediction is 0, i.e. λ = 0).
     """
     pred = predicted_slope(eta, lam, beta) if lam > 0 else 0.0
     rows = []

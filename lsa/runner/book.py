@@ -1,12 +1,13 @@
 """``lsa book``: run every chapter named in ``_toc.yml`` (reusing cached runs) and render the site.
 
 The site is built by Jupyter Book 1 (Sphinx) with notebook execution off — papermill already executed
-every chapter — warnings as errors, and MathJax served from the local copy shipped by the PyPI package
-``jupyter-server-mathjax`` (no CDN), so the book builds and reads offline.
+every chapter — warnings as errors, and MathJax 3 served from the local copy shipped by the PyPI package
+``django-static-mathjax`` (no CDN), so the book builds and reads offline.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -21,12 +22,17 @@ MATHJAX_DEST = "book/_static/mathjax"
 
 
 def install_mathjax(root: Path = REPO_ROOT) -> Path:
-    """Copy MathJax from the installed ``jupyter_server_mathjax`` package into ``book/_static/mathjax``."""
-    import jupyter_server_mathjax
+    """Copy MathJax 3 (``es5/``) from the PyPI package ``django-static-mathjax`` into ``book/_static/mathjax``.
 
-    src = Path(jupyter_server_mathjax.__file__).parent / "static"
-    dest = Path(root) / MATHJAX_DEST
-    if not (dest / "MathJax.js").is_file():
+    The package is located without importing it (it is a Django app; only its static files are used).
+    """
+    spec = importlib.util.find_spec("mathjax")
+    src = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5" if spec else None
+    if src is None or not (src / "tex-mml-chtml.js").is_file():
+        raise FileNotFoundError("MathJax 3 not found: install the book extra (pip install -e '.[book]'), "
+                                "which provides django-static-mathjax")
+    dest = Path(root) / MATHJAX_DEST / "es5"
+    if not (dest / "tex-mml-chtml.js").is_file():
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(src, dest)
     return dest
