@@ -1,7 +1,7 @@
 """The ``lsa`` command: list chapters, run one, check claims, build the book.
 
-Exit status: 0 success; 1 a chapter failed, a claim failed or the site build failed; 2 bad usage (unknown
-chapter, unknown or ill-typed parameter, malformed ``-p``).
+Exit status: 0 success; 1 a chapter failed, a claim failed or the site build failed; 2 bad input (unknown
+chapter, unknown or ill-typed parameter, malformed ``-p``, malformed claims file, missing or corrupt data file).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from lsa.data.checksums import ChecksumError
 from lsa.runner.chapters import ChapterNotFound, chapter_names, load_chapter, toc_chapters
 from lsa.runner.claims import ClaimError, evaluate, load_claims
 from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ChapterNotFound, ParameterError, ClaimError) as exc:
+    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError) as exc:
         print(f"lsa: error: {exc}", file=sys.stderr)
         return 2
     except ChapterFailed as exc:

@@ -1,5 +1,6 @@
 """The chapter runner and CLI: validation before execution, caching, atomic runs, failures, interruption."""
 
+import functools
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lsa.data.checksums import ChecksumError, update_manifest, verify
+from lsa.data.checksums import ChecksumError, update_manifest, verify, verify_all
 from lsa.runner.claims import Claim, ClaimError, evaluate, load_claims
 from lsa.runner.params import Param, ParameterError, parse_override, parse_parameters_cell, resolve
 
@@ -202,3 +203,17 @@ def test_data_checksums(tmp_path):
     (tmp_path / "sub" / "file.txt").unlink()
     with pytest.raises(ChecksumError, match="missing"):
         verify("sub/file.txt", tmp_path)
+
+
+def test_corrupt_shipped_data_stops_a_run_before_it_starts(env, monkeypatch, tmp_path):
+    import lsa.runner.execute as execute
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "table.csv").write_text("a,b\n1,2\n")
+    update_manifest(data)
+    (data / "table.csv").write_text("a,b\n1,3\n")
+    monkeypatch.setattr(execute, "verify_all", functools.partial(verify_all, data))
+    with pytest.raises(ChecksumError, match="table.csv is corrupt or changed"):
+        execute.run_chapter("tiny", progress=False)
+    assert not (tmp_path / "runs").exists()

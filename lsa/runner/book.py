@@ -11,6 +11,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from lsa.runner import REPO_ROOT
@@ -71,11 +72,12 @@ def build_book(profile: str = "default", force: bool = False, root: Path = REPO_
     write_status_page(root / "book" / "reproduction-status.md", results, profile)
     install_mathjax(root)
     log("[lsa] building the site with Jupyter Book (execution off, warnings as errors)")
+    t0 = time.perf_counter()
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), "--warningiserror", "--keep-going"]
     done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-6000:] + done.stderr[-6000:])
         raise subprocess.CalledProcessError(done.returncode, cmd)
     index = root / "_build" / "html" / "index.html"
-    log(f"[lsa] site ready: {index}")
+    log(f"[lsa] site ready in {time.perf_counter() - t0:.1f} s: {index}")
     return index

@@ -22,7 +22,7 @@ from typing import Protocol
 import jupytext
 import nbformat
 
-from lsa.data.checksums import manifest_digest
+from lsa.data.checksums import manifest_digest, verify_all
 from lsa.runner import REPO_ROOT, runs_dir
 from lsa.runner.chapters import Chapter, load_chapter
 from lsa.runner.claims import ClaimResult, evaluate, load_claims
@@ -140,7 +140,7 @@ def run_chapter(name: str, profile: str = "default", overrides: dict | None = No
 
     Raises
     ------
-    ChapterNotFound, ParameterError
+    ChapterNotFound, ParameterError, ClaimError, ChecksumError
         Before anything executes or is written.
     ChapterFailed
         A cell raised; the failed notebook is kept in ``runs/<chapter>/failed-<key>/``.
@@ -148,6 +148,7 @@ def run_chapter(name: str, profile: str = "default", overrides: dict | None = No
     chapter = load_chapter(name)
     params = resolve(chapter.params, chapter.profiles, profile, dict(overrides or {}))
     load_claims(chapter.claims_path, chapter.name)  # a malformed claims file fails before execution
+    verify_all()  # a missing or corrupt shipped data file fails before execution, naming the file
     key = run_key(chapter, params)
     base = runs_dir() / name
     final = base / key
