@@ -217,3 +217,14 @@ def test_corrupt_shipped_data_stops_a_run_before_it_starts(env, monkeypatch, tmp
     with pytest.raises(ChecksumError, match="table.csv is corrupt or changed"):
         execute.run_chapter("tiny", progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_status_page_lists_every_claim_with_its_outcome():
+    from lsa.runner.status_page import render_status_page
+
+    claim = Claim("C1", "a | b", "abstract", "finding", ["smoke"], "x", "x > 1", "x > 1", chapter="ch")
+    rows = [evaluate(claim, {"x": 2.0}, "smoke", "k1"), evaluate(claim, {"x": 0.5}, "smoke", "k1")]
+    page = render_status_page(rows, "smoke", missing=["other"])
+    assert page.count("| C1 | a \\| b | paper (abstract) | finding | x > 1 | x = ") == 2
+    assert "✅ pass" in page and "❌ fail" in page and "No run available for: other" in page
+    assert "Findings: 1 borne out, 1 not borne out" in page
