@@ -15,6 +15,8 @@ from lsa.linalg import as_float64
 def linear_cka(X, Y) -> float:
     """Linear CKA ``‖Ỹᵀ X̃‖_F² / (‖X̃ᵀ X̃‖_F ‖Ỹᵀ Ỹ‖_F)`` of column-centred ``X`` (N×p) and ``Y`` (N×q).
 
+    Used by the head_overlap chapter.
+
     Invariant to orthogonal transforms and isotropic scaling of either side; 1 for identical
     representations.
     """
@@ -30,7 +32,10 @@ def linear_cka(X, Y) -> float:
 @torch.no_grad()
 def token_hidden_states(model, tokenizer, sentences: list[str], max_length: int = 64,
                         batch_size: int = 32) -> list[np.ndarray]:
-    """Hidden states of every layer (embeddings first) at the non-padding tokens, float64 ``(N_tokens, d)``."""
+    """Hidden states of every layer (embeddings first) at the non-padding tokens, float64 ``(N_tokens, d)``.
+
+    Used by the head_overlap chapter.
+    """
     if not sentences:
         raise ValueError("need at least one sentence")
     dev = next(model.parameters()).device
@@ -46,7 +51,10 @@ def token_hidden_states(model, tokenizer, sentences: list[str], max_length: int 
 
 
 def consecutive_cka(states: list[np.ndarray]) -> list[float]:
-    """``CKA(h_l, h_{l+1})`` for ``l = 0 … L−1`` (input and output of block ``l``)."""
+    """``CKA(h_l, h_{l+1})`` for ``l = 0 … L−1`` (input and output of block ``l``).
+
+    Used by the head_overlap chapter.
+    """
     return [linear_cka(a, b) for a, b in zip(states, states[1:])]
 
 

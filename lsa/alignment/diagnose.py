@@ -30,19 +30,28 @@ ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.Sigmoid, nn.
 
 
 def conv_as_write(W) -> np.ndarray:
-    """Conv weight ``(C_out, C_in, kh, kw)`` → write matrix ``(C_out, C_in·kh·kw)`` (spec §2.10)."""
+    """Conv weight ``(C_out, C_in, kh, kw)`` → write matrix ``(C_out, C_in·kh·kw)`` (spec §2.10).
+
+    Used by the head_overlap and neural_collapse_levels chapters.
+    """
     W = as_float64(W)
     return W.reshape(W.shape[0], -1) if W.ndim == 4 else W
 
 
 def conv_as_read(W) -> np.ndarray:
-    """Conv weight ``(C_out, C_in, kh, kw)`` → read matrix ``(C_out·kh·kw, C_in)`` (spec §2.10)."""
+    """Conv weight ``(C_out, C_in, kh, kw)`` → read matrix ``(C_out·kh·kw, C_in)`` (spec §2.10).
+
+    Used by the head_overlap and neural_collapse_levels chapters.
+    """
     W = as_float64(W)
     return W.transpose(0, 2, 3, 1).reshape(-1, W.shape[1]) if W.ndim == 4 else W
 
 
 def weight_pairs(model) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """``(name, kind, W_l, W_next)`` for MLPs, ResNets and Sequential stacks; raises on unmappable modules."""
+    """``(name, kind, W_l, W_next)`` for MLPs, ResNets and Sequential stacks; raises on unmappable modules.
+
+    Used by the head_overlap and neural_collapse_levels chapters.
+    """
     from lsa.models.mlp import MLP
     from lsa.models.resnet import ResNet
 
@@ -151,6 +160,8 @@ def _head_rows(blocks, null_draws, seed):
 def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fold_ln: bool = True,
              heads: bool = True, wide_null_draws: int = 4, wide_width: int = 1024) -> pd.DataFrame:
     """Weight-only diagnostics of every adjacent pair of ``model``, as a tidy table.
+
+    Used by the head_overlap and neural_collapse_levels chapters.
 
     Parameters
     ----------

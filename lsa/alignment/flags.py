@@ -17,13 +17,19 @@ ENERGY_LADDER = (0.5, 0.75, 0.9, 0.99)
 
 
 def flag_ladder(s, energies=ENERGY_LADDER) -> list[int]:
-    """Flag type from singular-energy cut-offs (spec U5): distinct effective ranks, increasing."""
+    """Flag type from singular-energy cut-offs (spec U5): distinct effective ranks, increasing.
+
+    Used by the alignment_commutator chapter.
+    """
     dims = sorted({effective_rank(s, e) for e in energies})
     return [d for d in dims if d > 0]
 
 
 def dyadic_ladder(n: int) -> list[int]:
-    """The dyadic flag type ``1, 2, 4, … < n`` (spec §2.5)."""
+    """The dyadic flag type ``1, 2, 4, … < n`` (spec §2.5).
+
+    Used by the alignment_commutator chapter.
+    """
     out, r = [], 1
     while r < n:
         out.append(r)
@@ -33,6 +39,8 @@ def dyadic_ladder(n: int) -> list[int]:
 
 def flag_intersection_table(W_l, W_next, ladder=None, tau: float = 1e-2) -> dict:
     """Intersection table of the write flag of ``W_l`` and the read flag of ``W_{l+1}``.
+
+    Used by the alignment_commutator chapter.
 
     Parameters
     ----------

@@ -25,7 +25,10 @@ KINDS = ("q", "k", "v", "o")
 
 @dataclass
 class BlockWeights:
-    """Float64 weights of one transformer block in ``out × in`` orientation (LN gains folded if asked)."""
+    """Float64 weights of one transformer block in ``out × in`` orientation (LN gains folded if asked).
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
 
     index: int
     Wq: np.ndarray  # (H d_h, d)
@@ -76,7 +79,10 @@ def _fold(W, gain):
 
 
 def unwrap_transformer(model):
-    """The bare transformer inside a task wrapper (``GPT2LMHeadModel.transformer``, ``LlamaForCausalLM.model``…)."""
+    """The bare transformer inside a task wrapper (``GPT2LMHeadModel.transformer``, ``LlamaForCausalLM.model``…).
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
     for attr in ("transformer", "model", "bert", "roberta"):
         inner = getattr(model, attr, None)
         if inner is not None and hasattr(inner, "named_modules") and inner is not model:
@@ -86,7 +92,10 @@ def unwrap_transformer(model):
 
 
 def transformer_layout(model) -> str | None:
-    """``"bert"``, ``"gpt2"``, ``"llama"`` or ``None`` when ``model`` is not one of these layouts."""
+    """``"bert"``, ``"gpt2"``, ``"llama"`` or ``None`` when ``model`` is not one of these layouts.
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
     m = unwrap_transformer(model)
     if hasattr(m, "encoder") and hasattr(m.encoder, "layer") and len(m.encoder.layer) \
             and hasattr(m.encoder.layer[0], "attention"):
@@ -111,6 +120,8 @@ def _check_block(block, path: str, required: tuple[str, ...]):
 
 def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeights]]:
     """Extract every block's attention and MLP weights.
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
 
     Parameters
     ----------
@@ -193,7 +204,10 @@ def _orth(A) -> np.ndarray:
 
 
 def head_bases(block: BlockWeights, kind: str) -> list[np.ndarray]:
-    """Orthonormal bases (``d × d_h``) of each head's read (``q``, ``k``, ``v``) or write (``o``) subspace."""
+    """Orthonormal bases (``d × d_h``) of each head's read (``q``, ``k``, ``v``) or write (``o``) subspace.
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     mats = [block.head(kind, h) for h in range(block.n_heads)]
@@ -201,7 +215,10 @@ def head_bases(block: BlockWeights, kind: str) -> list[np.ndarray]:
 
 
 def overlap_matrix(bases_a, bases_b=None, d_head: int | None = None) -> np.ndarray:
-    """Matrix of ``ov(S_h, S'_h') = ‖Q_hᵀ Q'_h'‖_F² / d_h`` between two lists of orthonormal bases."""
+    """Matrix of ``ov(S_h, S'_h') = ‖Q_hᵀ Q'_h'‖_F² / d_h`` between two lists of orthonormal bases.
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
     bases_b = bases_a if bases_b is None else bases_b
     d_head = d_head or bases_a[0].shape[1]
     A, B = np.concatenate(bases_a, 1), np.concatenate(bases_b, 1)
@@ -213,7 +230,10 @@ def overlap_matrix(bases_a, bases_b=None, d_head: int | None = None) -> np.ndarr
 
 
 def mean_offdiag(M) -> float:
-    """Mean of the off-diagonal entries of a square matrix (within-layer head-pair average)."""
+    """Mean of the off-diagonal entries of a square matrix (within-layer head-pair average).
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
     M = np.asarray(M)
     return float(M[~np.eye(len(M), dtype=bool)].mean()) if len(M) > 1 else float("nan")
 
@@ -245,6 +265,8 @@ def head_overlaps(blocks: list[BlockWeights]) -> dict:
 
 def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """Per-head adjacent pairs ``(W_l, W_next)`` for :func:`~lsa.alignment.commutator.commutator_magnitude`.
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
 
     OV: ``(W_V^h, W_O^h)`` (hidden space = head space); QK: ``(W_Q^h, W_K^hᵀ)`` so that
     ``P = W_K^h W_K^hᵀ`` and ``Q = W_Q^h W_Q^hᵀ``.

@@ -17,7 +17,10 @@ from lsa.linalg import as_float64, orthonormal_basis, principal_angles, random_o
 
 
 def random_gl(n: int, rng: np.random.Generator, cond: float = 10.0) -> np.ndarray:
-    """Random ``g ∈ GL(n)`` with condition number ``cond``: ``O_1 diag(s) O_2``, ``s`` log-spaced in ``[1, cond]``."""
+    """Random ``g ∈ GL(n)`` with condition number ``cond``: ``O_1 diag(s) O_2``, ``s`` log-spaced in ``[1, cond]``.
+
+    Used by the alignment_commutator chapter.
+    """
     if n < 1 or cond < 1:
         raise ValueError(f"need n >= 1 and cond >= 1, got n={n}, cond={cond}")
     s = np.exp(rng.uniform(0, np.log(cond), n))
@@ -26,7 +29,10 @@ def random_gl(n: int, rng: np.random.Generator, cond: float = 10.0) -> np.ndarra
 
 
 def reparameterise(W_l, W_next, g):
-    """Apply the hidden-layer symmetry: ``(g W_l, W_{l+1} g⁻¹)``; the product ``W_{l+1} W_l`` is unchanged."""
+    """Apply the hidden-layer symmetry: ``(g W_l, W_{l+1} g⁻¹)``; the product ``W_{l+1} W_l`` is unchanged.
+
+    Used by the alignment_commutator chapter.
+    """
     W_l, W_next, g = as_float64(W_l), as_float64(W_next), as_float64(g)
     if g.shape != (W_l.shape[0], W_l.shape[0]) or W_next.shape[1] != W_l.shape[0]:
         raise ValueError(f"g must be n_l × n_l = {W_l.shape[0]}² for the pair {W_l.shape}, {W_next.shape}; got {g.shape}")
@@ -34,13 +40,18 @@ def reparameterise(W_l, W_next, g):
 
 
 def numerical_rank(A, rtol: float = 1e-9) -> int:
-    """Number of singular values above ``rtol · σ_max``."""
+    """Number of singular values above ``rtol · σ_max``.
+
+    Used by the alignment_commutator chapter.
+    """
     s = np.linalg.svd(as_float64(A), compute_uv=False)
     return int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
 
 
 def gl_invariants(W_l, W_next, rtol: float = 1e-9) -> dict[str, int]:
     """GL(n_l)-invariant integers of a pair (spec §2.6).
+
+    Used by the alignment_commutator chapter.
 
     Returns
     -------
@@ -62,13 +73,18 @@ def gl_invariants(W_l, W_next, rtol: float = 1e-9) -> dict[str, int]:
 
 
 def im_row_angles(W_l, W_next, rtol: float = 1e-9) -> np.ndarray:
-    """Principal angles (radians, ascending) between ``im W_l`` and ``row W_{l+1}`` (exact numerical ranks)."""
+    """Principal angles (radians, ascending) between ``im W_l`` and ``row W_{l+1}`` (exact numerical ranks).
+
+    Used by the alignment_commutator chapter.
+    """
     W_l, W_next = as_float64(W_l), as_float64(W_next)
     return principal_angles(orthonormal_basis(W_l, rtol), orthonormal_basis(W_next.T, rtol))
 
 
 def balanced_factorisation(M, n_hidden: int, rng: np.random.Generator | None = None, rtol: float = 1e-12):
     """Minimum-norm factorisation ``M = W_{l+1} W_l`` through an ``n_hidden``-dimensional space (spec §3.1 T1b).
+
+    Used by the alignment_commutator chapter.
 
     With ``M = A Σ Bᵀ`` (rank ``r``) and any orthonormal ``U ∈ R^{n_hidden × r}``:
     ``W_l = U Σ^{1/2} Bᵀ``, ``W_{l+1} = A Σ^{1/2} Uᵀ``. The pair is balanced and

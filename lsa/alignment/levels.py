@@ -53,7 +53,10 @@ def basis_scores(U, V) -> dict[str, float]:
 
 
 def pair_subspaces(W_l, W_next):
-    """SVD factors of an adjacent pair: ``(U, s_l)`` left of ``W_l`` and ``(V, s_next)`` right of ``W_{l+1}``."""
+    """SVD factors of an adjacent pair: ``(U, s_l)`` left of ``W_l`` and ``(V, s_next)`` right of ``W_{l+1}``.
+
+    Used by the alignment_commutator and neural_collapse_levels chapters and ``lsa.diagnose``.
+    """
     W_l, W_next = as_float64(W_l), as_float64(W_next)
     if W_l.ndim != 2 or W_next.ndim != 2 or W_next.shape[1] != W_l.shape[0]:
         raise ValueError(f"need 2-D adjacent weights with W_next.shape[1] == W_l.shape[0], "
@@ -153,6 +156,8 @@ def overlap_scores(C_full, s_l, s_next, n: int, k: int | None = None, energy: fl
 def gram_factors(W_l, W_next) -> dict:
     """Outer-space Grams ``R = W_lᵀW_l``, ``S = W_{l+1}W_{l+1}ᵀ``, product ``M = W_{l+1}W_l`` and their eigen-factors.
 
+    Used by the alignment_commutator and neural_collapse_levels chapters and ``lsa.diagnose``.
+
     For a wide hidden layer (``n_l`` > both outer widths) every pair quantity follows from these small
     matrices: singular values ``s = √eig``, and ``U_wᵀ V_r = diag(1/s_l) V_Rᵀ Mᵀ U_S diag(1/s_next)``.
     """
@@ -169,6 +174,8 @@ def gram_factors(W_l, W_next) -> dict:
 
 def level_scores_gram(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TAUS, factors=None) -> dict:
     """:func:`level_scores` for wide hidden layers without any ``n_l``-sized SVD (transformer MLPs).
+
+    Used by the alignment_commutator and neural_collapse_levels chapters and ``lsa.diagnose``.
 
     Singular vectors come from the eigen-decompositions of the small outer Grams; directions whose
     singular value is below ``1e-8 · s_max`` are dropped. Includes ``commutator`` (fast formula).

@@ -26,6 +26,8 @@ from lsa.device import device as pick_device
 class ClassifierConfig:
     """Knobs of :func:`train_classifier`.
 
+    Used by the neural_collapse_levels chapter.
+
     Attributes
     ----------
     steps : int
@@ -63,20 +65,28 @@ class ClassifierConfig:
 
 
 def mlp_features(model, X):
-    """Penultimate activations and the classifier ``(W, b)`` of an :class:`lsa.models.mlp.MLP`."""
+    """Penultimate activations and the classifier ``(W, b)`` of an :class:`lsa.models.mlp.MLP`.
+
+    Used by the neural_collapse_levels chapter.
+    """
     _, hidden = model(X, return_hidden=True)
     last = model.layers[-1]
     return hidden[-1], last.weight, last.bias
 
 
 def resnet_features(model, X):
-    """Pooled penultimate features and the ``fc`` classifier of an :class:`lsa.models.resnet.ResNet`."""
+    """Pooled penultimate features and the ``fc`` classifier of an :class:`lsa.models.resnet.ResNet`.
+
+    Used by the neural_collapse_levels chapter.
+    """
     return model.features(X), model.fc.weight, model.fc.bias
 
 
 @torch.no_grad()
 def nc_snapshot(model, X, y, features: Callable, pairs: bool = True, max_samples: int | None = None) -> dict:
     """NC1–NC4, Level-2/3 NC scores and, per adjacent weight pair, Level-2/3 scores and commutator.
+
+    Used by the neural_collapse_levels chapter.
 
     Columns per pair ``i``: ``level2_<i>``, ``level3_<i>`` (Hungarian) and ``comm_<i>``.
     """
@@ -99,7 +109,10 @@ def nc_snapshot(model, X, y, features: Callable, pairs: bool = True, max_samples
 
 
 def nc_callback(X, y, features: Callable = mlp_features, max_samples: int | None = None) -> Callable:
-    """``callback(step, model)`` for :func:`lsa.alignment.training.train_mlp` that logs :func:`nc_snapshot`."""
+    """``callback(step, model)`` for :func:`lsa.alignment.training.train_mlp` that logs :func:`nc_snapshot`.
+
+    Used by the neural_collapse_levels chapter.
+    """
     return lambda step, model: nc_snapshot(model, X.to(next(model.parameters()).device), y, features,
                                            max_samples=max_samples)
 
@@ -107,6 +120,8 @@ def nc_callback(X, y, features: Callable = mlp_features, max_samples: int | None
 def train_classifier(model: nn.Module, X, y, config: ClassifierConfig, features: Callable = resnet_features,
                      max_eval: int | None = 2000):
     """Train ``model`` with softmax cross-entropy and log NC metrics and pair scores.
+
+    Used by the neural_collapse_levels chapter.
 
     Parameters
     ----------

@@ -24,6 +24,8 @@ from lsa.linalg import as_float64, soft_overlap, top_subspace
 def nc_metrics(H, y, W, b=None) -> dict[str, float]:
     """NC1–NC4 and the Level-2/3 NC scores of one layer's features.
 
+    Used by the neural_collapse_levels chapter.
+
     Parameters
     ----------
     H : array_like, shape (N, n)

@@ -19,7 +19,10 @@ from lsa.linalg import as_float64
 
 
 def gram_spectra(W_l, W_next, rtol: float = 1e-12):
-    """Nonzero eigenvalues of ``P = W_{l+1}ᵀW_{l+1}`` and ``Q = W_l W_lᵀ`` (squared singular values)."""
+    """Nonzero eigenvalues of ``P = W_{l+1}ᵀW_{l+1}`` and ``Q = W_l W_lᵀ`` (squared singular values).
+
+    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
+    """
     W_l, W_next = as_float64(W_l), as_float64(W_next)
     if W_l.ndim != 2 or W_next.ndim != 2 or W_next.shape[1] != W_l.shape[0]:
         raise ValueError(f"need adjacent 2-D weights, got {W_l.shape} and {W_next.shape}")
@@ -38,6 +41,8 @@ def _bartlett(m: int, r: int, rng) -> np.ndarray:
 def haar_block(n: int, r1: int, r2: int, rng, dtype=np.float64) -> np.ndarray:
     """The top-left ``r1 × r2`` block of a Haar-random ``n × n`` orthogonal matrix, in ``O(r³)`` work.
 
+    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
+
     ``dtype=np.float32`` halves the cost for Monte-Carlo nulls of wide layers (the null is a sampling
     estimate; its Monte-Carlo error dwarfs float32 rounding).
     """
@@ -53,7 +58,10 @@ def haar_block(n: int, r1: int, r2: int, rng, dtype=np.float64) -> np.ndarray:
 
 
 def commutator_from_spectra(p, q, C) -> float:
-    """Normalised ``‖[P, OQOᵀ]‖_F / (‖P‖_F ‖Q‖_F)`` given the spectra and the block ``C = V_Pᵀ O U_Q``."""
+    """Normalised ``‖[P, OQOᵀ]‖_F / (‖P‖_F ‖Q‖_F)`` given the spectra and the block ``C = V_Pᵀ O U_Q``.
+
+    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
+    """
     p, q = np.asarray(p, dtype=C.dtype), np.asarray(q, dtype=C.dtype)
     X = (p[:, None] * C) * q[None, :] @ C.T  # D_p C D_q Cᵀ
     t1 = float(np.sum((p[:, None] ** 2) * (C ** 2) * (q[None, :] ** 2)))
@@ -104,7 +112,10 @@ def rotation_null_spectra(p, q, n: int, n_draws: int = 100, seed: int = 0, dtype
 
 
 def rotation_null_direct(W_l, W_next, n_draws: int = 100, seed: int = 0) -> np.ndarray:
-    """Reference implementation: explicit Haar ``O ∈ O(n_l)`` and the direct commutator (tests only; O(n³))."""
+    """Reference implementation: explicit Haar ``O ∈ O(n_l)`` and the direct commutator (tests only; O(n³)).
+
+    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
+    """
     from lsa.alignment.commutator import commutator_direct
     from lsa.linalg import random_orthogonal
 
@@ -114,13 +125,18 @@ def rotation_null_direct(W_l, W_next, n_draws: int = 100, seed: int = 0) -> np.n
 
 
 def zscore(value: float, null: dict) -> float:
-    """``(value − mean) / sd`` of a null from :func:`rotation_null` (``nan`` when the null has no spread)."""
+    """``(value − mean) / sd`` of a null from :func:`rotation_null` (``nan`` when the null has no spread).
+
+    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
+    """
     sd = null["sd"]
     return float((value - null["mean"]) / sd) if sd > 0 else float("nan")
 
 
 def rotation_null_many(spectra, n: int, n_draws: int = 100, seed: int = 0) -> list[dict]:
     """Rotation nulls of many small pairs sharing the hidden width ``n`` (e.g. every head of a layer).
+
+    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
 
     The same batch of Haar rotations (batched QR) serves every pair, so the cost is one ``n × n`` QR per
     draw. ``spectra`` is a list of ``(p, q)`` Gram spectra (from :func:`gram_spectra`).

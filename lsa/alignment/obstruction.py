@@ -29,6 +29,8 @@ from lsa.linalg import random_orthogonal
 def invariance_trials(n_trials: int = 20, n: int = 16, seed: int = 0, cond: float = 20.0) -> pd.DataFrame:
     """Random low-rank pairs moved by random ``g ∈ GL(n)`` and ``O ∈ O(n)`` (claim C1).
 
+    Used by the alignment_commutator chapter.
+
     Returns
     -------
     DataFrame
@@ -55,6 +57,8 @@ def invariance_trials(n_trials: int = 20, n: int = 16, seed: int = 0, cond: floa
 
 def factorisation_checks(n_trials: int = 10, seed: int = 0, descent_steps: int = 3000) -> dict:
     """Balanced (nuclear-norm) factorisation and norm descent on closed orbits (claim C2).
+
+    Used by the alignment_commutator chapter.
 
     Returns
     -------
@@ -93,6 +97,8 @@ def factorisation_checks(n_trials: int = 10, seed: int = 0, descent_steps: int =
 def commutator_agreement(widths=(256, 512, 1024), n_random: int = 200, seed: int = 0) -> dict:
     """Fast vs direct commutator on wide pairs (C19) and the bound ``0 ≤ c ≤ √2`` on random inputs (C20).
 
+    Used by the alignment_commutator chapter.
+
     Returns
     -------
     dict
@@ -119,6 +125,8 @@ def commutator_agreement(widths=(256, 512, 1024), n_random: int = 200, seed: int
 def activation_grid(X, Y, activations, lambdas, base: TrainConfig, pair: int = 1, k: int | None = None,
                     null_draws: int = 100, burn_in: int = 500, progress=None):
     """Train one MLP per (activation, λ) and score the adjacent pair ``(W_pair, W_pair+1)`` (0-based).
+
+    Used by the alignment_commutator chapter.
 
     Parameters
     ----------

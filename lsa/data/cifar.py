@@ -21,7 +21,10 @@ STD = (0.2470, 0.2435, 0.2616)
 
 
 def cifar_folder(root) -> Path:
-    """Resolve ``root`` to the ``cifar-10-batches-py`` folder, or raise naming what is missing."""
+    """Resolve ``root`` to the ``cifar-10-batches-py`` folder, or raise naming what is missing.
+
+    Used by the neural_collapse_levels chapter (paper profile).
+    """
     root = Path(root).expanduser()
     for cand in (root / "cifar-10-batches-py", root):
         if all((cand / f).is_file() for f in TRAIN_FILES + TEST_FILES):
@@ -33,7 +36,10 @@ def cifar_folder(root) -> Path:
 
 
 def read_batch(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one pickled CIFAR-10 batch; returns ``(uint8 images N×3×32×32, int64 labels)``."""
+    """Read one pickled CIFAR-10 batch; returns ``(uint8 images N×3×32×32, int64 labels)``.
+
+    Used by the neural_collapse_levels chapter (paper profile).
+    """
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -55,6 +61,8 @@ def read_batch(path) -> tuple[np.ndarray, np.ndarray]:
 def load_cifar10(root, train: bool = True, limit: int | None = None, normalise: bool = True,
                  dtype: torch.dtype = torch.float32):
     """CIFAR-10 images and labels as tensors.
+
+    Used by the neural_collapse_levels chapter (paper profile).
 
     Parameters
     ----------

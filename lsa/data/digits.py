@@ -10,6 +10,8 @@ def load_digits_tensors(image: bool = False, standardise: bool = True, dtype: to
                         limit: int | None = None, seed: int = 0):
     """The 1,797 bundled digits (10 classes) as ``(X, y)``.
 
+    Used by the neural_collapse_levels chapter.
+
     Parameters
     ----------
     image : bool

@@ -13,6 +13,8 @@ def gaussian_mixture(n_classes: int = 4, dim: int = 32, n_per_class: int = 100, 
                      seed: int = 0, dtype: torch.dtype = torch.float64):
     """Class means ``~ N(0, I_dim)``; samples = mean + ``noise · N(0, I_dim)``, ``n_per_class`` per class.
 
+    Used by the neural_collapse_levels chapter.
+
     Returns
     -------
     X : Tensor, shape (n_classes · n_per_class, dim)
