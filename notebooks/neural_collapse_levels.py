@@ -29,7 +29,8 @@
 # full-batch gradient descent with coupled weight decay on a seeded 4-class Gaussian mixture (means
 # ~ N(0, I₃₂), noise 0.8, 100 per class); at `default` also on scikit-learn's bundled 8×8 digits, and a small
 # ResNet with and without BatchNorm on digits. The `paper` profile reads CIFAR-10 from a local folder
-# (`cifar_root`). Our learning rate (0.2) is 4× the spec's 0.05 with 4× fewer steps (same ηλ·steps budget
+# (`cifar_root`, default `~/data/cifar10` holding `cifar-10-batches-py/`; override with
+# `-p cifar_root=/your/path`; nothing is downloaded). Our learning rate (0.2) is 4× the spec's 0.05 with 4× fewer steps (same ηλ·steps budget
 # per unit time) to fit the CPU budget.
 # ```
 
@@ -38,7 +39,7 @@ PROFILES = {
     "smoke": {"activations": ["relu"], "lambdas": [0.0, 0.005], "steps": 3000, "log_every": 500,
               "digits": False, "resnet_steps": 30, "resnet_samples": 200},
     "default": {},
-    "paper": {"steps": 20000, "lr": 0.05, "lambdas": [0.0, 0.001, 0.005], "cifar_root": "data/cifar10",
+    "paper": {"steps": 20000, "lr": 0.05, "lambdas": [0.0, 0.001, 0.005], "cifar_root": "~/data/cifar10",
               "resnet_steps": 20000, "resnet_samples": 50000, "resnet_widths": [64, 128, 256], "resnet_blocks": 2,
               "resnet_batch": 128, "resnet_lr": 0.1, "resnet_momentum": 0.9, "resnet_lambda": 0.0005},
 }
@@ -65,7 +66,7 @@ resnet_batch: int = 0  # ResNet minibatch size, 0 means full batch
 resnet_lr: float = 0.05  # ResNet learning rate
 resnet_momentum: float = 0.0  # ResNet heavy-ball momentum
 resnet_lambda: float = 0.005  # ResNet weight decay
-cifar_root: str = ""  # local folder with cifar-10-batches-py (paper profile); "" uses the bundled digits
+cifar_root: str = ""  # local folder holding cifar-10-batches-py (paper profile); empty uses the bundled digits
 device: str = "auto"  # auto | cpu | cuda
 cpu_threads: int = 1  # torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
 
