@@ -200,3 +200,23 @@ def test_rotation_null_many_matches_single():
         single = rotation_null(a, b, n_draws=600, seed=1)
         assert m["mean"] == pytest.approx(single["mean"], rel=0.05)
         assert m["sd"] == pytest.approx(single["sd"], rel=0.2)
+
+
+def test_float32_null_matches_float64():
+    from lsa.alignment.nulls import gram_spectra, rotation_null_spectra
+    rng = np.random.default_rng(14)
+    p, q, n = gram_spectra(rng.standard_normal((40, 10)), rng.standard_normal((8, 40)))
+    a = rotation_null_spectra(p, q, n, 200, seed=3)
+    b = rotation_null_spectra(p, q, n, 200, seed=3, dtype=np.float32)
+    assert b["mean"] == pytest.approx(a["mean"], rel=1e-4)
+
+
+def test_obstruction_checks_small():
+    from lsa.alignment.obstruction import commutator_agreement, factorisation_checks, invariance_trials
+    inv = invariance_trials(n_trials=4, n=10, seed=1)
+    assert inv.gl_invariants_equal.all() and inv.o_angle_change_deg.max() < 1e-6
+    assert (inv.defect_a == inv.dim_im_cap_ker).all()
+    f = factorisation_checks(n_trials=2, seed=1, descent_steps=2000)
+    assert f["imbalance"] < 1e-10 and f["descent_monotone"] and f["descent_final_imbalance"] < 1e-6
+    a = commutator_agreement(widths=(64,), n_random=20)
+    assert a["fast_direct_rel_err"] < 1e-10 and 0 <= a["c_min"] <= a["c_max"] <= np.sqrt(2)

@@ -88,3 +88,16 @@ def test_transformer_rows():
     assert len(df[(df.kind == "ov") & (df.metric == "commutator")]) == 2 * 4
     c = df[df.metric == "commutator"].value
     assert ((c >= 0) & (c <= np.sqrt(2))).all()
+
+
+def test_llama_and_bert_rows():
+    from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    llama = LlamaForCausalLM(LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4,
+                                         num_key_value_heads=2, intermediate_size=64, vocab_size=30))
+    df = diagnose(llama, null_draws=4)
+    assert {"mlp.up-out", "mlp.gate-out"} <= set(df.pair)
+    assert len(df[(df.kind == "qk") & (df.metric == "commutator")]) == 2 * 4
+    bert = BertModel(BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64,
+                                vocab_size=30, max_position_embeddings=8))
+    assert set(diagnose(bert, null_draws=0).kind) == {"mlp", "ov", "qk", "head_overlap"}
