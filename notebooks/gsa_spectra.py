@@ -136,9 +136,11 @@ for ax, chain in zip(axes, ("ResNet S", "ResNet J", "GPT J")):
         r90 = fa.window.r_q[0.9]
         if r90:
             ax.axvline(r90, color=line.get_color(), ls=":", lw=1)
-    ax.set(xlabel="rank i", ylabel="lambda_i = r sigma_i^2 / ||A||_F^2",
-           title=f"{chain} (trained): spectra, fit (line), window (shade), r_0.9 (dotted)")
+    ax.set(xlabel="rank i", ylabel="lambda_i = r sigma_i^2 / ||A||_F^2", title=f"{chain} (trained)")
     ax.legend(fontsize=6)
+n_g = int(prof[prof.init == "trained"].G.sum())
+fig.suptitle(f"Spectra (dots), Gibbs–Cartan fit (line), window (shade), r_0.9 (dotted): {n_g} of "
+             f"{int((prof.init == 'trained').sum())} trained factors pass the fit check G")
 fig.tight_layout()
 lsa.save_figure(fig, "F1_spectra")
 

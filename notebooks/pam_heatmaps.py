@@ -59,13 +59,13 @@ gpt_layers: int = 2  # TinyGPT layers
 gpt_dim: int = 64  # TinyGPT width
 gpt_steps: int = 300  # TinyGPT training steps (batch 16, context 32)
 unet_widths: list[int] = [32, 64]  # TinyUNet widths at 16x16 and 8x8
-unet_steps: int = 400  # DDPM training steps (batch 64, T = 200)
-timesteps: list[int] = [20, 100, 180]  # diffusion probe timesteps (0.1, 0.5, 0.9 of T = 200)
+unet_steps: int = 400  # DDPM training steps (batch 64, 200 noise levels)
+timesteps: list[int] = [20, 100, 180]  # diffusion probe timesteps (0.1, 0.5, 0.9 of the 200 noise levels)
 n_probe: int = 16  # probe inputs per model (images, token windows, or sentences)
 minilm_modes: list[str] = ["S", "J"]  # MiniLM factor modes (J is the costly one: 384 JVPs per factor)
 minilm_pairs: int = 2  # MiniLM mode-J interfaces analysed (spread over depth)
 minilm_layers: int = 6  # MiniLM layers whose static (mode S) factors are analysed, from the bottom
-n_pairs: int = 0  # interfaces per chain of the small models, spread over depth (0 = all)
+n_pairs: int = 0  # interfaces per chain of the small models, spread over depth (0 means all)
 k_max: int = 16  # cap on the dominant window
 
 # %%
