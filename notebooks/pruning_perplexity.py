@@ -42,7 +42,7 @@
 # %% tags=["profiles"]
 PROFILES = {
     "smoke": {"nsamples": 8, "patterns": ["50%", "2:4"], "eval_windows": 48, "minilm_calib": 4,
-              "minilm_pairs": 48, "minilm_patterns": ["50%"], "minilm_methods": ["magnitude", "wanda", "cvr", "cvr+ec"], "outlier_tokens": 2048, "recipe_steps": 5},
+              "minilm_pairs": 32, "minilm_patterns": ["50%"], "minilm_methods": ["wanda", "cvr+ec"], "outlier_tokens": 2048, "recipe_steps": 3},
     "default": {},
     "paper": {"model": "facebook/opt-125m", "wikitext_path": "data/external/wikitext-2-raw",
               "c4_train_path": "data/external/c4-train.00000-of-01024.json.gz",
@@ -62,14 +62,14 @@ seqlen: int = 0  # window length in tokens; 0 means the model context (128 bytes
 nsamples: int = 32  # calibration sequences of seqlen tokens
 methods: list[str] = ["magnitude", "wanda", "sparsegpt", "ria", "cvr", "cvr+ec"]  # methods compared
 patterns: list[str] = ["50%", "60%", "70%", "2:4", "4:8"]  # unstructured sparsities and N:M (N zeros per M)
-eval_windows: int = 400  # test windows evaluated (0 for all)
+eval_windows: int = 200  # test windows evaluated (0 for all)
 batch_size: int = 16  # windows per perplexity forward pass
 recipe_steps: int = 10  # training steps of the shipped GPT's recipe replayed as a check
 minilm: bool = True  # also prune the real MiniLM-L6 encoder
 minilm_methods: list[str] = ["magnitude", "wanda", "sparsegpt", "ria", "cvr", "cvr+ec"]  # methods on MiniLM
 minilm_patterns: list[str] = ["50%", "2:4"]  # patterns on MiniLM
 minilm_calib: int = 16  # MiniLM calibration windows of 128 tokens
-minilm_pairs: int = 300  # held-out adjacent-sentence pairs for fidelity and retrieval
+minilm_pairs: int = 120  # held-out adjacent-sentence pairs for fidelity and retrieval
 outlier_tokens: int = 4096  # tokens of the controlled outlier-layer experiment (calibration and test each)
 dtype: str = "float32"  # model dtype for Hugging Face models (float16 at paper scale)
 cpu_threads: int = 1  # torch CPU threads (1 is fastest on a shared 2-core machine; 0 keeps the torch default)
@@ -192,9 +192,11 @@ agree = ex.mask_agreement(setup, samples, [p for p in patterns if p in ("50%", "
 errs = pd.DataFrame(ex.layer_errors_block0(setup, samples, [p for p in patterns if p in ("50%", "2:4")] or patterns[:1]))
 errs["ratio"] = errs["sparsegpt"] / errs["wanda"]
 max_sparsity_error = float(max(abs(r["sparsity"] - r["target"]) for r in rows))
+sparsity_rounding_bound = float(max(1.0 / r["min_d_in"] for r in rows))  # floor(d_in·s) per row loses < 1 entry
 print(f"mask entries compared: {agree['entries']}; CVR(a=1,γ=0) vs Wanda mismatches: {agree['wanda']}; "
       f"CVR(a=.5,γ=0,relative,layer) vs RIA mismatches: {agree['ria']}")
-print(f"all masks exact: {bool(res.masks_ok.all())}; max |sparsity − target| = {max_sparsity_error:.2e}; "
+print(f"all masks exact: {bool(res.masks_ok.all())}; max |sparsity − target| = {max_sparsity_error:.2e} "
+      f"(per-row rounding bound 1/min d_in = {sparsity_rounding_bound:.2e}); "
       f"EC kept every mask: {bool(res.ec_kept_mask.all())}")
 display(errs.round(5))
 
@@ -272,6 +274,20 @@ plt.show()
 # %%
 display(pd.DataFrame(reference_rows()).pivot_table(index=["model", "method"], columns="pattern", values="ppl"))
 
+# %% [markdown]
+# ## Reading the results
+#
+# The guarantees (exact patterns, CVR's Wanda and RIA settings reproducing those masks entry for entry, EC
+# leaving every mask unchanged, SparseGPT's layer error at most Wanda's, dense perplexity equal to an
+# independent loop, the checkpoint tied to its recipe) are properties of our code and hold at every scale. The
+# findings compare methods on one small byte-level model, one calibration seed and one text domain (software
+# documentation): they are a small-scale test of the paper's claims, not a reproduction of its tables. The
+# outlier layer shows the mechanism CVR relies on and its price: scoring by the standard deviation protects
+# the fluctuating part of the output, but removes weights on offset-dominated channels whose constant
+# contribution then has to be absorbed elsewhere (a bias correction, which neither CVR nor EC applies here),
+# so the raw error can grow while the centred error falls. The status table of the book lists each claim with
+# its outcome in this run.
+
 # %%
 metrics = {
     "model": model, "seqlen": setup.seqlen, "nsamples": nsamples, "n_eval_windows": int(n_eval_windows),
@@ -280,6 +296,7 @@ metrics = {
     "recipe_max_rel_diff": recipe["max_rel_diff"] if recipe else None,
     "recipe_is_default": recipe["recipe_is_default"] if recipe else None,
     "all_masks_exact": bool(res.masks_ok.all()), "max_sparsity_error": max_sparsity_error,
+    "sparsity_rounding_bound": sparsity_rounding_bound,
     "ec_kept_mask_all": bool(res.ec_kept_mask.all()),
     "cvr_wanda_mask_mismatch": agree["wanda"], "cvr_ria_mask_mismatch": agree["ria"],
     "mask_entries_compared": agree["entries"],

@@ -170,3 +170,39 @@ def test_calibration_sampling_follows_reference_rule():
     assert all(s["input_ids"].shape == (1, 16) for s in lazy)
     with pytest.raises(ValueError, match="shorter than one window"):
         sample_calibration(docs, 2, 100)
+
+
+def test_paper_path_on_a_local_hf_model_and_files(tmp_path):
+    """The `paper` profile's path end to end, offline: a local OPT checkpoint (random, tiny) with a real
+    tokenizer, WikiText-2 raw and C4 json.gz files written here in their formats."""
+    import gzip
+    import json
+    import shutil
+
+    from transformers import OPTConfig, OPTForCausalLM
+
+    from lsa.models.minilm import minilm_path
+    from lsa.prune.experiment import calibration_samples, dense_perplexity_check, hf_setup, run_grid
+
+    torch.manual_seed(0)
+    model_dir = tmp_path / "tiny-opt"
+    OPTForCausalLM(OPTConfig(vocab_size=30522, hidden_size=16, ffn_dim=32, num_hidden_layers=1,
+                             num_attention_heads=2, max_position_embeddings=64, word_embed_proj_dim=16,
+                             pad_token_id=0, bos_token_id=101, eos_token_id=102)).save_pretrained(model_dir)
+    for f in minilm_path().iterdir():
+        if "token" in f.name or f.name == "vocab.txt":
+            shutil.copy(f, model_dir / f.name)
+    text = " The quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat .\n"
+    (tmp_path / "wiki.test.raw").write_text((" \n" + text) * 30)
+    with gzip.open(tmp_path / "c4.json.gz", "wt") as f:
+        for i in range(5):
+            f.write(json.dumps({"text": text * (3 + i), "timestamp": "t", "url": "u"}) + "\n")
+    setup = hf_setup(str(model_dir), str(tmp_path / "wiki.test.raw"), str(tmp_path / "c4.json.gz"),
+                     seqlen=16, device="cpu", dtype="float32")
+    samples = calibration_samples(setup, 3, 0, "cpu")
+    dense = dense_perplexity_check(setup, None)
+    assert dense["rel_diff"] < 1e-4
+    rows = run_grid(setup, ["wanda", "cvr+ec"], ["50%"], samples)
+    assert all(r["masks_ok"] and abs(r["sparsity"] - 0.5) < 1e-3 for r in rows)
+    with pytest.raises(ValueError, match="wikitext_path"):
+        hf_setup(str(model_dir), "", str(tmp_path / "c4.json.gz"))

@@ -174,7 +174,8 @@ def run_grid(setup: LMSetup, methods: list[str], patterns: list[str], samples: l
         alphas = [a for r in rep["layers"].values() for a in r.get("alpha", [])]
         rows.append({"method": label, "pattern": cfg._pattern.label, "target": cfg._pattern.target,
                      "ppl": perplexity(model, ids, setup.seqlen, batch_size=batch_size, max_windows=max_windows),
-                     "sparsity": rep["sparsity"], "masks_ok": rep["masks_ok"], "ec_kept_mask": rep["ec_kept_mask"],
+                     "sparsity": rep["sparsity"], "min_d_in": rep["min_d_in"], "masks_ok": rep["masks_ok"],
+                     "ec_kept_mask": rep["ec_kept_mask"],
                      **{f"t_{k}": v for k, v in rep["time_s"].items()},
                      "alpha_median": float(torch.tensor(alphas).median()) if alphas else None,
                      "alpha_clipped": sum(r.get("n_clipped", 0) for r in rep["layers"].values())})
@@ -234,11 +235,12 @@ def layer_errors_block0(setup: LMSetup, samples: list[dict], patterns: list[str]
 
 
 def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pairs: int, seed: int,
-                    device="cpu", progress: bool = False) -> dict:
+                    device="cpu", progress: bool = False, max_length: int = 64) -> dict:
     """Prune the real MiniLM-L6 with every method; embedding cosine to the dense model and adjacent-sentence
     retrieval accuracy on held-out (test-split) sentences of the text snapshot.
 
-    Calibration: train-split sentences packed into 128-token windows. Returns ``{"dense_retrieval",
+    Calibration: train-split sentences packed into 128-token windows; held-out sentences are encoded with at
+    most ``max_length`` tokens. Returns ``{"dense_retrieval",
     "rows": [{method, pattern, cosine, retrieval, sparsity, masks_ok}], "n_pairs"}``. Part III.
     """
     from lsa.data.text import load_documents, sentences, split_documents
@@ -254,7 +256,7 @@ def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pai
     calib_text = sentences(splits["train"])
     calib = encoder_calibration(tok, calib_text, n_calib)
     calib = [{k: v.to(device) for k, v in s.items()} for s in calib]
-    e_dense = encode(dense, tok, held)
+    e_dense = encode(dense, tok, held, max_length=max_length)
     n = len(queries)
     out = {"dense_retrieval": retrieval_accuracy(e_dense[:n], e_dense[n:]), "rows": [], "n_pairs": n,
            "n_calib_windows": len(calib)}
@@ -266,7 +268,7 @@ def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pai
     for pattern, label in it:
         model = copy.deepcopy(dense)
         rep = prune_model(model, calib, method_config(label, pattern))
-        e = encode(model, tok, held)
+        e = encode(model, tok, held, max_length=max_length)
         out["rows"].append({"method": label, "pattern": parse_pattern(pattern).label,
                             "cosine": mean_cosine(e, e_dense), "retrieval": retrieval_accuracy(e[:n], e[n:]),
                             "sparsity": rep["sparsity"], "masks_ok": rep["masks_ok"]})

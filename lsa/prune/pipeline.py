@@ -185,7 +185,8 @@ def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progres
     -------
     dict
         ``layers`` (per linear: shape, pruned count, ``mask_ok``, zeros before/after EC, ``alpha``),
-        ``sparsity`` (pruned / parameters over the block linears), ``masks_ok``, ``time_s`` (split into
+        ``sparsity`` (pruned / parameters over the block linears), ``min_d_in`` (smallest input width:
+        per-row rounding of ``floor(d_in·s)`` keeps ``|sparsity − s| < 1/min_d_in``), ``masks_ok``, ``time_s`` (split into
         calibration / scoring / compensation, plus ``total``), ``config``.
 
     Used by the pruning chapters (Part III).
@@ -232,6 +233,7 @@ def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progres
     n_params = sum(r["d_out"] * r["d_in"] for r in layers.values())
     n_pruned = sum(r["pruned"] for r in layers.values())
     return {"layers": layers, "sparsity": n_pruned / max(n_params, 1),
+            "min_d_in": min((r["d_in"] for r in layers.values()), default=0),
             "masks_ok": all(r["mask_ok"] for r in layers.values()),
             "ec_kept_mask": all(r["zeros_after"] == r["zeros_before_ec"] for r in layers.values()),
             "time_s": {**timer.split, "total": total}, "config": cfg.as_dict()}
