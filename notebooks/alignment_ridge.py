@@ -81,7 +81,7 @@ import torch
 import lsa
 from lsa.alignment.ridge import (ImbalanceDrift, conservation_change, digits_regression, final_alignment,
                                  run_grid, slope_rows)
-from lsa.alignment.slopes import fit_through_origin, predicted_slope
+from lsa.alignment.slopes import fit_through_origin, predicted_line, predicted_slope
 from lsa.alignment.training import TrainConfig, teacher_regression, train_mlp
 
 torch.set_num_threads(cpu_threads)
@@ -110,9 +110,7 @@ for ax, act in zip(np.atleast_1d(axes), activations):
         log = runs[(act, lam)][1]
         ax.plot(log.step, np.log(log[f"delta_total_{last}"]), color=color, label=f"λ = {lam:g}")
         if lam > 0:
-            anchor = log[log.step >= burn_in].iloc[0]
-            t = log.step[log.step >= burn_in]
-            ax.plot(t, np.log(anchor[f"delta_total_{last}"]) + predicted_slope(lr, lam) * (t - anchor.step),
+            ax.plot(*predicted_line(log.step, log[f"delta_total_{last}"], predicted_slope(lr, lam), burn_in),
                     color=color, ls="--", lw=1)
     ax.set(title=act, xlabel="gradient step", ylabel=r"$\ln\|\Delta\|_F$")
 np.atleast_1d(axes)[0].legend(fontsize=8)
@@ -154,9 +152,7 @@ mom_slopes = pd.DataFrame([r for lam, log in mom_runs.items()
 fig, ax = plt.subplots(figsize=(6, 4))
 for color, (lam, log) in zip(colors, mom_runs.items()):
     ax.plot(log.step, np.log(log[f"delta_total_{last}"]), color=color, label=f"λ = {lam:g} measured")
-    anchor = log[log.step >= burn_in].iloc[0]
-    t = log.step[log.step >= burn_in]
-    ax.plot(t, np.log(anchor[f"delta_total_{last}"]) + predicted_slope(momentum_lr, lam, momentum) * (t - anchor.step),
+    ax.plot(*predicted_line(log.step, log[f"delta_total_{last}"], predicted_slope(momentum_lr, lam, momentum), burn_in),
             color=color, ls="--", lw=1, label=f"λ = {lam:g} predicted −2ηλ/(1−β)")
 ax.set(xlabel="gradient step", ylabel=r"$\ln\|\Delta\|_F$",
        title=f"Momentum β = {momentum}: slope −2ηλ/(1−β) (linear net)")
@@ -175,9 +171,7 @@ for ax, lam in zip(np.atleast_1d(axes), relu_lams):
     log = runs[("relu", lam)][1]
     ax.plot(log.step, np.log(log[f"delta_diag_{last}"]), label="diagonal")
     ax.plot(log.step, np.log(log[f"delta_offdiag_{last}"]), label="off-diagonal")
-    anchor = log[log.step >= burn_in].iloc[0]
-    t = log.step[log.step >= burn_in]
-    ax.plot(t, np.log(anchor[f"delta_diag_{last}"]) + predicted_slope(lr, lam) * (t - anchor.step), "k--", lw=1,
+    ax.plot(*predicted_line(log.step, log[f"delta_diag_{last}"], predicted_slope(lr, lam), burn_in), "k--", lw=1,
             label="predicted rate")
     ax.set(title=f"ReLU, λ = {lam:g}", xlabel="gradient step", ylabel=r"$\ln\|\cdot\|_F$ of $\Delta$ part")
 if len(relu_lams) and "relu" in activations:
@@ -227,9 +221,7 @@ adam = pd.DataFrame(slope_rows(adam_log, adamw_lr, adamw_lambda, burn_in=burn_in
 adam_from_start = pd.DataFrame(slope_rows(adam_log, adamw_lr, adamw_lambda, burn_in=0))
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.plot(adam_log.step, np.log(adam_log[f"delta_total_{last}"]), label="AdamW, measured")
-anchor = adam_log[adam_log.step >= burn_in].iloc[0]
-t = adam_log.step[adam_log.step >= burn_in]
-ax.plot(t, np.log(anchor[f"delta_total_{last}"]) + predicted_slope(adamw_lr, adamw_lambda) * (t - anchor.step),
+ax.plot(*predicted_line(adam_log.step, adam_log[f"delta_total_{last}"], predicted_slope(adamw_lr, adamw_lambda), burn_in),
         "k--", lw=1, label="2 ln(1−ηλ), the SGD law")
 ax.set(xlabel="step", ylabel=r"$\ln\|\Delta\|_F$",
        title=f"AdamW: slope off the SGD law by {100 * adam.rel_err_total.min():.0f}–{100 * adam.rel_err_total.max():.0f} %")

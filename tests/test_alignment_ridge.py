@@ -9,7 +9,7 @@ import torch
 from lsa.alignment.commutator import commutator_direct, commutator_fast, commutator_magnitude
 from lsa.alignment.imbalance import imbalance, imbalance_norms
 from lsa.alignment.ridge import ImbalanceDrift, conservation_change, final_alignment, slope_rows
-from lsa.alignment.slopes import fit_log_slope, fit_through_origin, predicted_slope
+from lsa.alignment.slopes import fit_log_slope, fit_through_origin, predicted_line, predicted_slope
 from lsa.alignment.training import TrainConfig, teacher_regression, train_mlp
 
 
@@ -128,3 +128,12 @@ def test_train_config_rejects_bad_input():
     X, Y = teacher_regression(n=10)
     with pytest.raises(ValueError, match="do not fit"):
         train_mlp(X, Y, TrainConfig(widths=(7, 4, 5)))
+
+
+def test_predicted_line_is_anchored_after_burn_in():
+    steps = np.arange(0, 100, 10)
+    t, y = predicted_line(steps, np.exp(-0.01 * steps) * 5, -0.01, burn_in=25)
+    np.testing.assert_array_equal(t, np.arange(30, 100, 10))
+    np.testing.assert_allclose(y, np.log(5) - 0.01 * t)
+    with pytest.raises(ValueError, match="burn_in"):
+        predicted_line(steps, np.ones(10), -0.01, burn_in=1000)

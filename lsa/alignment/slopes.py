@@ -67,3 +67,17 @@ def fit_through_origin(x, y) -> dict:
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum((y - g * x) ** 2)) / ss_tot if ss_tot > 0 else 1.0
     return {"gradient": g, "r2": r2}
+
+
+def predicted_line(steps, values, slope: float, burn_in: int = 0):
+    """The predicted ``ln value`` line, anchored at the first logged point at or after ``burn_in``.
+
+    Returns ``(t, ln_value)`` arrays for plotting beside the measured curve (ridge-alignment chapter figures).
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    keep = steps >= burn_in
+    if not keep.any():
+        raise ValueError(f"no logged step at or after burn_in={burn_in}")
+    t = steps[keep]
+    return t, np.log(values[keep][0]) + slope * (t - t[0])
