@@ -3,7 +3,8 @@
 The snapshot (``data/text/docs.jsonl.gz``, built by :mod:`lsa.data.text_snapshot`, provenance in
 ``data/text/PROVENANCE.md``) holds real human-written English documentation. The small GPT of Part III is
 trained on its ``train`` split; perplexity is measured on ``test``; calibration samples come from ``train``;
-MiniLM fidelity/retrieval uses sentences of ``test``. Used by the pruning chapters (Part III).
+MiniLM fidelity/retrieval uses sentences of ``test``.
+Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def load_documents(path: str | Path | None = None) -> list[dict]:
     FileNotFoundError, ValueError
         Missing file, or a line that is not a JSON object with a non-empty ``"text"`` and an ``"id"``.
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     path = verify(SNAPSHOT) if path is None else Path(path)
     if not path.is_file():
@@ -80,7 +81,7 @@ def split_documents(docs: list[dict], fractions: tuple[float, float, float] = (0
     seed : int
         Salt of the hash (seed 0 is the book's split).
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
@@ -96,7 +97,10 @@ def split_documents(docs: list[dict], fractions: tuple[float, float, float] = (0
 
 
 def join_documents(docs: list[dict], sep: str = "\n\n") -> str:
-    """Join document texts with ``sep`` (the WikiText protocol joins with a blank line). Part III."""
+    """Join document texts with ``sep`` (the WikiText protocol joins with a blank line).
+
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
+    """
     return sep.join(d["text"] for d in docs)
 
 
@@ -104,7 +108,8 @@ def sentences(docs: list[dict], min_chars: int = 40, max_chars: int = 300) -> li
     """Prose sentences of the documents (split at ``. `` / ``? `` / ``! `` and blank lines).
 
     Keeps sentences of ``min_chars``..``max_chars`` characters that contain at least five words and mostly
-    letters (so parameter lists and code fragments are dropped). Used for MiniLM fidelity (Part III).
+    letters (so parameter lists and code fragments are dropped). Used for MiniLM fidelity in the chapter
+    pruning_perplexity (Part III).
     """
     out = []
     for d in docs:
@@ -121,7 +126,7 @@ class ByteTokenizer:
     """UTF-8 byte tokeniser (vocabulary 256): the tokeniser of the project's small GPT.
 
     ``encode`` returns a 1-D ``torch.long`` tensor of byte values; ``decode`` inverts it. Perplexity under
-    this tokeniser is per byte. Used by the pruning chapters (Part III).
+    this tokeniser is per byte. Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
 
     vocab_size = 256

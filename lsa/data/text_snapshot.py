@@ -8,7 +8,7 @@ imported or executed), cleaned (doctest lines dropped, whitespace normalised) an
 so the same installed versions give byte-identical output.
 
 Run ``python -m lsa.data.text_snapshot`` to regenerate it, then update ``data/SHA256SUMS``. Used by the
-pruning-perplexity chapter (Part III), through :mod:`lsa.data.text`.
+chapter pruning_perplexity (Part III), through :mod:`lsa.data.text`.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def _documents(name: str, finder: str, budget: int) -> list[dict]:
 def build(out_dir: Path | None = None) -> Path:
     """Regenerate ``data/text/docs.jsonl.gz`` and ``data/text/SOURCES.json``; return the snapshot path.
 
-    Used by the pruning-perplexity chapter's data (Part III); run by a maintainer, not by chapters.
+    Builds the data of the chapter pruning_perplexity (Part III); run by a maintainer, not by chapters.
     """
     from lsa.data.checksums import DATA_DIR
 

@@ -2,7 +2,8 @@
 
 Byte-level vocabulary (256), trained from scratch with AdamW on random windows of the snapshot's train
 split; cached under ``lsa.runner.cache_dir("gpt")`` keyed by a stable hash of the config and the data's
-checksum, so the recipe runs once per configuration. Used by the pruning chapters (Part III).
+checksum, so the recipe runs once per configuration.
+Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ class GPTConfig:
 
 
 def build_gpt(cfg: GPTConfig, vocab_size: int = 256):
-    """An untrained ``GPT2LMHeadModel`` of the given shape (dropout off; seeded init). Part III."""
+    """An untrained ``GPT2LMHeadModel`` of the given shape (dropout off; seeded init).
+
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
+    """
     from transformers import GPT2Config, GPT2LMHeadModel
 
     conf = GPT2Config(vocab_size=vocab_size, n_positions=cfg.seqlen, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
@@ -70,7 +74,7 @@ def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: b
     log : dict
         ``loss`` (per step), ``train_seconds``.
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if train_ids.ndim != 1 or train_ids.numel() <= cfg.seqlen + 1:
         raise ValueError(f"training text must be a 1-D tensor longer than seqlen+1={cfg.seqlen + 1} tokens")
@@ -109,7 +113,8 @@ def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, de
     """The trained small GPT from the cache, or train and cache it. Returns ``(model, log, cached)``.
 
     The cache entry is ``cache_dir("gpt")/<stable_hash(config, data_key)>/`` holding ``model.safetensors``
-    and ``log.json``. ``data_key`` must identify the training text (e.g. its checksum). Part III.
+    and ``log.json``. ``data_key`` must identify the training text (e.g. its checksum).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     from safetensors.torch import load_file, save_file
 
@@ -142,7 +147,8 @@ CHECKPOINT_META = "text/gpt/small_gpt.json"
 
 def save_checkpoint(model, cfg: GPTConfig, log: dict, data_key: str, folder) -> None:
     """Write the shipped checkpoint (``small_gpt.safetensors``, tied head dropped) and its recipe
-    (``small_gpt.json``: config, data checksum, loss curve, training time). Part III."""
+    (``small_gpt.json``: config, data checksum, loss curve, training time).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
     from pathlib import Path
 
     from safetensors.torch import save_file
@@ -164,7 +170,7 @@ def load_checkpoint(device="cpu"):
     lsa.data.checksums.ChecksumError
         Missing or changed checkpoint files.
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     from safetensors.torch import load_file
 
@@ -185,7 +191,8 @@ def load_checkpoint(device="cpu"):
 def recipe_check(train_ids: torch.Tensor, meta: dict, steps: int = 10) -> dict:
     """Replay the first ``steps`` steps of the shipped checkpoint's recipe and compare the losses with the
     ones logged when it was trained (same seed, data order and schedule): evidence that the shipped
-    weights come from this code and this data. Returns ``max_rel_diff`` and both loss lists. Part III."""
+    weights come from this code and this data. Returns ``max_rel_diff`` and both loss lists.
+    Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
     cfg = GPTConfig(**meta["config"])
     _, log = train_gpt(train_ids, cfg, max_steps=steps)
     logged = meta["loss"][:steps]

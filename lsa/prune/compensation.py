@@ -10,7 +10,7 @@ calibration distribution matches the dense row's. The mask never changes. Input 
 - ``ls`` / ``ls_exact``: least-squares row scale ``α* = (W_i C W̃_iᵀ)/(W̃_i C W̃_iᵀ)`` with the ``mv`` model
   or the measured ``C``.
 
-``α`` is clipped to ``[alpha_min, alpha_max]``. Used by the pruning chapters (Part III).
+``α`` is clipped to ``[alpha_min, alpha_max]``. Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def energy_alpha(weight: torch.Tensor, pruned: torch.Tensor, mean: torch.Tensor,
     info : dict
         ``n_clipped`` (rows whose α hit a clip bound) and ``n_rows``.
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     W = weight.detach().to(torch.float64)
     P = pruned.detach().to(torch.float64)
@@ -108,5 +108,8 @@ def energy_alpha(weight: torch.Tensor, pruned: torch.Tensor, mean: torch.Tensor,
 
 
 def apply_alpha(pruned: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """``α_i · W̃_i`` in the weight's dtype (zeros stay zeros, so the mask is unchanged). Part III."""
+    """``α_i · W̃_i`` in the weight's dtype (zeros stay zeros, so the mask is unchanged).
+
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
+    """
     return (pruned.to(torch.float64) * alpha[:, None]).to(pruned.dtype)

@@ -1,11 +1,11 @@
 """Experiment drivers of the pruning chapters: model set-ups, the method × pattern grid, mask agreement,
-layer reconstruction errors and MiniLM fidelity. Notebooks call these and plot. Part III.
+layer reconstruction errors and MiniLM fidelity. Notebooks call these and plot.
+Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -31,7 +31,10 @@ METHOD_SETTINGS = {
 
 
 def method_config(label: str, pattern: str, **overrides) -> PruneConfig:
-    """The :class:`PruneConfig` of a method label (``"cvr+ec"``, ``"wanda"``, ...) and pattern. Part III."""
+    """The :class:`PruneConfig` of a method label (``"cvr+ec"``, ``"wanda"``, ...) and pattern.
+
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
+    """
     if label not in METHOD_SETTINGS:
         raise ValueError(f"unknown method {label!r}; expected one of {tuple(METHOD_SETTINGS)}")
     return PruneConfig(pattern=pattern, **{**METHOD_SETTINGS[label], **overrides})
@@ -63,7 +66,7 @@ def small_gpt_setup(source: str = "checkpoint", gpt_cfg=None, device="cpu", prog
         ``gpt_cfg`` (default :class:`~lsa.models.gpt.GPTConfig`) with the recipe, cached in
         ``runs/cache/gpt``.
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     from lsa.data.checksums import sha256_file, verify
     from lsa.data.text import ByteTokenizer, join_documents, load_documents, split_documents
@@ -108,7 +111,8 @@ def _repo_path(p: str) -> str:
 def hf_setup(model_path: str, wikitext_path: str, c4_train_path: str, c4_val_path: str = "",
              seqlen: int = 2048, device="cuda", dtype: str = "float16", c4_docs: int = 20000) -> LMSetup:
     """A ``transformers`` causal LM (local path or cached Hub id) with WikiText-2 test and C4 files read
-    from local paths (spec §6; the ``paper`` profile). Part III."""
+    from local paths (spec §6; the ``paper`` profile).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from lsa.data.c4 import c4_validation_ids, load_c4
@@ -139,13 +143,19 @@ def hf_setup(model_path: str, wikitext_path: str, c4_train_path: str, c4_val_pat
 
 
 def calibration_samples(setup: LMSetup, nsamples: int, seed: int, device) -> list[dict]:
-    """Calibration windows (Wanda rule) on the model's device. Part III."""
+    """Calibration windows (Wanda rule) on the model's device.
+
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
+    """
     samples = sample_calibration(setup.calib_docs, nsamples, setup.seqlen, seed=seed, encode=setup.encode)
     return [{k: v.to(device) for k, v in s.items()} for s in samples]
 
 
 def dense_perplexity_check(setup: LMSetup, max_windows: int | None, batch_size: int = 8) -> dict:
-    """Dense perplexity by :func:`perplexity` and by the independent loop :func:`perplexity_direct`. Part III."""
+    """Dense perplexity by :func:`perplexity` and by the independent loop :func:`perplexity_direct`.
+
+    Used by the chapter pruning_perplexity (Part III).
+    """
     model = setup.fresh()
     a = perplexity(model, setup.eval_ids, setup.seqlen, batch_size=batch_size, max_windows=max_windows)
     b = perplexity_direct(model, setup.eval_ids, setup.seqlen, max_windows=max_windows)
@@ -158,7 +168,8 @@ def run_grid(setup: LMSetup, methods: list[str], patterns: list[str], samples: l
     """Prune a fresh copy of the model for every (pattern, method) and measure perplexity.
 
     Returns one row per run: ``method``, ``pattern``, ``ppl`` (test; or validation if ``val``), achieved
-    ``sparsity``, ``target``, ``masks_ok``, ``ec_kept_mask``, the time split and the EC α summary. Part III.
+    ``sparsity``, ``target``, ``masks_ok``, ``ec_kept_mask``, the time split and the EC α summary.
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     rows = []
     pairs = [(p, m) for p in patterns for m in methods]
@@ -185,7 +196,8 @@ def run_grid(setup: LMSetup, methods: list[str], patterns: list[str], samples: l
 
 def mask_agreement(setup: LMSetup, samples: list[dict], patterns: list[str]) -> dict:
     """Mismatching mask entries between Wanda and CVR(a=1, γ=0, abs, row), and between RIA and
-    CVR(a=0.5, γ=0, relative, layer), over every layer of the full sequential run. Part III."""
+    CVR(a=0.5, γ=0, relative, layer), over every layer of the full sequential run.
+    Used by the chapter pruning_perplexity (Part III)."""
     out = {"wanda": 0, "ria": 0, "entries": 0}
     pairs = {"wanda": ({"method": "wanda"}, {"method": "cvr", "cvr_a": 1.0, "cvr_gamma": 0.0,
                                                "cvr_weight_term": "abs", "cvr_group": "row"}),
@@ -206,7 +218,8 @@ def mask_agreement(setup: LMSetup, samples: list[dict], patterns: list[str]) -> 
 @torch.no_grad()
 def layer_errors_block0(setup: LMSetup, samples: list[dict], patterns: list[str]) -> list[dict]:
     """Relative output error ``tr(ΔW C ΔWᵀ)/tr(W C Wᵀ)`` of Wanda and SparseGPT on every linear of block 0,
-    with ``C`` the measured second moment of that linear's dense inputs. Part III."""
+    with ``C`` the measured second moment of that linear's dense inputs.
+    Used by the chapter pruning_perplexity (Part III)."""
     model = setup.fresh()
     blocks = find_blocks(model)
     linears = find_linears(blocks[0])
@@ -241,7 +254,8 @@ def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pai
 
     Calibration: train-split sentences packed into 128-token windows; held-out sentences are encoded with at
     most ``max_length`` tokens. Returns ``{"dense_retrieval",
-    "rows": [{method, pattern, cosine, retrieval, sparsity, masks_ok}], "n_pairs"}``. Part III.
+    "rows": [{method, pattern, cosine, retrieval, sparsity, masks_ok}], "n_pairs"}``.
+    Used by the chapter pruning_perplexity (Part III).
     """
     from lsa.data.text import load_documents, sentences, split_documents
     from lsa.models.minilm import encode, load_minilm
@@ -276,16 +290,12 @@ def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pai
     return out
 
 
-def text_digest(ids: torch.Tensor) -> str:
-    """Short digest of a token tensor (recorded so a reader can tell which evaluation text was used)."""
-    return hashlib.sha256(ids.cpu().numpy().tobytes()).hexdigest()[:12]
-
-
 def time_methods(setup: LMSetup, methods: list[str], pattern: str, samples: list[dict], repeats: int = 3,
                  progress: bool = False) -> list[dict]:
     """Wall time of the whole pruning of a fresh model per method, split into calibration / scoring /
     compensation, ``repeats`` times with the methods interleaved (round robin) so that they share the
-    machine's conditions. One row per (method, repeat). Part III (pruning-cost chapter)."""
+    machine's conditions. One row per (method, repeat).
+    Used by the chapter pruning_cost; used by the chapters pruning_perplexity and pruning_cost (Part III)."""
     rows = []
     it = range(repeats)
     if progress:
@@ -304,7 +314,8 @@ def layer_cost_scaling(dims: list[int], methods: list[str], pattern: str = "50%"
                        repeats: int = 3, seed: int = 0) -> list[dict]:
     """Scoring-only cost on one square layer of each size (statistics already gathered): time of score +
     mask (+ OBS reconstruction for SparseGPT, + EC where asked), median of ``repeats``. Shows how the
-    per-layer work grows with the width (SparseGPT's is cubic). Part III (pruning-cost chapter)."""
+    per-layer work grows with the width (SparseGPT's is cubic).
+    Used by the chapter pruning_cost; used by the chapters pruning_perplexity and pruning_cost (Part III)."""
     import time
 
     from lsa.prune.calibration import ChannelStats

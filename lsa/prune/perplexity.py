@@ -3,7 +3,8 @@
 Perplexity: tokenise the joined text once, cut ``floor(N / seqlen)`` non-overlapping windows (the remainder
 is dropped), per window the mean cross-entropy of positions ``0..L-2`` predicting ``1..L-1``, and
 ``PPL = exp(mean over windows)``. Calibration: the Wanda/SparseGPT rule — pick a random document until it is
-longer than ``seqlen`` tokens, then a random window of it. Used by the pruning chapters (Part III).
+longer than ``seqlen`` tokens, then a random window of it.
+Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def windows(ids: torch.Tensor, seqlen: int) -> torch.Tensor:
     Raises
     ------
     ValueError
-        When ``ids`` is not 1-D or is shorter than one window (names both lengths). Part III.
+        When ``ids`` is not 1-D or is shorter than one window (names both lengths).
+        Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
         raise ValueError("token ids must be a 1-D tensor")
@@ -53,7 +55,7 @@ def perplexity(model, ids: torch.Tensor, seqlen: int, batch_size: int = 8, max_w
     progress : bool
         tqdm over batches.
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     w = windows(ids, seqlen)
     if max_windows is not None:
@@ -81,7 +83,7 @@ def perplexity(model, ids: torch.Tensor, seqlen: int, batch_size: int = 8, max_w
 def perplexity_direct(model, ids: torch.Tensor, seqlen: int, max_windows: int | None = None) -> float:
     """Independent check of :func:`perplexity`: a plain loop over windows, one at a time, using
     ``torch.nn.functional.cross_entropy`` on shifted logits and labels (the reference code's arithmetic).
-    Used by the pruning-perplexity chapter's dense-perplexity guarantee (Part III).
+    Used by the dense-perplexity guarantee of the chapter pruning_perplexity (Part III).
     """
     n = ids.numel() // seqlen
     if max_windows is not None:
@@ -131,7 +133,7 @@ def sample_calibration(docs: list, nsamples: int, seqlen: int, seed: int = 0, en
     ValueError
         When no document is longer than ``seqlen`` tokens (calibration text shorter than one window).
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if nsamples < 1 or seqlen < 2:
         raise ValueError(f"need nsamples >= 1 and seqlen >= 2, got {nsamples}, {seqlen}")

@@ -2,7 +2,7 @@
 
 These are NOT results of the CVR paper (whose tables we could not read): they are the WikiText-2
 perplexities of the locuslab/wanda README ("LLaMA-2 results"), seqlen 2048, C4 calibration 128 × 2048.
-Used by the pruning-perplexity chapter (Part III).
+Used by the chapter pruning_perplexity (Part III).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ WANDA_README_LLAMA2 = {
 
 
 def reference_rows() -> list[dict]:
-    """Flat rows ``{model, pattern, method, ppl, source}`` of :data:`WANDA_README_LLAMA2`. Part III."""
+    """Flat rows ``{model, pattern, method, ppl, source}`` of :data:`WANDA_README_LLAMA2`.
+
+    Used by the chapter pruning_perplexity (Part III).
+    """
     return [{"model": m, "pattern": p, "method": k, "ppl": v, "source": SOURCE}
             for m, pats in WANDA_README_LLAMA2.items() for p, meths in pats.items() for k, v in meths.items()]

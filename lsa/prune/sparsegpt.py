@@ -3,7 +3,7 @@
 A transcription of ``SparseGPT.fasterprune`` (IST-DASLab/sparsegpt ``sparsegpt.py``; spec §2.3): dead
 inputs zeroed, 1 % dampening, Cholesky of ``H⁻¹`` (upper), columns in blocks of 128 with adaptive mask
 selection per block (unstructured) or per group of M (N:M), OBS update inside a block and the lazy batched
-update after it. Used by the pruning chapters (Part III).
+update after it. Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def sparsegpt_prune(weight: torch.Tensor, gram: torch.Tensor, pattern: Pattern, 
     keep : (d_out, d_in) bool tensor
         The mask (``True`` = kept).
 
-    Used by the pruning chapters (Part III).
+    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     d_out, d_in = weight.shape
     if gram.shape != (d_in, d_in):
