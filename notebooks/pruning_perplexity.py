@@ -42,7 +42,8 @@
 # %% tags=["profiles"]
 PROFILES = {
     "smoke": {"nsamples": 8, "patterns": ["50%", "2:4"], "eval_windows": 48, "minilm_calib": 4,
-              "minilm_pairs": 32, "minilm_patterns": ["50%"], "minilm_methods": ["wanda", "cvr+ec"], "outlier_tokens": 2048, "recipe_steps": 3},
+              "minilm_pairs": 32, "minilm_patterns": ["50%"], "minilm_methods": ["wanda", "cvr+ec"], "outlier_tokens": 2048, "recipe_steps": 3,
+              "stability_seeds": []},
     "default": {},
     "paper": {"model": "facebook/opt-125m", "wikitext_path": "data/external/wikitext-2-raw",
               "c4_train_path": "data/external/c4-train.00000-of-01024.json.gz",
@@ -70,6 +71,7 @@ minilm_methods: list[str] = ["magnitude", "wanda", "sparsegpt", "ria", "cvr", "c
 minilm_patterns: list[str] = ["50%", "2:4"]  # patterns on MiniLM
 minilm_calib: int = 16  # MiniLM calibration windows of 128 tokens
 minilm_pairs: int = 120  # held-out adjacent-sentence pairs for fidelity and retrieval
+stability_seeds: list[int] = [1, 2]  # extra calibration seeds for the stability check at 50 % (empty: skip)
 outlier_tokens: int = 4096  # tokens of the controlled outlier-layer experiment (calibration and test each)
 dtype: str = "float32"  # model dtype for Hugging Face models (float16 at paper scale)
 cpu_threads: int = 1  # torch CPU threads (1 is fastest on a shared 2-core machine; 0 keeps the torch default)
@@ -183,6 +185,27 @@ fig.suptitle(f"At {p50}: CVR+EC {'≤' if win else '>'} Wanda in perplexity "
 fig.tight_layout()
 lsa.save_figure(fig, "perplexity_by_method")
 plt.show()
+
+# %% [markdown]
+# ## Stability over calibration seeds (50 %)
+#
+# The same comparison with other calibration samples (seeds of the Wanda sampling rule); spec claim C8.
+
+# %%
+stab = None
+if stability_seeds and "50%" in patterns:
+    srows = [{"seed": seed, "method": m, "ppl": ppl[m, "50%"]} for m in ("wanda", "cvr+ec") if (m, "50%") in ppl]
+    for s_ in stability_seeds:
+        s_samples = ex.calibration_samples(setup, nsamples, s_, dev)
+        srows += [{"seed": s_, **{k: r[k] for k in ("method", "ppl")}}
+                  for r in ex.run_grid(setup, ["wanda", "cvr+ec"], ["50%"], s_samples, max_windows=max_windows,
+                                       batch_size=batch_size)]
+    stab = pd.DataFrame(srows)
+    display(stab.pivot(index="seed", columns="method", values="ppl").round(4))
+    sd = stab.groupby("method").ppl.std()
+    gap = stab.groupby("method").ppl.mean()
+    print(f"std over {stab.seed.nunique()} seeds: CVR+EC {sd['cvr+ec']:.4f}, Wanda {sd['wanda']:.4f}; "
+          f"mean CVR+EC − Wanda = {gap['cvr+ec'] - gap['wanda']:+.4f}")
 
 # %% [markdown]
 # ## Guarantees on the real model: exact patterns, CVR = Wanda / RIA, SparseGPT's layer error
@@ -318,6 +341,11 @@ for p in pats:
         for ref in ("wanda", "ria", "sparsegpt", "cvr"):
             if (ref, p) in ppl:
                 metrics[f"ratio_cvr_ec_over_{ref}_{_key(p)}"] = ppl["cvr+ec", p] / ppl[ref, p]
+if stab is not None:
+    metrics["stability_n_seeds"] = int(stab.seed.nunique())
+    metrics["stability_std_cvr_ec"] = float(sd["cvr+ec"])
+    metrics["stability_std_wanda"] = float(sd["wanda"])
+    metrics["stability_mean_gap"] = float(gap["cvr+ec"] - gap["wanda"])
 if mini:
     metrics["minilm_dense_retrieval"] = mini["dense_retrieval"]
     metrics["minilm_masks_exact"] = bool(all(r["masks_ok"] for r in mini["rows"]))
