@@ -105,7 +105,7 @@ def join_documents(docs: list[dict], sep: str = "\n\n") -> str:
 
 
 def sentences(docs: list[dict], min_chars: int = 40, max_chars: int = 300) -> list[str]:
-    """Prose sentences of the documents (split at ``. `` / ``? `` / ``! `` and blank lines).
+    """Prose sentences of the documents (split after a full stop, question or exclamation mark, and at blank lines).
 
     Keeps sentences of ``min_chars``..``max_chars`` characters that contain at least five words and mostly
     letters (so parameter lists and code fragments are dropped). Used for MiniLM fidelity in the chapter
