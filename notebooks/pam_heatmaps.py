@@ -159,12 +159,17 @@ lsa.save_figure(fig, "F6_block_energy")
 # %%
 frac = pd.DataFrame(fractions)
 groups = list(frac.groupby(["kind", "chain", "init"]))
-fig, axes = plt.subplots(1, len(groups), figsize=(2.4 * len(groups), 3.2), sharey=True, squeeze=False)
-for ax, ((kind, chain, init), d) in zip(axes[0], groups):
+ncols = min(6, len(groups))
+nrows = int(np.ceil(len(groups) / ncols))
+fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows), sharey=True, squeeze=False)
+for ax, ((kind, chain, init), d) in zip(axes.flat, groups):
     ax.stackplot(d.depth, d.f_core, d.f_ovl, d.f_noise, labels=["core", "overlap", "noise"], alpha=0.85)
-    ax.set_title(f"{kind} {chain}\n{init}", fontsize=7)
-    ax.set_xlabel("interface", fontsize=7)
-axes[0, 0].set_ylabel("energy fraction of B^tr")
+    ax.set_title(f"{kind} {chain} ({init})", fontsize=7)
+    ax.set_xlabel("interface index", fontsize=7)
+for ax in axes.flat[len(groups):]:
+    ax.axis("off")
+for ax in axes[:, 0]:
+    ax.set_ylabel("energy fraction of B^tr")
 axes[0, 0].legend(fontsize=6, loc="lower left")
 fig.suptitle("Core / overlap / noise energy of the source-mode PAM along depth")
 fig.tight_layout()
