@@ -18,7 +18,10 @@ from lsa.linalg import principal_angles, random_orthogonal
 
 
 def power_law_block(d: int, decay: float = 1.5, seed: int = 0, dtype=torch.float32) -> torch.nn.Module:
-    """A token-wise block x -> W2 tanh(W1 x) whose linear part has singular values i^-decay (random bases)."""
+    """A token-wise block x -> W2 tanh(W1 x) whose linear part has singular values i^-decay (random bases).
+
+    Used by the Part II benchmark (issue 4; quoted in the notes, no chapter).
+    """
     rng = np.random.default_rng(seed)
     s = np.arange(1, d + 1, dtype=np.float64) ** (-decay)
     W1 = random_orthogonal(d, rng) @ np.diag(s) @ random_orthogonal(d, rng).T
@@ -38,6 +41,8 @@ def jacobian_subspace_benchmark(widths=(512, 1024, 2048), k: int = 16, n_probe: 
 
     Returns one record per width: ``dense_s``, ``randomized_s``, ``speedup``, ``max_angle_left`` /
     ``max_angle_right`` (radians), ``sv_rel_err`` (max relative error of the top-k singular values).
+
+    Used by the Part II benchmark (issue 4; quoted in the notes, no chapter).
     """
     out = []
     torch.manual_seed(seed)

@@ -23,6 +23,8 @@ def margins(struct: PAMStructure, cfg: GSAConfig = GSAConfig()) -> dict:
     dict with ``gamma`` (G x n active gaps), ``pi`` (n x n overlap margins), ``mu`` (noise slack),
     ``rho_act``, ``rho_pair``, ``rho_noise`` and ``rho`` = their minimum (0 when the noise bound fails),
     and ``argmin_act`` = (g*, j*) attaining the smallest active gap.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     a, c = struct.a, struct.c
     gamma = np.abs(a - cfg.tau * c[None, :])
@@ -50,14 +52,20 @@ def _strict(margin, bound, scale) -> bool:
 
 
 def certify(struct: PAMStructure, delta_F: float, cfg: GSAConfig = GSAConfig(), marg: dict | None = None) -> bool:
-    """Scalar T4 test: N holds and delta_F < rho (strictly, outside the 1e-9 fail band)."""
+    """Scalar T4 test: N holds and delta_F < rho (strictly, outside the 1e-9 fail band).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     m = marg or margins(struct, cfg)
     return bool(struct.N and m["mu"] > REL_FAIL * struct.fro and _strict(m["rho"], delta_F, max(m["rho"], 1e-300)))
 
 
 def certify_columns(struct: PAMStructure, delta_cols, delta_F: float, cfg: GSAConfig = GSAConfig(),
                     marg: dict | None = None) -> bool:
-    """Column-refined T4 test with per-column perturbation bounds ``delta_cols`` (>= ||Delta[:, j]||_2)."""
+    """Column-refined T4 test with per-column perturbation bounds ``delta_cols`` (>= ||Delta[:, j]||_2).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     m = marg or margins(struct, cfg)
     d = np.asarray(delta_cols, dtype=np.float64)
     c = struct.c
@@ -86,6 +94,8 @@ def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float 
 
     Blocks whose flip would need a zero column (a single row group holding the whole column) are skipped
     in favour of the next-smallest gap.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = np.asarray(P, dtype=np.float64)
     struct = pam_structure(P, groups, cfg)
@@ -116,7 +126,10 @@ def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float 
 def perturbation_test(P, groups, radius: float, scales=(0.25, 0.5, 0.9, 0.999), n_draws: int = 200,
                       cfg: GSAConfig = GSAConfig(), seed: int = 0) -> dict:
     """Soundness test of T4: draw ``n_draws`` Gaussian Delta per scale s with ||Delta||_F = s * radius and
-    return the fraction whose structures equal those of P (spec claim 5)."""
+    return the fraction whose structures equal those of P (spec claim 5).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     P = np.asarray(P, dtype=np.float64)
     base = pam_structure(P, groups, cfg)
     rng = np.random.default_rng(seed)

@@ -23,7 +23,10 @@ from lsa.linalg import principal_angles, random_orthogonal
 
 
 def bound_ratios(analyses) -> dict:
-    """Max over interfaces of actual / bound for ||dB||_F, ||dB[:, j]||, ||dPhi||_2 and ||dPhi||_F (T1; <= 1)."""
+    """Max over interfaces of actual / bound for ||dB||_F, ||dB[:, j]||, ||dPhi||_2 and ||dPhi||_F (T1; <= 1).
+
+    Used by ``pam_certificates``.
+    """
     r = {"B_F": 0.0, "B_col": 0.0, "Phi_2": 0.0, "Phi_F": 0.0}
     for ia in analyses:
         a, b = ia.src, ia.dst
@@ -42,7 +45,10 @@ def bound_ratios(analyses) -> dict:
 
 
 def decomposition_errors(matrices, cfg: GSAConfig = GSAConfig()) -> dict:
-    """Max pairwise-orthogonality error / ||P||_F^2 and relative energy error of core+overlap+noise (T3)."""
+    """Max pairwise-orthogonality error / ||P||_F^2 and relative energy error of core+overlap+noise (T3).
+
+    Used by ``pam_certificates``.
+    """
     orth, energy = 0.0, 0.0
     for P, groups in matrices:
         d = decompose(P, pam_structure(P, groups, cfg))
@@ -57,7 +63,10 @@ def decomposition_errors(matrices, cfg: GSAConfig = GSAConfig()) -> dict:
 
 
 def structured_pam(rng, m: int = 32, n: int = 8, G: int = 4, noise: float = 0.05):
-    """A random block-sparse PAM (columns in one or two row groups plus noise) and its row groups."""
+    """A random block-sparse PAM (columns in one or two row groups plus noise) and its row groups.
+
+    Used by ``pam_certificates``.
+    """
     groups = np.arange(m) % G
     P = noise * rng.standard_normal((m, n))
     for j in range(n):
@@ -67,14 +76,20 @@ def structured_pam(rng, m: int = 32, n: int = 8, G: int = 4, noise: float = 0.05
 
 
 def margins_of(P, groups, cfg: GSAConfig = GSAConfig()) -> dict:
-    """T4 margins of ``P`` at its row groups (shortcut of :func:`margins` on :func:`pam_structure`)."""
+    """T4 margins of ``P`` at its row groups (shortcut of :func:`margins` on :func:`pam_structure`).
+
+    Used by ``pam_certificates``.
+    """
     return margins(pam_structure(P, groups, cfg), cfg)
 
 
 def soundness_and_tightness(cases, n_draws: int = 200, scales=(0.25, 0.5, 0.9, 0.999),
                             cfg: GSAConfig = GSAConfig(), seed: int = 0) -> dict:
     """On each (P, groups) with rho > 0: agreement rate under random Delta inside rho (T4 soundness), and
-    whether the constructive flip (norm <= (1+tau)/(1-tau) rho_act (1+1e-6)) changes a support."""
+    whether the constructive flip (norm <= (1+tau)/(1-tau) rho_act (1+1e-6)) changes a support.
+
+    Used by ``pam_certificates``.
+    """
     agree, flips, within, n = [], [], [], 0
     cases = list(cases)
     for i, (P, groups) in enumerate(cases):
@@ -96,7 +111,10 @@ def soundness_and_tightness(cases, n_draws: int = 200, scales=(0.25, 0.5, 0.9, 0
 
 def degenerate_rotation(seed: int = 0) -> dict:
     """Claim 4: rotate the source basis inside a degenerate singular block; B changes, Phi^tr does not; a sign
-    flip of (u_j, v_j) negates column j of B and leaves amplitudes and structures unchanged."""
+    flip of (u_j, v_j) negates column j of B and leaves amplitudes and structures unchanged.
+
+    Used by ``pam_certificates``.
+    """
     rng = np.random.default_rng(seed)
     d = 10
     A = random_orthogonal(d, rng) @ np.diag([5, 3, 3, 3, 2, 1, .5, .3, .2, .1]) @ random_orthogonal(d, rng).T
@@ -121,7 +139,10 @@ def degenerate_rotation(seed: int = 0) -> dict:
 
 def label_fragility(cfg: GSAConfig = GSAConfig()) -> dict:
     """Claim 7: a perturbation with ||Delta||_F < rho keeps every static structure but flips one label; the
-    T5 certificate of that channel fails (the missing margin is detected)."""
+    T5 certificate of that channel fails (the missing margin is detected).
+
+    Used by ``pam_certificates``.
+    """
     cfg = cfg.with_(row_groups="blocks")
     Phi, groups = label_fragile_example()
     st = pam_structure(Phi, groups, cfg)
@@ -137,7 +158,10 @@ def label_fragility(cfg: GSAConfig = GSAConfig()) -> dict:
 
 def jacobian_agreement(factor, k: int = 6, n_ref: int = 4, seed: int = 0) -> dict:
     """Claim 11 on a real Jacobian factor: randomized (JVP/VJP) vs dense top-k (singular values, angles), and
-    the batched mean-Jacobian operator vs the mean of per-sample ``jacrev`` Jacobians on ``n_ref`` probes."""
+    the batched mean-Jacobian operator vs the mean of per-sample ``jacrev`` Jacobians on ``n_ref`` probes.
+
+    Used by ``pam_certificates``.
+    """
     from lsa.gsa.jacobian import MeanChannelJacobian
 
     op = factor.op
@@ -153,7 +177,10 @@ def jacobian_agreement(factor, k: int = 6, n_ref: int = 4, seed: int = 0) -> dic
 
 
 def invariance(P, groups, cfg: GSAConfig = GSAConfig(), seed: int = 0) -> bool:
-    """Claim 12: permuting rows inside groups and rescaling by c > 0 leave structures and CERT decisions unchanged."""
+    """Claim 12: permuting rows inside groups and rescaling by c > 0 leave structures and CERT decisions unchanged.
+
+    Used by ``pam_certificates``.
+    """
     rng = np.random.default_rng(seed)
     st, m = pam_structure(P, groups, cfg), None
     m = margins(st, cfg)
@@ -172,5 +199,8 @@ def invariance(P, groups, cfg: GSAConfig = GSAConfig(), seed: int = 0) -> bool:
 
 
 def json_digest(report: dict) -> str:
-    """Canonical JSON of a protocol report without its in-memory part (for the determinism claim)."""
+    """Canonical JSON of a protocol report without its in-memory part (for the determinism claim).
+
+    Used by ``pam_certificates``.
+    """
     return json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, sort_keys=True)

@@ -48,6 +48,8 @@ class GSAConfig:
         Factors whose smaller dimension is at most this are handled densely.
     seed : int
         Seed of random sketches and perturbation tests.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
 
     q_win: float = 0.9

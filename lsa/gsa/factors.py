@@ -26,7 +26,10 @@ SUPPORTED = "lsa ResNet, lsa ViT, transformers GPT2LMHeadModel/GPT2Model, transf
 
 @dataclass
 class Factor:
-    """One layer factor: a dense matrix or a ``LinearOperator`` with named input / output spaces."""
+    """One layer factor: a dense matrix or a ``LinearOperator`` with named input / output spaces.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
 
     name: str
     op: Any            # ndarray (m x n) or scipy LinearOperator
@@ -48,7 +51,10 @@ class Factor:
 
 
 def interfaces(factors: list[Factor]) -> list[tuple[int, int]]:
-    """Consecutive pairs (l, l+1) whose spaces match (out_space(l) == in_space(l+1)), as the protocol uses them."""
+    """Consecutive pairs (l, l+1) whose spaces match (out_space(l) == in_space(l+1)), as the protocol uses them.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if len(factors) < 2:
         raise ValueError(f"need at least two factors to form an interface, got {len(factors)}")
     pairs = [(i, i + 1) for i in range(len(factors) - 1)
@@ -64,14 +70,20 @@ def _np(w: torch.Tensor) -> np.ndarray:
 
 
 def conv_dc(weight: torch.Tensor) -> np.ndarray:
-    """DC reduction of a conv kernel (C_out, C_in, kh, kw) -> C_out x C_in: the response to a constant field."""
+    """DC reduction of a conv kernel (C_out, C_in, kh, kw) -> C_out x C_in: the response to a constant field.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if weight.ndim != 4:
         raise ValueError(f"expected a conv kernel of shape (C_out, C_in, kh, kw), got {tuple(weight.shape)}")
     return _np(weight).sum(axis=(2, 3))
 
 
 def bn_scale(bn: nn.Module) -> np.ndarray | None:
-    """Per-channel eval-mode BatchNorm gain gamma / sqrt(var + eps) (None for Identity)."""
+    """Per-channel eval-mode BatchNorm gain gamma / sqrt(var + eps) (None for Identity).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if isinstance(bn, nn.Identity):
         return None
     if not isinstance(bn, nn.BatchNorm2d):
@@ -110,7 +122,10 @@ def _prelayer_chain(layers, get) -> list[Factor]:
 
 
 def static_factors(model) -> list[Factor]:
-    """Mode-S factors of a supported model (BN folded into rows, LN gains into the next reader's columns)."""
+    """Mode-S factors of a supported model (BN folded into rows, LN gains into the next reader's columns).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     from lsa.models.resnet import ResNet
     from lsa.models.vit import ViT
 
@@ -169,6 +184,8 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
         Images (N, C, H, W) for ResNet / ViT / TinyUNet, token ids (N, T) for GPT-2 / BERT.
     t : int, optional
         Diffusion timestep for TinyUNet (required there).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     from lsa.models.resnet import ResNet
     from lsa.models.unet import TinyUNet

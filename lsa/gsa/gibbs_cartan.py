@@ -39,29 +39,44 @@ def orbit_p(r: int, alpha: float) -> np.ndarray:
 
 
 def orbit_lambda(r: int, alpha: float) -> np.ndarray:
-    """Eigenvalues lambda_i = r p_i(alpha) of the normalised Gram matrix on the orbit (sum r)."""
+    """Eigenvalues lambda_i = r p_i(alpha) of the normalised Gram matrix on the orbit (sum r).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     return r * orbit_p(r, alpha)
 
 
 def mean_log_rank(r: int, alpha: float) -> float:
-    """E_{p_alpha}[log i] (= -d/dalpha log H_{r,alpha}), the moment matched by the fit."""
+    """E_{p_alpha}[log i] (= -d/dalpha log H_{r,alpha}), the moment matched by the fit.
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     return float(orbit_p(r, alpha) @ _log_i(r))
 
 
 def fisher(r: int, alpha: float) -> float:
-    """Fisher information I(alpha) = Var_{p_alpha}(log i) = d^2/dalpha^2 log H_{r,alpha}."""
+    """Fisher information I(alpha) = Var_{p_alpha}(log i) = d^2/dalpha^2 log H_{r,alpha}.
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     p, li = orbit_p(r, alpha), _log_i(r)
     m = p @ li
     return float(p @ (li - m) ** 2)
 
 
 def top_radial(r: int, alpha: float) -> float:
-    """Top-radial Cartan coordinate on the orbit, h_1 = (1/2)(log r - log H_{r,alpha})."""
+    """Top-radial Cartan coordinate on the orbit, h_1 = (1/2)(log r - log H_{r,alpha}).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     return 0.5 * (math.log(r) - math.log(harmonic(r, alpha)))
 
 
 def bures_sq(lam_a, lam_b) -> float:
-    """Bures–Wasserstein distance squared of commuting (diagonal) spectra: sum (sqrt a - sqrt b)^2."""
+    """Bures–Wasserstein distance squared of commuting (diagonal) spectra: sum (sqrt a - sqrt b)^2.
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     a, b = np.asarray(lam_a, np.float64), np.asarray(lam_b, np.float64)
     if a.shape != b.shape:
         raise ValueError(f"spectra must have the same length, got {a.shape} and {b.shape}")
@@ -69,7 +84,10 @@ def bures_sq(lam_a, lam_b) -> float:
 
 
 def hellinger_affinity(p, q) -> float:
-    """Hellinger affinity sum_i sqrt(p_i q_i) of two rank distributions."""
+    """Hellinger affinity sum_i sqrt(p_i q_i) of two rank distributions.
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     if p.shape != q.shape:
         raise ValueError(f"distributions must have the same length, got {p.shape} and {q.shape}")
@@ -77,7 +95,10 @@ def hellinger_affinity(p, q) -> float:
 
 
 def orbit_tail(r: int, alpha: float, k) -> np.ndarray:
-    """Tail fraction tau_alpha(k) = 1 - H_{k,alpha}/H_{r,alpha} (energy beyond rank k), k may be an array."""
+    """Tail fraction tau_alpha(k) = 1 - H_{k,alpha}/H_{r,alpha} (energy beyond rank k), k may be an array.
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     k = np.asarray(k)
     if np.any(k < 0) or np.any(k > r):
         raise ValueError(f"tail rank k must lie in [0, r={r}], got {k}")
@@ -86,7 +107,10 @@ def orbit_tail(r: int, alpha: float, k) -> np.ndarray:
 
 
 def tail_bounds(r: int, alpha: float, k: int) -> tuple[float, float]:
-    """Integral sandwich (lower, upper) of tau_alpha(k) for alpha > 0, 1 <= k < r (spec section 2.3)."""
+    """Integral sandwich (lower, upper) of tau_alpha(k) for alpha > 0, 1 <= k < r (spec section 2.3).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     _check_r_alpha(r, alpha)
     if alpha <= 0 or not 1 <= k < r:
         raise ValueError(f"tail bounds need alpha > 0 and 1 <= k < r; got alpha={alpha}, k={k}, r={r}")
@@ -98,14 +122,20 @@ def tail_bounds(r: int, alpha: float, k: int) -> tuple[float, float]:
 
 
 def orbit_effective_rank(r: int, alpha: float, q: float) -> int:
-    """Exact r_q = min{k : sum_{i<=k} p_i(alpha) >= q} on the orbit."""
+    """Exact r_q = min{k : sum_{i<=k} p_i(alpha) >= q} on the orbit.
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     if not 0 < q <= 1:
         raise ValueError(f"energy level q must lie in (0, 1], got {q}")
     return int(np.searchsorted(np.cumsum(orbit_p(r, alpha)), q - 1e-12) + 1)
 
 
 def asymptotic_effective_rank(r: int, alpha: float, q: float) -> float:
-    """Large-r asymptotics of r_q on the orbit (spec section 2.4; the three scaling regimes)."""
+    """Large-r asymptotics of r_q on the orbit (spec section 2.4; the three scaling regimes).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     from scipy.special import zeta
 
     if alpha < 1:
@@ -154,7 +184,10 @@ def fit_alpha(p_emp) -> float:
 
 
 def fit_alpha_top(p_emp) -> float:
-    """Top-radial inversion: alpha with h_1(alpha) = h_1^emp = (1/2) log(r p_1)."""
+    """Top-radial inversion: alpha with h_1(alpha) = h_1^emp = (1/2) log(r p_1).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     p = _as_distribution(p_emp)
     r = p.size
     if r == 1:
@@ -164,7 +197,10 @@ def fit_alpha_top(p_emp) -> float:
 
 
 def ls_slope(p_emp, q: float = 0.99) -> float:
-    """Minus the least-squares slope of log lambda_i against log i over ranks [1, r_q] (diagnostic (b))."""
+    """Minus the least-squares slope of log lambda_i against log i over ranks [1, r_q] (diagnostic (b)).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     p = _as_distribution(p_emp)
     k = max(2, int(np.searchsorted(np.cumsum(p), q - 1e-12) + 1))
     k = min(k, int(np.sum(p > 0)))
@@ -175,7 +211,10 @@ def ls_slope(p_emp, q: float = 0.99) -> float:
 
 
 def chart_residuals(p_emp, alpha: float) -> dict:
-    """Orbit-chart residuals R_KL, R_H (Hellinger) and R_BW = 2 r R_H at the fitted alpha."""
+    """Orbit-chart residuals R_KL, R_H (Hellinger) and R_BW = 2 r R_H at the fitted alpha.
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     p = _as_distribution(p_emp)
     q = orbit_p(p.size, alpha)
     nz = p > 0
@@ -189,6 +228,8 @@ def fitted_tail_error(tau_emp, r: int, alpha: float) -> float:
 
     ``tau_emp[k-1]`` is the empirical tail beyond rank k for k = 1..K (exact given ||A||_F even when
     only the top K singular values are known).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
     """
     t = np.asarray(tau_emp, dtype=np.float64)
     if t.ndim != 1 or t.size > r:
@@ -199,12 +240,18 @@ def fitted_tail_error(tau_emp, r: int, alpha: float) -> float:
 
 
 def drift_constant(r: int, alpha_max: float) -> float:
-    """c_min = (1/2) E_{p_alpha_max}[log i], the lower bound of h_1' on [0, alpha_max] (T7)."""
+    """c_min = (1/2) E_{p_alpha_max}[log i], the lower bound of h_1' on [0, alpha_max] (T7).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     return 0.5 * mean_log_rank(r, alpha_max)
 
 
 def near_identity_alpha_bound(r: int, eps: float) -> float:
-    """Exact-orbit exponent bound 2 log((1+eps)/(1-eps)) / log r for ||A - I||_2 <= eps < 1 (T7)."""
+    """Exact-orbit exponent bound 2 log((1+eps)/(1-eps)) / log r for ||A - I||_2 <= eps < 1 (T7).
+
+    Used by ``gsa_spectra`` and ``pam_certificates``.
+    """
     if not 0 <= eps < 1 or r < 2:
         raise ValueError(f"need 0 <= eps < 1 and r >= 2, got eps={eps}, r={r}")
     return 2.0 * math.log((1 + eps) / (1 - eps)) / math.log(r)

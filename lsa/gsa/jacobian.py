@@ -29,6 +29,8 @@ class MeanChannelJacobian(LinearOperator):
         Axis of the channels in ``x`` and in the block output (1 for NCHW feature maps, -1 for tokens).
     chunk : int
         Tangents processed together with ``torch.func.vmap``.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
 
     def __init__(self, fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64):
@@ -104,7 +106,10 @@ class MeanChannelJacobian(LinearOperator):
 def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -1) -> np.ndarray:
     """Reference: mean over samples and output positions of the per-sample Jacobians (``torch.func.jacrev``),
     contracted with the broadcast over input positions. Independent of :class:`MeanChannelJacobian`; costly
-    (for tests)."""
+    (for tests).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     cd = channel_dim % x.ndim
     mats = []
     for n in range(x.shape[0]):

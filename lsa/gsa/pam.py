@@ -27,6 +27,8 @@ def row_groups_argmax(P, null_tol: float = 1e-8) -> np.ndarray:
     """Dominant-mode assignment g(c) = argmax_j |P_cj| / c_j (spec 2.8 rule 1); -1 marks the null group.
 
     Groups are relabelled 0..G-1 in order of their mode index.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
     c = np.linalg.norm(P, axis=0)
@@ -40,21 +42,30 @@ def row_groups_argmax(P, null_tol: float = 1e-8) -> np.ndarray:
 
 
 def row_groups_blocks(n_rows: int, block: int) -> np.ndarray:
-    """Architecture row groups: contiguous blocks of ``block`` channels (spec 2.8 rule 2)."""
+    """Architecture row groups: contiguous blocks of ``block`` channels (spec 2.8 rule 2).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if n_rows < 1 or block < 1:
         raise ValueError(f"need n_rows >= 1 and block >= 1, got {n_rows}, {block}")
     return np.arange(n_rows) // block
 
 
 def row_groups(P, cfg: GSAConfig = GSAConfig()) -> np.ndarray:
-    """Row groups of a PAM by the rule ``cfg.row_groups`` ("argmax" or "blocks")."""
+    """Row groups of a PAM by the rule ``cfg.row_groups`` ("argmax" or "blocks").
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     P = _check_matrix(P)
     return row_groups_argmax(P) if cfg.row_groups == "argmax" else row_groups_blocks(P.shape[0], cfg.block_size)
 
 
 @dataclass
 class PAMStructure:
-    """Every discrete structure of a PAM at fixed row groups, plus the amplitudes they come from."""
+    """Every discrete structure of a PAM at fixed row groups, plus the amplitudes they come from.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
 
     groups: np.ndarray      # (m,) row-group label per row, -1 = null
     a: np.ndarray           # (G, n) block amplitudes a_{g,j}
@@ -72,7 +83,10 @@ class PAMStructure:
 
 
 def amplitudes(P, groups) -> tuple[np.ndarray, np.ndarray]:
-    """Block amplitudes a_{g,j} = ||P[G_g, j]||_2 and column norms c_j over the non-null rows."""
+    """Block amplitudes a_{g,j} = ||P[G_g, j]||_2 and column norms c_j over the non-null rows.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     P = _check_matrix(P)
     groups = np.asarray(groups)
     if groups.shape != (P.shape[0],):
@@ -85,7 +99,10 @@ def amplitudes(P, groups) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pam_structure(P, groups, cfg: GSAConfig = GSAConfig()) -> PAMStructure:
-    """Supports, masks, graphs, SRS sets, hubs and the noise bound of ``P`` at the given (fixed) row groups."""
+    """Supports, masks, graphs, SRS sets, hubs and the noise bound of ``P`` at the given (fixed) row groups.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     P = _check_matrix(P)
     a, c = amplitudes(P, groups)
     groups = np.asarray(groups)
@@ -114,7 +131,10 @@ def pam_structure(P, groups, cfg: GSAConfig = GSAConfig()) -> PAMStructure:
 
 
 def decompose(P, struct: PAMStructure) -> dict:
-    """Orthogonal split P = P_core + P_ovl + P_noise (T3) and the energy fractions f_core, f_ovl, f_noise."""
+    """Orthogonal split P = P_core + P_ovl + P_noise (T3) and the energy fractions f_core, f_ovl, f_noise.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     P = _check_matrix(P)
     parts = {k: np.where(m, P, 0.0) for k, m in struct.masks.items()}
     tot = sum(float(np.sum(v ** 2)) for v in parts.values())
@@ -125,7 +145,10 @@ def decompose(P, struct: PAMStructure) -> dict:
 
 
 def block_energy(struct: PAMStructure, normalise: str = "column") -> np.ndarray:
-    """Block-energy heatmap H_{g,j} = a_{g,j}^2 / c_j^2 (``"column"``) or / ||P||_F^2 (``"global"``)."""
+    """Block-energy heatmap H_{g,j} = a_{g,j}^2 / c_j^2 (``"column"``) or / ||P||_F^2 (``"global"``).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if normalise == "column":
         return struct.a ** 2 / np.where(struct.c > 0, struct.c ** 2, 1.0)[None, :]
     if normalise == "global":
@@ -134,7 +157,10 @@ def block_energy(struct: PAMStructure, normalise: str = "column") -> np.ndarray:
 
 
 def structure_diff(s1: PAMStructure, s2: PAMStructure) -> dict:
-    """Which discrete structures differ between two PAMs with the same row groups (empty dict = identical)."""
+    """Which discrete structures differ between two PAMs with the same row groups (empty dict = identical).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if not np.array_equal(s1.groups, s2.groups):
         raise ValueError("structures must be compared at the same (fixed) row groups")
     iu = np.triu_indices(s1.c.size, 1)
@@ -151,7 +177,10 @@ def structure_diff(s1: PAMStructure, s2: PAMStructure) -> dict:
 
 
 def summary(struct: PAMStructure) -> dict:
-    """JSON-friendly summary: group count, support sizes, SRS sizes, hubs, edge count, N."""
+    """JSON-friendly summary: group count, support sizes, SRS sizes, hubs, edge count, N.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     iu = np.triu_indices(struct.c.size, 1)
     return {"n_groups": int(struct.a.shape[0]), "support_sizes": struct.support.sum(0).tolist(),
             "srs_sizes": [len(s) for s in struct.srs], "hubs": list(struct.hubs),

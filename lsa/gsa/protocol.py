@@ -39,7 +39,10 @@ def _plain(x):
 
 @dataclass
 class FactorAnalysis:
-    """Steps P1–P4 for one factor: spectrum, window, Gibbs–Cartan fit and check G."""
+    """Steps P1–P4 for one factor: spectrum, window, Gibbs–Cartan fit and check G.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
 
     factor: Factor
     spec: Spectrum
@@ -72,6 +75,8 @@ def analyse_factor(f: Factor, cfg: GSAConfig = GSAConfig()) -> FactorAnalysis:
 
     For a randomized (partial) spectrum the fit completes the unknown tail mass flat over ranks K+1..r
     (our convention); eps* is always computed on the known ranks, where tau_emp is exact.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     r = min(f.shape)
     A = None
@@ -93,7 +98,10 @@ def analyse_factor(f: Factor, cfg: GSAConfig = GSAConfig()) -> FactorAnalysis:
 
 @dataclass
 class InterfaceAnalysis:
-    """Steps P5–P10 for one interface, with the matrices kept for plotting."""
+    """Steps P5–P10 for one interface, with the matrices kept for plotting.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
 
     src: FactorAnalysis
     dst: FactorAnalysis
@@ -106,7 +114,10 @@ def _apply(fa: FactorAnalysis):
 
 
 def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSAConfig()) -> InterfaceAnalysis:
-    """P5–P10 on the interface a -> b: transport, incidences, T1/T2 bounds, PAM structures, margins, decisions."""
+    """P5–P10 on the interface a -> b: transport, incidences, T1/T2 bounds, PAM structures, margins, decisions.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     k, k2 = a.window.k, b.window.k
     tr = transport(a.spec, k, b.spec, k2)
     B_tr, B_full = source_incidence(a.spec, k, b.spec, k2, _apply(b))
@@ -163,6 +174,8 @@ def run_protocol(factors: list[Factor], cfg: GSAConfig = GSAConfig(), pairs=None
         ``{"config", "factors", "interfaces", "summary", "domain"}`` (JSON-serialisable) plus the key
         ``"_analysis"`` holding the in-memory :class:`InterfaceAnalysis` objects for plotting (pop it
         before serialising).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     if not isinstance(cfg, GSAConfig):
         raise TypeError(f"cfg must be a GSAConfig, got {type(cfg).__name__}")

@@ -15,7 +15,10 @@ from lsa.linalg import as_float64, randomized_svd
 
 
 def sign_convention(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flip each pair (u_j, v_j) so that the largest-magnitude entry of u_j is positive (spec 2.5)."""
+    """Flip each pair (u_j, v_j) so that the largest-magnitude entry of u_j is positive (spec 2.5).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     U, Vt = np.array(U, dtype=np.float64), np.array(Vt, dtype=np.float64)
     if U.shape[1] == 0:
         return U, Vt
@@ -26,7 +29,10 @@ def sign_convention(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def degenerate_clusters(s, g_deg: float = 1e-3) -> list[np.ndarray]:
-    """Group consecutive modes whose relative gap (s_j - s_{j+1})/s_j is below ``g_deg`` (spec 2.5)."""
+    """Group consecutive modes whose relative gap (s_j - s_{j+1})/s_j is below ``g_deg`` (spec 2.5).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     s = np.asarray(s, dtype=np.float64)
     clusters, cur = [], [0] if s.size else []
     for j in range(1, s.size):
@@ -61,6 +67,8 @@ class Spectrum:
         True when the spectrum is complete (dense SVD) and ``fro2`` exact.
     residual : float
         max_i ||A v_i - s_i u_i|| / s_1 (protocol P1).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
 
     s: np.ndarray
@@ -113,7 +121,10 @@ class Spectrum:
 
 
 def normalise_factor(A) -> np.ndarray:
-    """Frobenius-normalised factor Abar = sqrt(r) A / ||A||_F, r = min(m, n) (spec 2.2)."""
+    """Frobenius-normalised factor Abar = sqrt(r) A / ||A||_F, r = min(m, n) (spec 2.2).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     A = as_float64(A)
     if A.ndim != 2:
         raise ValueError(f"factor must be a 2-D matrix, got shape {A.shape}")
@@ -124,7 +135,10 @@ def normalise_factor(A) -> np.ndarray:
 
 
 def dense_spectrum(A) -> Spectrum:
-    """Full SVD of a dense factor (float64), sign convention applied. Used by all Part II chapters."""
+    """Full SVD of a dense factor (float64), sign convention applied. Used by all Part II chapters.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     A = as_float64(A)
     if A.ndim != 2 or min(A.shape) == 0:
         raise ValueError(f"factor must be a non-empty 2-D matrix, got shape {A.shape}")
@@ -144,7 +158,10 @@ def _residual(op: LinearOperator, U, s, Vt) -> float:
 
 
 def hutchinson_fro2(op: LinearOperator, n_samples: int = 128, seed: int = 0) -> tuple[float, float]:
-    """Hutchinson estimate of ||A||_F^2 = E||A z||^2 (Rademacher z) and the upper end of its 95 % interval."""
+    """Hutchinson estimate of ||A||_F^2 = E||A z||^2 (Rademacher z) and the upper end of its 95 % interval.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     op = aslinearoperator(op)
     if n_samples < 2:
         raise ValueError(f"n_samples must be >= 2, got {n_samples}")
@@ -161,6 +178,8 @@ def randomized_spectrum(op, K: int, oversample: int = 10, n_iter: int = 2, seed:
 
     ``fro2`` is the exact ||A||_F^2 when known; otherwise the upper end of a Hutchinson 95 % interval
     is used (spec section 8), and the spectrum is marked inexact.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     op = aslinearoperator(op)
     m, n = op.shape

@@ -27,7 +27,10 @@ PAPER_CONFIGS = {
 
 
 def load_checkpoint(model: torch.nn.Module, path: str) -> torch.nn.Module:
-    """Load a local ``state_dict`` file (``torch.load(..., weights_only=True)``) into ``model``; clear errors."""
+    """Load a local ``state_dict`` file (``torch.load(..., weights_only=True)``) into ``model``; clear errors.
+
+    Used by ``pam_heatmaps``.
+    """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {p} (expected a torch state_dict saved with torch.save)")
@@ -49,7 +52,10 @@ def load_checkpoint(model: torch.nn.Module, path: str) -> torch.nn.Module:
 
 
 def select_pairs(factors, n: int | None) -> list:
-    """``n`` interfaces spread over depth (early / middle / late for n = 3); all when ``n`` is None or larger."""
+    """``n`` interfaces spread over depth (early / middle / late for n = 3); all when ``n`` is None or larger.
+
+    Used by ``pam_heatmaps``.
+    """
     pairs = interfaces(factors)
     if n is None or n >= len(pairs):
         return pairs
@@ -58,7 +64,10 @@ def select_pairs(factors, n: int | None) -> list:
 
 
 def model_chains(kind: str, model, probe_x, modes=("S", "J"), timesteps=(20, 100, 180)) -> dict:
-    """Factor chains of one model: {"S": [...], "J": [...]} or, for the U-Net, {"J t=...": [...]} per timestep."""
+    """Factor chains of one model: {"S": [...], "J": [...]} or, for the U-Net, {"J t=...": [...]} per timestep.
+
+    Used by ``pam_heatmaps``.
+    """
     out = {}
     if kind == "unet":
         for t in timesteps:
@@ -83,6 +92,8 @@ def analyse_model(name: str, chains: dict, cfg: GSAConfig, n_pairs: int | None =
         Per interface: f_core / f_ovl / f_noise of the source-mode PAM, for the stacked F6 panel.
     heat : dict
         chain -> (block-energy heatmap H of a middle interface, support mask, interface label).
+
+    Used by ``pam_heatmaps``.
     """
     rows, fractions, heat = [], [], {}
     for chain, fs in chains.items():
@@ -104,7 +115,10 @@ def analyse_model(name: str, chains: dict, cfg: GSAConfig, n_pairs: int | None =
 
 
 def heat_checks(heats: list[dict]) -> dict:
-    """Guarantees of F6: each heatmap column sums to 1 (or 0 for a zero column); max deviation."""
+    """Guarantees of F6: each heatmap column sums to 1 (or 0 for a zero column); max deviation.
+
+    Used by ``pam_heatmaps``.
+    """
     dev = 0.0
     for h in heats:
         for H, _, _ in h.values():
@@ -116,7 +130,10 @@ def heat_checks(heats: list[dict]) -> dict:
 def minilm_probe(tokenizer, n: int = 16, max_length: int = 32, seed: int = 0) -> torch.Tensor:
     """Token ids (n, max_length) of held-out English sentences from the committed text snapshot (data/text/),
     tokenised with the MiniLM tokenizer, padded/truncated to a fixed length (no attention mask needed: the
-    sentences are cut to full length)."""
+    sentences are cut to full length).
+
+    Used by ``pam_heatmaps``.
+    """
     from lsa.data.text import load_documents, sentences
 
     sents = sentences(load_documents())

@@ -30,6 +30,8 @@ def transport(src: Spectrum, k: int, dst: Spectrum, k2: int) -> dict:
 
     Returns ``T`` (k' x k), ``W`` (weighted, Sigma' T Sigma), ``angles`` (principal angles, radians,
     ascending), ``theta_max``, ``kappa`` (captured energy fraction) and ``kappa0`` (unweighted).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     _check_interface(src, k, dst, k2)
     T = dst.Vt[:k2] @ src.U[:, :k]
@@ -45,6 +47,8 @@ def source_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A_next=None)
     """Source-mode incidence B^tr = U' Sigma' T^w Sigma and, when ``A_next`` is given, B^full = A_{l+1} U Sigma.
 
     ``A_next`` is the dense factor l+1 or anything with ``matmat``/``@`` (e.g. a JVP ``LinearOperator``).
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     _check_interface(src, k, dst, k2)
     L = src.U[:, :k] * src.s[:k]
@@ -56,7 +60,10 @@ def source_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A_next=None)
 
 
 def physical_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A=None, A_next=None) -> tuple:
-    """Fully physical incidence Phi^tr = A_{l+1}^(k') A_l^(k) and, with both factors, Phi^full = A_{l+1} A_l."""
+    """Fully physical incidence Phi^tr = A_{l+1}^(k') A_l^(k) and, with both factors, Phi^full = A_{l+1} A_l.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
     _check_interface(src, k, dst, k2)
     Phi_tr = (dst.U[:, :k2] * dst.s[:k2]) @ ((dst.Vt[:k2] @ src.U[:, :k]) * src.s[:k]) @ src.Vt[:k]
     Phi_full = None
@@ -80,6 +87,8 @@ def truncation_bounds(src: Spectrum, k: int, dst: Spectrum, k2: int,
     Returns
     -------
     dict with ``delta_cols`` (per-column bound on B), ``B_F``, ``Phi_2``, ``Phi_F``.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     _check_interface(src, k, dst, k2)
     ts = float(src.tail(k)) if tail_src is None else max(float(src.tail(k)), float(tail_src))

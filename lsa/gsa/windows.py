@@ -14,7 +14,10 @@ from lsa.gsa.spectra import Spectrum
 
 
 def effective_ranks(spec: Spectrum, qs=(0.5, 0.8, 0.9, 0.95, 0.99)) -> dict:
-    """r_q = min{k : sum_{i<=k} p_i >= q} for each q; ``None`` when r_q exceeds the known ranks K."""
+    """r_q = min{k : sum_{i<=k} p_i >= q} for each q; ``None`` when r_q exceeds the known ranks K.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     cum = np.cumsum(spec.p)
     out = {}
     for q in qs:
@@ -26,7 +29,10 @@ def effective_ranks(spec: Spectrum, qs=(0.5, 0.8, 0.9, 0.95, 0.99)) -> dict:
 
 
 def relative_gap(spec: Spectrum, k: int) -> float:
-    """g_k = (sigma_k - sigma_{k+1}) / sigma_k, with sigma_{r+1} = 0."""
+    """g_k = (sigma_k - sigma_{k+1}) / sigma_k, with sigma_{r+1} = 0.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if not 1 <= k <= spec.r:
         raise ValueError(f"window k={k} must lie in [1, r={spec.r}]")
     sk = spec.sigma(k)
@@ -35,7 +41,10 @@ def relative_gap(spec: Spectrum, k: int) -> float:
 
 @dataclass
 class Window:
-    """Dominant window of a factor: size ``k``, relative gap at its edge, and the check W."""
+    """Dominant window of a factor: size ``k``, relative gap at its edge, and the check W.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
 
     k: int
     gap: float
@@ -56,6 +65,8 @@ def dominant_window(spec: Spectrum, cfg: GSAConfig = GSAConfig(), k: int | None 
         An explicit window size instead of the rule; must not exceed the rank or the known ranks.
 
     Check W: the window is determined (r_{q_hi} <= K) and its edge gap is >= ``g_min``.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     rq = effective_ranks(spec, tuple(sorted(set(cfg.q_grid) | {cfg.q_lo, cfg.q_win, cfg.q_hi})))
     if k is not None:

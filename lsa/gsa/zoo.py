@@ -21,6 +21,8 @@ def digits16(seed: int = 0, split: float = 0.8) -> tuple:
     """Digits (1797 8x8 images) bilinearly upsampled to 16x16, standardised; seeded 80/20 split.
 
     Returns (x_train, y_train, x_test, y_test) as float32 / int64 tensors.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     from sklearn.datasets import load_digits
 
@@ -35,7 +37,10 @@ def digits16(seed: int = 0, split: float = 0.8) -> tuple:
 
 
 def bracket_corpus(n_chars: int = 200_000, seed: int = 0) -> str:
-    """Seeded probabilistic grammar of nested arithmetic / bracket expressions, one per line."""
+    """Seeded probabilistic grammar of nested arithmetic / bracket expressions, one per line.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     rng = np.random.default_rng(seed)
 
     def expr(depth):
@@ -63,7 +68,10 @@ def _defaults(kind: str) -> dict:
 
 
 def build(kind: str, cfg: dict, seed: int = 0):
-    """Build a model of ``kind`` from its config (random initialisation, seeded)."""
+    """Build a model of ``kind`` from its config (random initialisation, seeded).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     torch.manual_seed(seed)
     if kind == "resnet":
         from lsa.models.resnet import ResNet
@@ -88,7 +96,10 @@ VOCAB = sorted(set("0123456789+-*()[]{}\n"))
 
 
 def encode_text(text: str) -> torch.Tensor:
-    """Character ids of the synthetic corpus (unknown characters raise)."""
+    """Character ids of the synthetic corpus (unknown characters raise).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     idx = {c: i for i, c in enumerate(VOCAB)}
     bad = sorted(set(text) - set(idx))
     if bad:
@@ -134,6 +145,8 @@ def trained(kind: str, seed: int = 0, trained: bool = True, **overrides):
 
     ``trained=False`` returns the random-initialisation twin (same config and seed, no training).
     Returns ``(model, cfg)``.
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
@@ -157,7 +170,10 @@ def trained(kind: str, seed: int = 0, trained: bool = True, **overrides):
 
 
 def probe(kind: str, n: int = 32, seed: int = 0, ctx: int = 32) -> torch.Tensor:
-    """Fixed held-out probe inputs: test digits (vision, diffusion) or corpus windows (GPT, seed + 1 text)."""
+    """Fixed held-out probe inputs: test digits (vision, diffusion) or corpus windows (GPT, seed + 1 text).
+
+    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+    """
     if kind in ("resnet", "vit", "unet"):
         return digits16(seed)[2][:n]
     if kind == "gpt":

@@ -11,7 +11,10 @@ from torch import nn
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with separate Q, K, V and output projections (math path, forward-AD safe)."""
+    """Multi-head self-attention with separate Q, K, V and output projections (math path, forward-AD safe).
+
+    Used by ``pam_heatmaps``.
+    """
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -29,7 +32,10 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-LN transformer block: x + Attn(LN x), then x + MLP(LN x)."""
+    """Pre-LN transformer block: x + Attn(LN x), then x + MLP(LN x).
+
+    Used by ``pam_heatmaps``.
+    """
 
     def __init__(self, dim: int, heads: int, mlp: int):
         super().__init__()
@@ -57,6 +63,8 @@ class ViT(nn.Module):
     image_size, patch : int
         Image side and patch side (image_size % patch == 0).
     in_channels, num_classes, dim, depth, heads, mlp : int
+
+    Used by ``pam_heatmaps``.
     """
 
     def __init__(self, image_size: int = 16, patch: int = 4, in_channels: int = 1, num_classes: int = 10,
