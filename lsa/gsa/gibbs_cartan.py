@@ -224,7 +224,7 @@ def chart_residuals(p_emp, alpha: float) -> dict:
 
 
 def fitted_tail_error(tau_emp, r: int, alpha: float) -> float:
-    """Window-uniform fitted-tail error eps* = max_{1<=k<=K} |tau_emp(k) - tau_alpha(k)|.
+    """Window-uniform fitted-tail error ``eps* = max_{1<=k<=K} abs(tau_emp(k) - tau_alpha(k))``.
 
     ``tau_emp[k-1]`` is the empirical tail beyond rank k for k = 1..K (exact given ||A||_F even when
     only the top K singular values are known).
@@ -279,7 +279,7 @@ def identity_errors(rs=(8, 64, 512), alphas=(0.3, 1.0, 2.5), h: float = 1e-4, se
 
 def effective_rank_check(r: int = 10 ** 6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8, 0.9, 0.95),
                          r_tail: int = 500) -> dict:
-    """Spec claim 9: largest excess of |r_q - asymptotic| over max(2 % r_q, 1 rank) at rank ``r`` (<= 0 means
+    """Spec claim 9: largest excess of ``abs(r_q - asymptotic)`` over max(2 % r_q, 1 rank) at rank ``r`` (<= 0 means
     every case is within tolerance), the table of cases, and whether the integral tail sandwich holds for
     all k < ``r_tail``. Used by ``gsa_spectra``."""
     rows, excess, sandwich = [], -np.inf, True
@@ -297,7 +297,7 @@ def effective_rank_check(r: int = 10 ** 6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8,
 
 def drift_check(r: int = 64, alpha_max: float = 3.0, n_pairs: int = 200, eps_grid=(0.02, 0.1, 0.3),
                 seed: int = 0) -> dict:
-    """Spec claim 10 on synthetic exact-orbit chains: max of |Delta alpha| c_min / |Delta h_1| (<= 1 by T7),
+    """Spec claim 10 on synthetic exact-orbit chains: max of ``abs(Delta alpha) c_min / abs(Delta h_1)`` (<= 1 by T7),
     and, for random near-identity factors ||A - I||_2 <= eps, max of alpha_orbit / bound (<= 1).
     Used by ``gsa_spectra``."""
     from lsa.linalg import random_orthogonal
@@ -319,7 +319,7 @@ def drift_check(r: int = 64, alpha_max: float = 3.0, n_pairs: int = 200, eps_gri
 
 
 def orbit_fit_check(rs=(16, 48, 128), alphas=(0.4, 1.0, 1.7), seed: int = 0) -> dict:
-    """Spec claim 3 (exact part): for random-basis matrices with exact orbit spectra, max |alphahat - alpha|
+    """Spec claim 3 (exact part): for random-basis matrices with exact orbit spectra, max ``abs(alphahat - alpha)``
     and max eps*. Used by ``gsa_spectra``."""
     from lsa.linalg import random_orthogonal
 

@@ -1,9 +1,9 @@
-"""Mean broadcast channel Jacobians of network blocks as JVP/VJP ``LinearOperator`` s (GSA-II spec 2.1 mode J
+"""Mean broadcast channel Jacobians of network blocks as JVP/VJP linear operators (GSA-II spec 2.1 mode J
 and section 8).
 
-For a block f acting on activations x of shape (N, *positions, C) or (N, C, *positions), the channel-level
+For a block f acting on activations x of shape ``(N, *positions, C)`` or ``(N, C, *positions)``, the channel-level
 factor is A v = mean over samples and output positions of J_f(x) (v broadcast to every input position).
-Its exact adjoint spreads w/(N * P_out) over every output position and sums the input cotangent over
+Its exact adjoint spreads ``w / (N * P_out)`` over every output position and sums the input cotangent over
 samples and positions. Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
 """
 

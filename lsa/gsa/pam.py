@@ -24,7 +24,7 @@ def _check_matrix(P, name="P") -> np.ndarray:
 
 
 def row_groups_argmax(P, null_tol: float = 1e-8) -> np.ndarray:
-    """Dominant-mode assignment g(c) = argmax_j |P_cj| / c_j (spec 2.8 rule 1); -1 marks the null group.
+    """Dominant-mode assignment ``g(c) = argmax_j abs(P_cj) / c_j`` (spec 2.8 rule 1); -1 marks the null group.
 
     Groups are relabelled 0..G-1 in order of their mode index.
 

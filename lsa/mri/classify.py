@@ -26,7 +26,7 @@ MODELS = ("SVM", "RF", "LR", "KNN")
 
 
 class CorrelationFilter(BaseEstimator, TransformerMixin):
-    """Drop the later feature of every pair with |Pearson r| > ``threshold`` (fitted on the training fold)."""
+    """Drop the later feature of every pair whose absolute Pearson correlation exceeds ``threshold`` (fitted on the training fold)."""
 
     def __init__(self, threshold: float = 0.95):
         self.threshold = threshold

@@ -40,7 +40,7 @@ class UNetConfig:
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice coefficient 2|A∩B| / (|A| + |B|) of two binary arrays (1.0 when both are empty)."""
+    """Dice coefficient ``2 |A ∩ B| / (|A| + |B|)`` of two binary arrays (1.0 when both are empty)."""
     a, b = np.asarray(a) > 0, np.asarray(b) > 0
     if a.shape != b.shape:
         raise ValueError(f"Dice needs equal shapes, got {a.shape} and {b.shape}")
