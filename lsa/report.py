@@ -15,16 +15,19 @@ from typing import Any
 import numpy as np
 
 
-def _jsonable(value: Any) -> Any:
-    """Convert numpy / torch scalars and arrays, tuples and paths to plain JSON types."""
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy / torch scalars and arrays, tuples and paths to plain JSON types (NaN/inf become None).
+
+    Used by :func:`write_metrics` and by the PAM margin-protocol report (Part II).
+    """
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch tensor
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return to_jsonable(value.tolist())
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     if isinstance(value, np.integer):
@@ -57,7 +60,7 @@ def write_metrics(metrics: dict[str, Any], path: str | os.PathLike = "metrics.js
         raise ValueError(f"metric names must be Python identifiers (claims read them), got {bad}")
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(metrics), indent=2, sort_keys=True, allow_nan=False))
+    tmp.write_text(json.dumps(to_jsonable(metrics), indent=2, sort_keys=True, allow_nan=False))
     os.replace(tmp, path)
     return path
 

@@ -19,22 +19,7 @@ from lsa.gsa.pam import decompose, pam_structure, row_groups_argmax, row_groups_
 from lsa.gsa.spectra import Spectrum, dense_spectrum, randomized_spectrum
 from lsa.gsa.transport import physical_incidence, source_incidence, transport, truncation_bounds
 from lsa.gsa.windows import Window, dominant_window
-
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _plain(x.tolist())
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        return float(x) if np.isfinite(x) else None
-    return x
+from lsa.report import to_jsonable
 
 
 @dataclass
@@ -61,7 +46,7 @@ class FactorAnalysis:
 
     def record(self) -> dict:
         """The per-factor JSON record of the protocol outputs."""
-        return _plain({"name": self.factor.name, "mode": self.factor.mode, "shape": list(self.factor.shape),
+        return to_jsonable({"name": self.factor.name, "mode": self.factor.mode, "shape": list(self.factor.shape),
                        "k": self.window.k, "r_q": {str(q): v for q, v in self.window.r_q.items()},
                        "gap": self.window.gap, "capped": self.window.capped, "W": self.window.W,
                        "alphahat": self.alpha, "alpha_top": self.alpha_top, "ls_slope": self.ls_slope,
@@ -217,5 +202,5 @@ def run_protocol(factors: list[Factor], cfg: GSAConfig = GSAConfig(), pairs=None
             "median_r90_over_d": float(np.median([(fa[i].window.r_q.get(0.9) or fa[i].spec.K) / fa[i].spec.r
                                                   for i in used]))}
     domain = all(r["B"]["CERT_GC"] for r in recs) and all(r.get("labels", {}).get("LABEL_CERT", True) for r in recs)
-    return {"config": cfg.to_dict(), "factors": [fa[i].record() for i in used], "interfaces": _plain(recs),
-            "summary": _plain(summ), "domain": bool(domain), "_analysis": ia}
+    return {"config": cfg.to_dict(), "factors": [fa[i].record() for i in used], "interfaces": to_jsonable(recs),
+            "summary": to_jsonable(summ), "domain": bool(domain), "_analysis": ia}
