@@ -165,7 +165,8 @@ def test_parameter_parsing():
     for bad, needle in [("profile: str = 'a'\nseed = 0\n", "expected 'name: type"),
                         ("profile: str = 'a'\nseed: complex = 0\n", "is not one of"),
                         ("profile: str = 'a'\nseed: int = 'zero'\n", "expects int"),
-                        ("seed: int = 0\n", "'profile' is required")]:
+                        ("seed: int = 0\n", "'profile' is required"),
+                        ("profile: str = 'a'\nseed: int = 0  # seed, 0 = fixed\n", "contains '='")]:
         with pytest.raises(ParameterError, match=needle):
             parse_parameters_cell(bad)
 

@@ -51,13 +51,13 @@ def commutator_magnitude(W_l, W_next, method: str = "auto") -> float:
     W_l, W_next : array_like
         Adjacent weights in ``nn.Linear`` orientation (``W_next @ W_l`` is defined).
     method : {"auto", "direct", "fast"}
-        ``"auto"``: direct up to a hidden width of 2048 (spec §2.8), fast beyond when the hidden width exceeds
-        both outer widths. The fast formula subtracts two nearly equal traces, so it cannot resolve commutators
-        below about 1e-8 (relative); direct can.
+        ``"auto"`` takes the cheaper exact algorithm: fast when the hidden width exceeds both outer widths
+        (transformer MLPs), direct otherwise. The fast formula subtracts two nearly equal traces, so it cannot
+        resolve commutators below about 1e-8; ask for ``"direct"`` when such tiny values matter.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "auto":
         n_prev, n_l, n_next = np.shape(W_l)[1], np.shape(W_l)[0], np.shape(W_next)[0]
-        method = "fast" if n_l > max(2048, n_prev, n_next) else "direct"
+        method = "fast" if n_l > max(n_prev, n_next) else "direct"
     return commutator_direct(W_l, W_next) if method == "direct" else commutator_fast(W_l, W_next)

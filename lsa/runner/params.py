@@ -66,7 +66,11 @@ def parse_parameters_cell(source: str, where: str = "parameters cell") -> list[P
             default = ast.literal_eval(node.value)
         except ValueError:
             raise ParameterError(f"{where}, line {node.lineno}: default of {node.target.id!r} must be a literal") from None
-        param = Param(node.target.id, type_str, None, comments.get(node.lineno, ""))
+        comment = comments.get(node.lineno, "")
+        if "=" in comment:
+            raise ParameterError(f"{where}, line {node.lineno}: the comment of {node.target.id!r} contains '=', which "
+                                 "papermill's parameter parser cannot read; reword it")
+        param = Param(node.target.id, type_str, None, comment)
         params.append(Param(param.name, type_str, check_value(param, default), param.comment))
     names = [p.name for p in params]
     for required in ("profile", "seed"):
