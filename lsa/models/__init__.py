@@ -1,1 +1,1 @@
-"""Model definitions and loaders shared by the chapters (MLP, ResNet, the packaged MiniLM encoder)."""
+"""Model definitions and loaders shared by the chapters: MLP, ResNet, ViT, DDPM U-Net, small GPT, packaged MiniLM."""
