@@ -65,10 +65,11 @@ def write_metrics(metrics: dict[str, Any], path: str | os.PathLike = "metrics.js
     return path
 
 
-def save_figure(fig, name: str, folder: str | os.PathLike = "figures", dpi: int = 110) -> Path:
-    """Save a matplotlib figure as ``figures/<name>.png`` in the run folder and return the path.
+def save_figure(fig, name: str, folder: str | os.PathLike = "figures", dpi: int = 110) -> None:
+    """Save a matplotlib figure as ``figures/<name>.png`` in the run folder.
 
-    The figure stays open, so the notebook still displays it inline. Used by every chapter.
+    The figure stays open, so the notebook still displays it inline; nothing is returned, so a cell ending
+    with this call prints no path on the page. Used by every chapter.
     """
     if not name or any(c in name for c in "/\\"):
         raise ValueError(f"figure name must be a plain file stem, got {name!r}")
@@ -76,4 +77,3 @@ def save_figure(fig, name: str, folder: str | os.PathLike = "figures", dpi: int 
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{name}.png"
     fig.savefig(out, dpi=dpi, bbox_inches="tight")
-    return out

@@ -226,6 +226,7 @@ def test_status_page_lists_every_claim_with_its_outcome():
     claim = Claim("C1", "a | b", "abstract", "finding", ["smoke"], "x", "x > 1", "x > 1", chapter="ch")
     rows = [evaluate(claim, {"x": 2.0}, "smoke", "k1"), evaluate(claim, {"x": 0.5}, "smoke", "k1")]
     page = render_status_page(rows, "smoke", missing=["other"])
-    assert page.count("| C1 | a \\| b | paper (abstract) | finding | x > 1 | x = ") == 2
-    assert "✅ pass" in page and "❌ fail" in page and "No run available for: other" in page
+    assert "| C1 | ✅ pass | a \\| b | paper (abstract) | finding | x > 1 | x = 2 | smoke |" in page
+    assert "| C1 | ❌ fail | a \\| b | paper (abstract) | finding | x > 1 | x = 0.5 | smoke |" in page
+    assert "No run available for: other" in page
     assert "Findings: 1 borne out, 1 not borne out" in page

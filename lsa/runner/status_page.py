@@ -56,12 +56,12 @@ def render_status_page(results: list[ClaimResult], profile: str, missing: list[s
     for chapter in chapters:
         rows = [r for r in results if r.chapter == chapter]
         lines += [f"## {chapter}", "", f"Run `{rows[0].run_key}`.", "",
-                  "| id | statement | source | kind | expected | measured | profile | status |",
+                  "| id | status | statement | source | kind | expected | measured | profile |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in rows:
             status = _ICON.get(r.status, r.status) + (f" ({_cell(r.detail)})" if r.detail and r.status != "n/a" else "")
-            lines.append(f"| {r.id} | {_cell(r.statement)} | {_SOURCE[r.source]} | {r.kind} | {_cell(r.expected)} | "
-                         f"{_cell(r.measured)} | {r.profile} | {status} |")
+            lines.append(f"| {r.id} | {status} | {_cell(r.statement)} | {_SOURCE[r.source]} | {r.kind} | "
+                         f"{_cell(r.expected)} | {_cell(r.measured)} | {r.profile} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
