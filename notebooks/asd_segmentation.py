@@ -51,9 +51,9 @@ torch_threads: int = 1  # torch CPU threads (1 is fastest on the shared 2-core m
 device: str = "auto"  # auto | cpu | cuda
 
 # %%
+import shutil
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -64,6 +64,7 @@ import torch
 
 import lsa
 from lsa.mri import bids
+from lsa.mri.malformed import loader_rejections
 from lsa.mri import segment as G
 from lsa.mri.simulate import SEG_OFFSET, SimConfig, cached_calibration, render_subject
 
@@ -102,49 +103,7 @@ print((root / "participants.tsv").read_text().splitlines()[:3])
 # naming the problem before returning anything.
 
 # %%
-import gzip
-import shutil
-
-import nibabel as nib
-
-
-def corrupt(case: str, r: Path) -> None:
-    """Break a copy of the folder in one way (test fixture for the loader)."""
-    s2 = loaded[2].participant_id
-    t1 = r / s2 / "anat" / f"{s2}_T1w.nii.gz"
-    if case == "missing participants.tsv":
-        (r / "participants.tsv").unlink()
-    elif case == "missing T1w file":
-        t1.unlink()
-    elif case == "mismatched subjects":
-        shutil.copytree(r / s2, r / "sub-9999999")
-    elif case == "bad shape":
-        nib.save(nib.Nifti1Image(np.zeros((7, 7, 7), np.int16), np.eye(4)), t1)
-    elif case == "unknown diagnosis code":
-        lines = (r / "participants.tsv").read_text().splitlines()
-        cols = lines[1].split("\t")
-        cols[1] = "3"
-        lines[1] = "\t".join(cols)
-        (r / "participants.tsv").write_text("\n".join(lines) + "\n")
-    elif case == "corrupt NIfTI":
-        raw = gzip.decompress(t1.read_bytes())
-        t1.write_bytes(gzip.compress(raw[: len(raw) // 3]))
-
-
-cases = ["missing participants.tsv", "missing T1w file", "mismatched subjects", "bad shape",
-         "unknown diagnosis code", "corrupt NIfTI"]
-rejections = []
-for case in cases:
-    r = tmp / case.replace(" ", "_").replace(".", "_")
-    shutil.copytree(root, r)
-    corrupt(case, r)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            bids.load_bids(r, min_per_class=1)
-        rejections.append(dict(case=case, rejected=False, message="(accepted!)"))
-    except bids.BidsError as e:
-        rejections.append(dict(case=case, rejected=True, message=str(e).replace(str(tmp), "<tmp>")[:110]))
+rejections = loader_rejections(root, tmp, subject=loaded[2].participant_id)
 loader_rejected = [x["rejected"] for x in rejections]
 pd.DataFrame(rejections)
 
@@ -225,7 +184,7 @@ lsa.write_metrics({
     "resolution_mm": resolution_mm, "n_train": n_train, "n_test": n_test, "epochs": epochs,
     "gt_roundtrip_exact": gt_roundtrip_exact, "gt_roundtrip_max_abs_diff": max(gt_diffs),
     "n_roundtrip_subjects": len(gt_diffs),
-    "loader_cases": cases, "loader_rejected": loader_rejected,
+    "loader_cases": [x["case"] for x in rejections], "loader_rejected": loader_rejected,
     "dice_multiunet": dice_multiunet, "dice_single_planes": dice_single_planes,
     "dice_planes_order": list(G.PLANES), "dice_baseline": dice_baseline,
     "train_s": t_train, "wall_s": wall_s,

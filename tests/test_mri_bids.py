@@ -132,3 +132,14 @@ def test_rejects_corrupt_nifti(root):
 def test_rejects_too_few_per_class(root):
     with pytest.raises(BidsError, match="only 4 .* at least 10"):
         load_bids(root)
+
+
+def test_every_malformation_is_rejected(root, tmp_path):
+    from lsa.mri.malformed import MALFORMED_CASES, loader_rejections, make_malformed
+
+    subject = sorted(p.name for p in root.glob("sub-*"))[0]
+    rows = loader_rejections(root, tmp_path / "work", subject)
+    assert [r["case"] for r in rows] == list(MALFORMED_CASES)
+    assert all(r["rejected"] for r in rows), rows
+    with pytest.raises(ValueError, match="unknown malformation"):
+        make_malformed(root, "upside down", subject)
