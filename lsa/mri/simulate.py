@@ -175,6 +175,18 @@ def subject_label(index: int) -> int:
     return int(index % 2)
 
 
+def _participant_meta(config, label: int, r_meta: np.random.Generator) -> tuple[float, int]:
+    """Age and site of one participant, drawn from its metadata stream (one definition for images and table)."""
+    age = float(r_meta.uniform(*config.age_range))
+    if config.n_sites == 1:
+        site = 0
+    elif config.n_sites == 2:
+        site = label if r_meta.random() < config.site_dx_agreement else 1 - label
+    else:
+        site = int(r_meta.integers(config.n_sites))
+    return age, site
+
+
 def render_subject(config: SimConfig, index: int, label: int | None = None) -> SubjectRender:
     """Render subject ``index`` of the cohort ``config`` deterministically (spec §6.1).
 
@@ -188,14 +200,7 @@ def render_subject(config: SimConfig, index: int, label: int | None = None) -> S
     label = subject_label(index) if label is None else int(label)
     r_anat, r_bio, r_meta, r_scan, r_noise = (np.random.default_rng(s) for s in
                                                np.random.SeedSequence([config.seed, index]).spawn(5))
-    # participant info
-    age = float(r_meta.uniform(*config.age_range))
-    if config.n_sites == 1:
-        site = 0
-    elif config.n_sites == 2:
-        site = label if r_meta.random() < config.site_dx_agreement else 1 - label
-    else:
-        site = int(r_meta.integers(config.n_sites))
+    age, site = _participant_meta(config, label, r_meta)
     # anatomy: smooth displacement field (mm) + global scale about the volume centre
     per_axis = config.warp_rms_mm / np.sqrt(3.0)
     disp = [smooth_field(r_anat, shape, res, config.warp_smooth_mm) * per_axis / res for _ in range(3)]
@@ -291,13 +296,7 @@ def participants(config: SimConfig, indices=None):
     for i in (range(config.n_subjects) if indices is None else indices):
         label = subject_label(i)
         r_meta = np.random.default_rng(np.random.SeedSequence([config.seed, i]).spawn(5)[2])
-        age = float(r_meta.uniform(*config.age_range))
-        if config.n_sites == 1:
-            site = 0
-        elif config.n_sites == 2:
-            site = label if r_meta.random() < config.site_dx_agreement else 1 - label
-        else:
-            site = int(r_meta.integers(config.n_sites))
+        age, site = _participant_meta(config, label, r_meta)
         rows.append(dict(participant_id=f"sub-{i:07d}", diagnosis="ASD" if label else "TD",
                          label=label, site=int(site), age=age, index=i))
     return pd.DataFrame(rows)
