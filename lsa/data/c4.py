@@ -10,9 +10,9 @@ chapters pruning_perplexity and pruning_cost (Part III).
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
+
+from lsa.data.text import iter_jsonl
 
 
 def load_c4(path: str | Path, max_docs: int | None = None) -> list[str]:
@@ -30,21 +30,13 @@ def load_c4(path: str | Path, max_docs: int | None = None) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"C4 shard {path} does not exist (expected e.g. c4-train.00000-of-01024.json.gz)")
-    opener = gzip.open if path.suffix == ".gz" else open
     texts = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not a JSON line ({e})") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                raise ValueError(f"{path}:{n}: expected a JSON object with a string 'text' field")
-            texts.append(obj["text"])
-            if max_docs is not None and len(texts) >= max_docs:
-                break
+    for n, obj in iter_jsonl(path):
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise ValueError(f"{path}:{n}: expected a JSON object with a string 'text' field")
+        texts.append(obj["text"])
+        if max_docs is not None and len(texts) >= max_docs:
+            break
     if not texts:
         raise ValueError(f"C4 shard {path} holds no documents")
     return texts

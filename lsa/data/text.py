@@ -23,6 +23,23 @@ SNAPSHOT = "text/docs.jsonl.gz"
 SPLITS = ("train", "validation", "test")
 
 
+
+def iter_jsonl(path: Path):
+    """Yield ``(line number, object)`` for each non-blank line of a JSON-lines file (``.gz`` read transparently).
+
+    Raises ``ValueError`` naming the file and line of a line that is not JSON. Used by the Part III loaders.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not a JSON line ({e})") from None
+
 def load_documents(path: str | Path | None = None) -> list[dict]:
     """Return the snapshot's documents as dicts ``{"id", "source", "text"}`` in file order.
 
@@ -42,19 +59,11 @@ def load_documents(path: str | Path | None = None) -> list[dict]:
     path = verify(SNAPSHOT) if path is None else Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"text snapshot {path} does not exist")
-    opener = gzip.open if path.suffix == ".gz" else open
     docs = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not a JSON line ({e})") from None
-            if not isinstance(d, dict) or not d.get("text") or "id" not in d:
-                raise ValueError(f"{path}:{n}: expected an object with 'id' and non-empty 'text'")
-            docs.append(d)
+    for n, d in iter_jsonl(path):
+        if not isinstance(d, dict) or not d.get("text") or "id" not in d:
+            raise ValueError(f"{path}:{n}: expected an object with 'id' and non-empty 'text'")
+        docs.append(d)
     if not docs:
         raise ValueError(f"text snapshot {path} holds no documents")
     return docs
