@@ -180,8 +180,24 @@ def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
     return Q * np.sign(np.diag(R))
 
 
-def randomized_svd(A, k: int, oversample: int = 10, n_iter: int = 4, seed: int = 0):
-    """Top-``k`` singular triplets by randomized subspace iteration (Halko, Martinsson, Tropp 2011).
+def _orth_columns(Y, rtol: float = 1e-12) -> np.ndarray:
+    """Orthonormal basis of ``col(Y)``, dropping directions below ``rtol`` times the largest (rank-revealing)."""
+    U, s, _ = np.linalg.svd(Y, full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return U[:, :0]
+    return U[:, s > rtol * s[0]]
+
+
+def randomized_svd(A, k: int, oversample: int = 10, n_iter: int = 4, seed: int = 0,
+                   method: Literal["krylov", "subspace"] = "krylov", blas_threads: int | None = None):
+    """Top-``k`` singular triplets from products with ``A`` and ``Aᵀ`` only.
+
+    ``method="subspace"`` is randomized subspace iteration (Halko, Martinsson, Tropp 2011): the range of
+    ``(A Aᵀ)^q A Ω`` for a Gaussian ``Ω`` with ``ℓ = k + p`` columns. ``method="krylov"`` (default) is
+    randomized block Krylov (Musco and Musco 2015): the Rayleigh–Ritz projection onto the whole block
+    Krylov space ``[AΩ, (AAᵀ)AΩ, …, (AAᵀ)^q AΩ]``, which contains the subspace-iteration range, so it is
+    never less accurate. It costs the same ``(2q + 2) ℓ`` operator products: ``Aᵀ`` of every block but
+    the last is already computed while the space is built, and is reused for the projection.
 
     Parameters
     ----------
@@ -191,11 +207,17 @@ def randomized_svd(A, k: int, oversample: int = 10, n_iter: int = 4, seed: int =
     k : int
         Number of singular triplets.
     oversample : int
-        Extra random directions (``p``); the sketch has ``k + p`` columns.
+        Extra random directions (``p``); the blocks have ``ℓ = k + p`` columns.
     n_iter : int
-        Power iterations with re-orthonormalisation; 4 is enough for decaying spectra.
+        ``q``: power iterations (subspace) or Krylov blocks beyond the first (krylov).
     seed : int
         Seed of the Gaussian test matrix.
+    method : {"krylov", "subspace"}
+        See above.
+    blas_threads : int or None
+        Threads for NumPy's BLAS during the call (``None``: unchanged). ``1`` when ``A`` runs in torch:
+        idle OpenBLAS threads spin-wait between NumPy calls and slow torch's own pool (measured 3×
+        on 2 cores, ``python -m lsa.gsa.benchmark``).
 
     Returns
     -------
@@ -203,18 +225,46 @@ def randomized_svd(A, k: int, oversample: int = 10, n_iter: int = 4, seed: int =
     s : ndarray, shape (k,)
     Vt : ndarray, shape (k, n)
 
-    Used by Part II (Jacobian subspaces of large layers) and Part I (wide transformer layers).
+    Used by Part II (Jacobian subspaces of large layers, benchmark of issue 4) and Part I (wide
+    transformer layers).
     """
     op: LinearOperator = aslinearoperator(as_float64(A) if isinstance(A, np.ndarray) or hasattr(A, "detach") else A)
     m, n = op.shape
     if not 1 <= k <= min(m, n):
         raise ValueError(f"k={k} must lie in [1, min(shape)={min(m, n)}]")
+    if method not in ("krylov", "subspace"):
+        raise ValueError(f"method must be 'krylov' or 'subspace', got {method!r}")
+    if oversample < 0 or n_iter < 0:
+        raise ValueError(f"oversample and n_iter must be >= 0, got {oversample} and {n_iter}")
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(blas_threads, user_api="blas"):
+            return randomized_svd(op, k, oversample, n_iter, seed, method, None)
     ell = min(k + oversample, min(m, n))
     rng = np.random.default_rng(seed)
     Q, _ = np.linalg.qr(op.matmat(rng.standard_normal((n, ell))))
+    if method == "subspace":
+        for _ in range(n_iter):
+            Z, _ = np.linalg.qr(op.rmatmat(Q))
+            Q, _ = np.linalg.qr(op.matmat(Z))
+        Ub, s, Vt = np.linalg.svd(op.rmatmat(Q).T, full_matrices=False)  # Qᵀ A = (Aᵀ Q)ᵀ
+        return (Q @ Ub)[:, :k], s[:k], Vt[:k]
+    blocks, AtQ = [Q], []
     for _ in range(n_iter):
-        Z, _ = np.linalg.qr(op.rmatmat(Q))
-        Q, _ = np.linalg.qr(op.matmat(Z))
-    B = op.rmatmat(Q).T  # (ell, n) = Qᵀ A
-    Ub, s, Vt = np.linalg.svd(B, full_matrices=False)
-    return (Q @ Ub)[:, :k], s[:k], Vt[:k]
+        K = np.hstack(blocks)
+        if K.shape[1] >= m:
+            break
+        AtQ.append(op.rmatmat(blocks[-1]))
+        Y = op.matmat(np.linalg.qr(AtQ[-1])[0])
+        for _ in range(2):  # block Gram–Schmidt against the space so far, twice for orthogonality
+            Y -= K @ (K.T @ Y)
+        Q = _orth_columns(Y, 1e-10)[:, :m - K.shape[1]]
+        if Q.shape[1] == 0:
+            break
+        blocks.append(Q)
+    if len(AtQ) < len(blocks):
+        AtQ.append(op.rmatmat(blocks[-1]))
+    K = np.hstack(blocks)
+    Ub, s, Vt = np.linalg.svd(np.hstack(AtQ).T, full_matrices=False)  # Kᵀ A, row blocks Qᵢᵀ A
+    return (K @ Ub)[:, :k], s[:k], Vt[:k]

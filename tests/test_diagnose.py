@@ -101,3 +101,18 @@ def test_llama_and_bert_rows():
     bert = BertModel(BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64,
                                 vocab_size=30, max_position_embeddings=8))
     assert set(diagnose(bert, null_draws=0).kind) == {"mlp", "ov", "qk", "head_overlap"}
+
+
+def test_parallel_table_equals_serial_and_n_jobs_checked():
+    from transformers import GPT2Config, GPT2Model
+    torch.manual_seed(0)
+    m = GPT2Model(GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=20, n_positions=8))
+    key = ["layer", "pair", "kind", "head", "metric"]
+    serial = diagnose(m, null_draws=6, n_jobs=1).sort_values(key).reset_index(drop=True)
+    par = diagnose(m, null_draws=6, n_jobs=2).sort_values(key).reset_index(drop=True)
+    assert (serial[key] == par[key]).all().all()
+    np.testing.assert_allclose(par.value, serial.value, rtol=1e-10, atol=1e-12)
+    assert len(par[par.metric == "cross_mean"]) == 2 * 3  # writes of l → q, k, v reads of l + 1
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="n_jobs"):
+            diagnose(m, n_jobs=bad)

@@ -110,3 +110,53 @@ def test_randomized_svd_matches_dense_on_decaying_spectrum():
     np.testing.assert_allclose(sv_op, sd[:k], rtol=1e-8)
     with pytest.raises(ValueError, match="k="):
         randomized_svd(M, 0)
+
+
+def _counting_operator(M):
+    from scipy.sparse.linalg import LinearOperator
+
+    count = {"cols": 0}
+
+    def mm(X):
+        count["cols"] += X.shape[1]
+        return M @ X
+
+    def rmm(Y):
+        count["cols"] += Y.shape[1]
+        return M.T @ Y
+
+    op = LinearOperator(M.shape, matvec=lambda x: M @ x, rmatvec=lambda y: M.T @ y, matmat=mm, rmatmat=rmm,
+                        dtype=float)
+    return op, count
+
+
+def test_block_krylov_beats_subspace_iteration_at_equal_products():
+    """Slow decay (σ_i = i^-1.5, gap 9 % at k): the Krylov space contains the subspace-iteration range."""
+    rng = np.random.default_rng(3)
+    m, n, k, p, q = 400, 300, 12, 8, 2
+    s = np.arange(1, n + 1, dtype=float) ** -1.5
+    M = _basis(rng, m, n) @ np.diag(s) @ _basis(rng, n, n).T
+    Ud, _, Vtd = np.linalg.svd(M)
+    angle, cols = {}, {}
+    for method in ("krylov", "subspace"):
+        op, count = _counting_operator(M)
+        U, sv, Vt = randomized_svd(op, k, oversample=p, n_iter=q, seed=0, method=method)
+        cols[method] = count["cols"]
+        angle[method] = max(principal_angles(U, Ud[:, :k]).max(), principal_angles(Vt.T, Vtd[:k].T).max())
+        assert np.all(sv <= s[:k] * (1 + 1e-12))  # Ritz values never exceed the true ones
+    assert cols["krylov"] == cols["subspace"] == (2 * q + 2) * (k + p)
+    assert angle["krylov"] < 0.1 * angle["subspace"]
+
+
+def test_block_krylov_when_the_space_exhausts_the_matrix():
+    rng = np.random.default_rng(4)
+    M = rng.standard_normal((30, 20))
+    U, sv, Vt = randomized_svd(M, 5, oversample=10, n_iter=6, seed=0)
+    np.testing.assert_allclose(sv, np.linalg.svd(M, compute_uv=False)[:5], rtol=1e-10)
+    Ud, sd, Vtd = np.linalg.svd(M, full_matrices=False)
+    np.testing.assert_allclose((U * sv) @ Vt, (Ud[:, :5] * sd[:5]) @ Vtd[:5], atol=1e-10)  # rank-5 truncation
+    np.testing.assert_allclose(U.T @ U, np.eye(5), atol=1e-12)
+    with pytest.raises(ValueError, match="method"):
+        randomized_svd(M, 2, method="lanczos")
+    with pytest.raises(ValueError, match="n_iter"):
+        randomized_svd(M, 2, n_iter=-1)

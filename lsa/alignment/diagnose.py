@@ -12,12 +12,17 @@ head-overlap chapter.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from torch import nn
 
-from lsa.alignment.heads import (KINDS, head_commutator_pairs, head_overlaps, transformer_blocks,
-                                 transformer_layout)
+from lsa.alignment.heads import (KINDS, head_bases, head_commutator_pairs, mean_offdiag, overlap_matrix,
+                                 transformer_blocks, transformer_layout)
 from lsa.alignment.imbalance import imbalance_norms
 from lsa.alignment.levels import gram_factors, level_scores, level_scores_gram
 from lsa.alignment.nulls import gram_spectra, rotation_null_many, rotation_null_spectra
@@ -134,31 +139,49 @@ def _small_pair(W1, W2):
     return c, p[p > 1e-12 * max(p.max(), 1e-300)], q[q > 1e-12 * max(q.max(), 1e-300)]
 
 
-def _head_rows(blocks, null_draws, seed):
+def _head_layer_rows(l, blk, bases, null_draws, seed):
+    """Within-layer head overlaps and per-head OV/QK commutators (with nulls) of block ``l``."""
     rows = []
-    ov = head_overlaps(blocks)
-    for l, blk in enumerate(blocks):
-        for kind in KINDS:
-            rows.append((l, f"heads.{kind}", "head_overlap", -1, "within_mean", ov["within_mean"][kind][l]))
-        rows.append((l, "heads", "head_overlap", -1, "chance", ov["chance"]))
-        if l < len(blocks) - 1:
-            for kind in ("q", "k", "v"):
-                rows.append((l, f"o->{kind}(next)", "head_overlap", -1, "cross_mean", ov["cross_mean"][kind][l]))
-        for pk, pairs in head_commutator_pairs(blk).items():
-            small = [_small_pair(a, b) for a, b in pairs]
-            vals = [c for c, _, _ in small]
-            nulls = rotation_null_many([(p, q) for _, p, q in small], blk.d_head, null_draws,
-                                       seed + l) if null_draws else [None] * len(pairs)
-            for h, (c, nl) in enumerate(zip(vals, nulls)):
-                rows.append((l, pk, pk, h, "commutator", c))
-                if nl is not None:
-                    rows.append((l, pk, pk, h, "commutator_z",
-                                 (c - nl["mean"]) / nl["sd"] if nl["sd"] > 0 else np.nan))
+    for kind in KINDS:
+        rows.append((l, f"heads.{kind}", "head_overlap", -1, "within_mean",
+                     mean_offdiag(overlap_matrix(bases[kind], d_head=blk.d_head))))
+    rows.append((l, "heads", "head_overlap", -1, "chance", blk.d_head / blk.d_model))
+    for pk, pairs in head_commutator_pairs(blk).items():
+        small = [_small_pair(a, b) for a, b in pairs]
+        nulls = rotation_null_many([(p, q) for _, p, q in small], blk.d_head, null_draws,
+                                   seed + l) if null_draws else [None] * len(pairs)
+        for h, ((c, _, _), nl) in enumerate(zip(small, nulls)):
+            rows.append((l, pk, pk, h, "commutator", c))
+            if nl is not None:
+                rows.append((l, pk, pk, h, "commutator_z", (c - nl["mean"]) / nl["sd"] if nl["sd"] > 0 else np.nan))
     return rows
 
 
+def _cross_rows(l, blk, bases_l, bases_next):
+    """Mean overlap of block ``l``'s head writes with block ``l+1``'s head reads."""
+    return [(l, f"o->{kind}(next)", "head_overlap", -1, "cross_mean",
+             float(overlap_matrix(bases_l["o"], bases_next[kind], blk.d_head).mean())) for kind in ("q", "k", "v")]
+
+
+def _map(fn, items, n_jobs):
+    """``[fn(*it) for it in items]`` on ``n_jobs`` threads (NumPy/LAPACK release the GIL), order kept."""
+    if n_jobs == 1 or len(items) < 2:
+        return [fn(*it) for it in items]
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(lambda it: fn(*it), items))
+
+
+def _n_jobs(n_jobs) -> int:
+    if n_jobs is None:
+        return 1
+    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be a positive int, -1 (all usable cores) or None (1), got {n_jobs!r}")
+    return len(os.sched_getaffinity(0)) if n_jobs == -1 else n_jobs
+
+
 def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fold_ln: bool = True,
-             heads: bool = True, wide_null_draws: int = 4, wide_width: int = 1024) -> pd.DataFrame:
+             heads: bool = True, wide_null_draws: int = 4, wide_width: int = 1024,
+             n_jobs: int | None = -1) -> pd.DataFrame:
     """Weight-only diagnostics of every adjacent pair of ``model``, as a tidy table.
 
     Used by the head_overlap and neural_collapse_levels chapters.
@@ -182,6 +205,10 @@ def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fo
         Pairs whose hidden width exceeds ``wide_width`` (transformer MLPs) use at most ``wide_null_draws``
         single-precision null draws: each costs ``O(r³)`` with ``r`` up to the model width, and the null
         of such wide pairs is tightly concentrated. The row ``commutator_null_draws`` records the count.
+    n_jobs : int or None
+        Threads over layers (``-1``: every usable core; ``None`` or ``1``: serial). With more than one,
+        BLAS runs one thread per worker for the call, so the cores are not oversubscribed. The table does
+        not depend on ``n_jobs`` (each layer's null has its own seed).
 
     Returns
     -------
@@ -200,21 +227,38 @@ def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fo
         raise ValueError(f"null_draws must be 0 (no null) or at least 2, got {null_draws}")
     if not 0 < energy <= 1:
         raise ValueError(f"energy must lie in (0, 1], got {energy}")
-    rows = []
-    if transformer_layout(model) is not None or hasattr(model, "config"):
-        _, blocks = transformer_blocks(model, fold_ln=fold_ln)
-        for blk in blocks:
-            for name, W_in in blk.mlp_in.items():
-                rows += _pair_rows(blk.index, f"mlp.{name}-out", "mlp", W_in, blk.mlp_out, null_draws,
-                                   seed + blk.index, energy, wide_null_draws, wide_width)
-        if heads:
-            rows += _head_rows(blocks, null_draws, seed)
-    else:
-        for i, (name, kind, W1, W2) in enumerate(weight_pairs(model)):
-            rows += _pair_rows(i, name, kind, W1, W2, null_draws, seed + i, energy, wide_null_draws, wide_width)
+    jobs = _n_jobs(n_jobs)
+    with threadpool_limits(1, user_api="blas") if jobs > 1 else nullcontext():
+        rows = _diagnose_rows(model, null_draws, seed, energy, fold_ln, heads, wide_null_draws, wide_width, jobs)
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["value"] = df["value"].astype(float)
     return df
+
+
+def _diagnose_rows(model, null_draws, seed, energy, fold_ln, heads, wide_null_draws, wide_width, jobs):
+    if transformer_layout(model) is not None or hasattr(model, "config"):
+        _, blocks = transformer_blocks(model, fold_ln=fold_ln)
+
+        def layer(blk):
+            rows = []
+            for name, W_in in blk.mlp_in.items():
+                rows += _pair_rows(blk.index, f"mlp.{name}-out", "mlp", W_in, blk.mlp_out, null_draws,
+                                   seed + blk.index, energy, wide_null_draws, wide_width)
+            if not heads:
+                return rows, None
+            bases = {k: head_bases(blk, k) for k in KINDS}
+            return rows + _head_layer_rows(blk.index, blk, bases, null_draws, seed), bases
+
+        done = _map(layer, [(blk,) for blk in blocks], jobs)
+        rows = [r for rs, _ in done for r in rs]
+        if heads:
+            rows += [r for rs in _map(_cross_rows, [(l, blocks[l], done[l][1], done[l + 1][1])
+                                                    for l in range(len(blocks) - 1)], jobs) for r in rs]
+        return rows
+    pairs = weight_pairs(model)
+    return [r for rs in _map(lambda i, p: _pair_rows(i, p[0], p[1], p[2], p[3], null_draws, seed + i, energy,
+                                                     wide_null_draws, wide_width),
+                             list(enumerate(pairs)), jobs) for r in rs]
 
 
 def per_layer_summary(df: pd.DataFrame) -> pd.DataFrame:

@@ -174,7 +174,9 @@ def hutchinson_fro2(op: LinearOperator, n_samples: int = 128, seed: int = 0) -> 
 
 def randomized_spectrum(op, K: int, oversample: int = 10, n_iter: int = 2, seed: int = 0,
                         fro2: float | None = None, n_hutch: int = 128) -> Spectrum:
-    """Top-K triplets of a factor given as a ``LinearOperator`` (e.g. JVP/VJP closures), by randomized SVD.
+    """Top-K triplets of a factor given as a ``LinearOperator`` (e.g. JVP/VJP closures), by randomized block
+    Krylov SVD (:func:`lsa.linalg.randomized_svd`, ``(2 n_iter + 2)(K + oversample)`` products), with
+    NumPy's BLAS on one thread so that it does not contend with torch's pool.
 
     ``fro2`` is the exact ||A||_F^2 when known; otherwise the upper end of a Hutchinson 95 % interval
     is used (spec section 8), and the spectrum is marked inexact.
@@ -185,7 +187,7 @@ def randomized_spectrum(op, K: int, oversample: int = 10, n_iter: int = 2, seed:
     m, n = op.shape
     if not 1 <= K <= min(m, n):
         raise ValueError(f"K={K} must lie in [1, min(shape)={min(m, n)}] for a factor of shape {op.shape}")
-    U, s, Vt = randomized_svd(op, K, oversample=oversample, n_iter=n_iter, seed=seed)
+    U, s, Vt = randomized_svd(op, K, oversample=oversample, n_iter=n_iter, seed=seed, blas_threads=1)
     U, Vt = sign_convention(U, Vt)
     exact = fro2 is not None
     if fro2 is None:
