@@ -1,7 +1,8 @@
 """The ``lsa`` command: list chapters, run one, check claims, build the book.
 
 Exit status: 0 success; 1 a chapter failed, a claim failed or the site build failed; 2 bad input (unknown
-chapter, unknown or ill-typed parameter, malformed ``-p``, malformed claims file, missing or corrupt data file).
+chapter, unknown or ill-typed parameter, malformed ``-p``, malformed claims file, missing or corrupt data file,
+a run folder that cannot be archived).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 
 from lsa.data.checksums import ChecksumError
+from lsa.runner.archive import ArchiveError
 from lsa.runner.chapters import ChapterNotFound, chapter_names, load_chapter, toc_chapters
 from lsa.runner.claims import ClaimError, evaluate, load_claims
 from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
@@ -78,6 +80,20 @@ def cmd_book(args) -> int:
     return 0
 
 
+def cmd_archive(args) -> int:
+    from lsa.runner.archive import archive_run
+
+    extra = {}
+    for item in args.provenance or []:
+        if "=" not in item:
+            raise ArchiveError(f"--provenance expects name=value, got {item!r} (e.g. --provenance device='NVIDIA H100')")
+        k, v = item.split("=", 1)
+        extra[k.strip()] = v
+    dest = archive_run(args.run_dir, extra=extra or None)
+    print(f"archived {args.run_dir} -> {dest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsa", description="Run and check the chapters of the companion book.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true")
     book.add_argument("-q", "--quiet", action="store_true")
     book.set_defaults(func=cmd_book)
+    archive = sub.add_parser("archive", help="keep a finished run folder (e.g. a GPU run at paper profile) in "
+                                            "results/<profile>/<chapter>/ for the archived-runs page")
+    archive.add_argument("run_dir", help="runs/<chapter>/<key>/ as written by `lsa run`")
+    archive.add_argument("--provenance", action="append", metavar="NAME=VALUE",
+                         help="provenance the run folder lacks, e.g. device=... (repeatable; marked as added)")
+    archive.set_defaults(func=cmd_archive)
     return parser
 
 
@@ -106,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError) as exc:
+    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError, ArchiveError) as exc:
         print(f"lsa: error: {exc}", file=sys.stderr)
         return 2
     except ChapterFailed as exc:

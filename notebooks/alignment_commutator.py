@@ -145,9 +145,19 @@ print(f"random pairs: c ∈ [{agree['c_min']:.3g}, {agree['c_max']:.3g}] (bound 
 base = TrainConfig(widths=widths, steps=steps, lr=lr, log_every=log_every, seed=seed, device=device)
 summary, logs, flags = activation_grid(X, Y, activations, lambdas, base, pair=1, k=k, null_draws=null_draws,
                                        burn_in=burn_in, progress=lambda it: tqdm(it, desc="runs"))
-cols = ["activation", "lam", "commutator", "z", "level2_soft", "level2_chance", "level2_dim_tau0.01",
-        "level3_matched", "level3_hungarian"]
+cols = ["activation", "lam", "commutator", "z", "omega", "forcing_diag_rel", "level2_soft", "level2_chance",
+        "level2_dim_tau0.01", "level3_matched", "level3_hungarian"]
 summary[cols].round(4)
+
+# %% [markdown]
+# Beside the weight-only commutator $c_l$, the table gives the data-dependent obstruction (spec §3.3):
+# with $z$ the pre-activation of the hidden layer, $g = \partial\ell/\partial h$, $D = \mathrm{diag}\,\sigma'(z)$,
+# $S = \mathrm{diag}(\sigma(z)/z)$ and $M = g z^\top$, the imbalance obeys
+# $\dot\Delta = -2\lambda\Delta - (B + B^\top)$ with $B = \mathbb{E}[MS - DM]$, and
+# $\omega = \lVert B + B^\top\rVert_F / \lVert \mathbb{E}[M] + \mathbb{E}[M]^\top\rVert_F$ on the training batch
+# at the end of the run. `forcing_diag_rel` is the diagonal's share of $\lVert B\rVert$: zero for ReLU and
+# leaky ReLU ($S = D$), which is why their diagonal imbalance decays at exactly the linear rate. The test
+# suite checks $B + B^\top$ against autograd's weight gradients for every activation.
 
 # %%
 lam_max = max(lambdas)
@@ -240,6 +250,12 @@ metrics = {
     "level2_final": [pick(a, lam_max, "level2_soft") for a in activations],
     "level3_matched_final": [pick(a, lam_max, "level3_matched") for a in activations],
     "level3_hungarian_final": [pick(a, lam_max, "level3_hungarian") for a in activations],
+    "omega_final": [pick(a, lam_max, "omega") for a in activations],
+    "o1_omega_linear_max": float(summary[summary.activation == "identity"].omega.max()),
+    "o1_homogeneous_runs": int(summary.activation.isin(["relu", "leaky_relu"]).sum()),
+    "o1_homogeneous_forcing_diag_rel_max": float(summary[summary.activation.isin(["relu", "leaky_relu"])]
+                                                 .forcing_diag_rel.max()),
+    "o2_omega_nonlinear_min": min(pick(a, lam_max, "omega") for a in nonlinear),
 }
 lsa.write_metrics(metrics)
 {k_: v for k_, v in metrics.items() if not isinstance(v, list)}

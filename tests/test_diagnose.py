@@ -84,8 +84,11 @@ def test_transformer_rows():
     torch.manual_seed(0)
     m = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=20, n_positions=8))
     df = diagnose(m, null_draws=8)
-    assert set(df.kind) == {"mlp", "ov", "qk", "head_overlap"}
+    assert set(df.kind) == {"mlp", "ov", "qk", "head_overlap", "mlp_write_read"}
     assert len(df[(df.kind == "ov") & (df.metric == "commutator")]) == 2 * 4
+    mw = df[df.kind == "mlp_write_read"]
+    assert set(mw.pair) == {"mlp->q(next)", "mlp->k(next)", "mlp->v(next)", "mlp->mlp.in(next)", "mlp->(next)"}
+    assert set(mw.layer) == {0} and ((mw.value >= 0) & (mw.value <= 1)).all()
     c = df[df.metric == "commutator"].value
     assert ((c >= 0) & (c <= np.sqrt(2))).all()
 
@@ -100,7 +103,7 @@ def test_llama_and_bert_rows():
     assert len(df[(df.kind == "qk") & (df.metric == "commutator")]) == 2 * 4
     bert = BertModel(BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64,
                                 vocab_size=30, max_position_embeddings=8))
-    assert set(diagnose(bert, null_draws=0).kind) == {"mlp", "ov", "qk", "head_overlap"}
+    assert set(diagnose(bert, null_draws=0).kind) == {"mlp", "ov", "qk", "head_overlap", "mlp_write_read"}
 
 
 def test_parallel_table_equals_serial_and_n_jobs_checked():
@@ -116,3 +119,16 @@ def test_parallel_table_equals_serial_and_n_jobs_checked():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="n_jobs"):
             diagnose(m, n_jobs=bad)
+
+
+def test_mlp_write_read_energy_closed_cases():
+    from lsa.alignment.diagnose import mlp_write_read_energy
+    from lsa.linalg import random_orthogonal
+
+    rng = np.random.default_rng(0)
+    Q = random_orthogonal(40, rng)
+    U, U_perp = Q[:, :6], Q[:, 6:]
+    assert mlp_write_read_energy(U, rng.standard_normal((9, 6)) @ U.T) == pytest.approx(1.0, abs=1e-12)
+    assert mlp_write_read_energy(U, rng.standard_normal((9, 34)) @ U_perp.T) == pytest.approx(0.0, abs=1e-12)
+    # isotropic reads: E = k / d; with 20000 rows the share is within a few per cent of it
+    assert mlp_write_read_energy(U, rng.standard_normal((20000, 40))) == pytest.approx(6 / 40, rel=0.05)

@@ -230,3 +230,38 @@ def test_status_page_lists_every_claim_with_its_outcome():
     assert "| C1 | ❌ fail | a \\| b | paper (abstract) | finding | x > 1 | x = 0.5 | smoke |" in page
     assert "No run available for: other" in page
     assert "Findings: 1 borne out, 1 not borne out" in page
+
+
+def test_archive_keeps_a_run_and_the_page_reevaluates_its_claims(env, monkeypatch):
+    from lsa.runner.archive import ArchiveError, archive_run, archived_runs, render_archive_page
+
+    assert lsa("run", "tiny", "--profile", "paper", "-q").returncode == 0  # n = 100: T1 does not apply at paper
+    (run,) = good_runs(env)
+    prov = json.loads((run / "run.json").read_text())["provenance"]
+    assert prov["device"] == "cpu" and prov["python"] == sys.version.split()[0] and "torch" in prov
+    # bad input: named, and nothing is written
+    bad = lsa("archive", str(env / "runs" / "tiny"))
+    assert bad.returncode == 2 and "missing run.json" in bad.stderr
+    assert not (env / "results").exists()
+    broken = env / "broken"
+    broken.mkdir()
+    for f in ("run.json", "params.json"):
+        (broken / f).write_text((run / f).read_text())
+    (broken / "metrics.json").write_text("{not json")
+    with pytest.raises(ArchiveError, match="metrics.json"):
+        archive_run(broken, root=env)
+    assert not (env / "results").exists()
+    # archive, then archive again (replaced atomically, one folder)
+    out = lsa("archive", str(run), "--provenance", "device=Test GPU")
+    assert out.returncode == 0, out.stderr
+    dest = archive_run(run, root=env, extra={"device": "Test GPU"})
+    assert dest == env / "results" / "paper" / "tiny"
+    assert sorted(p.name for p in (env / "results" / "paper").iterdir()) == ["tiny"]
+    (a,) = archived_runs(env)
+    assert a.params["n"] == 100 and [c.status for c in a.claims] == ["n/a"]
+    # the ledger is re-read: a claim that now applies at paper is evaluated against the archived metrics
+    (env / "notebooks" / "tiny.claims.yaml").write_text(CLAIMS.replace("[smoke, default]", "[smoke, default, paper]"))
+    (a,) = archived_runs(env)
+    assert [c.status for c in a.claims] == ["pass"] and "total = 150" in a.claims[0].measured
+    page = render_archive_page([a], root=env)
+    assert "Device: Test GPU" in page and "`n=100`" in page and "| T1 | ✅ pass" in page

@@ -5,8 +5,9 @@ Supported: :class:`lsa.models.mlp.MLP`, :class:`lsa.models.resnet.ResNet`, ``nn.
 models. Per adjacent pair: imbalance (total / diag / off-diag / relative), commutator magnitude with its
 rotation-null mean, sd and z-score, Level-2 (soft overlap, ``d_τ``) and Level-3 (order-matched, Hungarian)
 scores and the stratum defects. Per transformer block additionally: OV and QK commutators per head (with
-z-scores), MLP-pair scores, within-layer head overlaps (Q, K, V read; O write) and the cross-layer
-write → read overlap, each with its chance level. Spec ``lsa-flag-varieties.md`` §2, §3.5. Used by the
+z-scores), MLP-pair scores, within-layer head overlaps (Q, K, V read; O write), the cross-layer head
+write → read overlap, and the share of block ``l+1``'s read matrices (Q, K, V, MLP input) lying on block
+``l``'s MLP write subspace (spec §2.9, "MLP write subspace with next-layer reads"), each with its chance level. Spec ``lsa-flag-varieties.md`` §2, §3.5. Used by the
 head-overlap chapter.
 """
 
@@ -24,9 +25,9 @@ from torch import nn
 from lsa.alignment.heads import (KINDS, head_bases, head_commutator_pairs, mean_offdiag, overlap_matrix,
                                  transformer_blocks, transformer_layout)
 from lsa.alignment.imbalance import imbalance_norms
-from lsa.alignment.levels import gram_factors, level_scores, level_scores_gram
+from lsa.alignment.levels import gram_factors, level_scores, level_scores_gram, outer_gram_eig
 from lsa.alignment.nulls import gram_spectra, rotation_null_many, rotation_null_spectra
-from lsa.linalg import as_float64
+from lsa.linalg import as_float64, effective_rank
 
 COLUMNS = ["layer", "pair", "kind", "head", "metric", "value"]
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Identity, nn.Dropout,
@@ -95,11 +96,12 @@ def weight_pairs(model) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     return out
 
 
-def _pair_rows(layer, name, kind, W1, W2, null_draws, seed, energy, wide_null_draws=4, wide_width=1024):
+def _pair_rows(layer, name, kind, W1, W2, null_draws, seed, energy, wide_null_draws=4, wide_width=1024,
+               S_eig=None):
     rows = []
     wide = W1.shape[0] > max(W1.shape[1], W2.shape[0])
     if wide:
-        f = gram_factors(W1, W2)
+        f = gram_factors(W1, W2, S_eig)
         sc = level_scores_gram(W1, W2, energy=energy, factors=f)
         p, q = f["s_next"] ** 2, f["s_l"] ** 2
         p, q, n = p[p > 1e-12 * p[0]], q[q > 1e-12 * q[0]], f["n"]
@@ -157,10 +159,36 @@ def _head_layer_rows(l, blk, bases, null_draws, seed):
     return rows
 
 
-def _cross_rows(l, blk, bases_l, bases_next):
-    """Mean overlap of block ``l``'s head writes with block ``l+1``'s head reads."""
-    return [(l, f"o->{kind}(next)", "head_overlap", -1, "cross_mean",
-             float(overlap_matrix(bases_l["o"], bases_next[kind], blk.d_head).mean())) for kind in ("q", "k", "v")]
+def _write_basis(S_eig, energy: float) -> np.ndarray:
+    """Top left singular vectors of a write matrix at ``energy``, from the eigen-pairs of ``W Wᵀ``."""
+    _, w, U = S_eig
+    return U[:, :max(effective_rank(np.sqrt(w), energy), 1)]
+
+
+def mlp_write_read_energy(U_write, read) -> float:
+    """Share of a read matrix's energy on a write subspace: ``‖R U‖_F² / ‖R‖_F²`` (chance ``k / d``).
+
+    ``U_write`` (``d × k``, orthonormal) spans block ``l``'s MLP write subspace; ``read`` (``m × d``) is a
+    read matrix of block ``l + 1`` (``W_Q``, ``W_K``, ``W_V`` or an MLP input). For a read matrix whose rows
+    are isotropic the share is ``k / d``. Used by ``lsa.diagnose`` (head-overlap chapter).
+    """
+    tot = float(np.sum(read ** 2))
+    return float(np.sum((read @ U_write) ** 2)) / tot if tot > 0 else 0.0
+
+
+def _cross_rows(l, blk, nxt, bases_l, bases_next, U_write):
+    """Block ``l``'s head writes vs block ``l+1``'s head reads, and its MLP write vs ``l+1``'s reads."""
+    rows = []
+    if bases_l is not None:
+        rows += [(l, f"o->{kind}(next)", "head_overlap", -1, "cross_mean",
+                  float(overlap_matrix(bases_l["o"], bases_next[kind], blk.d_head).mean())) for kind in ("q", "k", "v")]
+    if U_write is not None:
+        reads = {"q": nxt.Wq, "k": nxt.Wk, "v": nxt.Wv, **{f"mlp.{n}": W for n, W in nxt.mlp_in.items()}}
+        for kind, R in reads.items():
+            rows.append((l, f"mlp->{kind}(next)", "mlp_write_read", -1, "read_energy_on_write",
+                         mlp_write_read_energy(U_write, R)))
+        rows.append((l, "mlp->(next)", "mlp_write_read", -1, "chance", U_write.shape[1] / U_write.shape[0]))
+    return rows
 
 
 def _map(fn, items, n_jobs):
@@ -214,7 +242,8 @@ def diagnose(model, null_draws: int = 20, seed: int = 0, energy: float = 0.9, fo
     -------
     pandas.DataFrame
         Columns ``layer, pair, kind, head, metric, value`` (``head = -1`` for whole-pair rows). Pair kinds:
-        ``linear``, ``conv``, ``conv-fc``, ``mlp`` (transformer MLP), ``ov``, ``qk``, ``head_overlap``.
+        ``linear``, ``conv``, ``conv-fc``, ``mlp`` (transformer MLP), ``ov``, ``qk``, ``head_overlap``,
+        ``mlp_write_read`` (metric ``read_energy_on_write``, see :func:`mlp_write_read_energy`, and ``chance``).
 
     Raises
     ------
@@ -241,19 +270,20 @@ def _diagnose_rows(model, null_draws, seed, energy, fold_ln, heads, wide_null_dr
 
         def layer(blk):
             rows = []
+            S_eig = outer_gram_eig(blk.mlp_out) if blk.mlp_out is not None else None
             for name, W_in in blk.mlp_in.items():
                 rows += _pair_rows(blk.index, f"mlp.{name}-out", "mlp", W_in, blk.mlp_out, null_draws,
-                                   seed + blk.index, energy, wide_null_draws, wide_width)
+                                   seed + blk.index, energy, wide_null_draws, wide_width, S_eig)
+            U_write = _write_basis(S_eig, energy) if S_eig is not None else None
             if not heads:
-                return rows, None
+                return rows, None, U_write
             bases = {k: head_bases(blk, k) for k in KINDS}
-            return rows + _head_layer_rows(blk.index, blk, bases, null_draws, seed), bases
+            return rows + _head_layer_rows(blk.index, blk, bases, null_draws, seed), bases, U_write
 
         done = _map(layer, [(blk,) for blk in blocks], jobs)
-        rows = [r for rs, _ in done for r in rs]
-        if heads:
-            rows += [r for rs in _map(_cross_rows, [(l, blocks[l], done[l][1], done[l + 1][1])
-                                                    for l in range(len(blocks) - 1)], jobs) for r in rs]
+        rows = [r for rs, _, _ in done for r in rs]
+        rows += [r for rs in _map(_cross_rows, [(l, blocks[l], blocks[l + 1], done[l][1], done[l + 1][1], done[l][2])
+                                                for l in range(len(blocks) - 1)], jobs) for r in rs]
         return rows
     pairs = weight_pairs(model)
     return [r for rs in _map(lambda i, p: _pair_rows(i, p[0], p[1], p[2], p[3], null_draws, seed + i, energy,

@@ -153,23 +153,32 @@ def overlap_scores(C_full, s_l, s_next, n: int, k: int | None = None, energy: fl
     return out
 
 
-def gram_factors(W_l, W_next) -> dict:
+def gram_factors(W_l, W_next, S_eig=None) -> dict:
     """Outer-space Grams ``R = W_lᵀW_l``, ``S = W_{l+1}W_{l+1}ᵀ``, product ``M = W_{l+1}W_l`` and their eigen-factors.
 
     Used by the alignment_commutator and neural_collapse_levels chapters and ``lsa.diagnose``.
 
     For a wide hidden layer (``n_l`` > both outer widths) every pair quantity follows from these small
     matrices: singular values ``s = √eig``, and ``U_wᵀ V_r = diag(1/s_l) V_Rᵀ Mᵀ U_S diag(1/s_next)``.
+    ``S_eig = (S, w, U)``, the Gram ``S`` with its eigenvalues and eigenvectors in descending order, skips
+    recomputing them when several pairs share ``W_{l+1}`` (``lsa.diagnose``: gated MLPs, the write subspace).
     """
     B, A = as_float64(W_l), as_float64(W_next)
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
         raise ValueError(f"need adjacent 2-D weights, got {B.shape} and {A.shape}")
-    R, S, M = B.T @ B, A @ A.T, A @ B
+    R, M = B.T @ B, A @ B
     wR, VR = np.linalg.eigh(R)
-    wS, US = np.linalg.eigh(S)
-    wR, VR, wS, US = wR[::-1].clip(0), VR[:, ::-1], wS[::-1].clip(0), US[:, ::-1]
+    wR, VR = wR[::-1].clip(0), VR[:, ::-1]
+    S, wS, US = outer_gram_eig(A) if S_eig is None else S_eig
     return {"R": R, "S": S, "M": M, "s_l": np.sqrt(wR), "VR": VR, "s_next": np.sqrt(wS), "US": US,
             "n": B.shape[0]}
+
+
+def outer_gram_eig(A):
+    """``S = A Aᵀ`` with its eigenvalues (descending, clipped at 0) and eigenvectors. Used by :func:`gram_factors`."""
+    S = A @ A.T
+    w, U = np.linalg.eigh(S)
+    return S, w[::-1].clip(0), U[:, ::-1]
 
 
 def level_scores_gram(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TAUS, factors=None) -> dict:

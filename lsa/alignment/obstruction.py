@@ -20,6 +20,7 @@ from lsa.alignment.imbalance import imbalance
 from lsa.alignment.invariance import (balanced_factorisation, gl_invariants, im_row_angles, norm_descent,
                                       random_gl, reparameterise)
 from lsa.alignment.levels import level_scores
+from lsa.alignment.omega import obstruction_forcing
 from lsa.alignment.nulls import rotation_null, zscore
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
 from lsa.alignment.training import TrainConfig, train_mlp
@@ -150,7 +151,9 @@ def activation_grid(X, Y, activations, lambdas, base: TrainConfig, pair: int = 1
     Returns
     -------
     summary : DataFrame
-        One row per run: activation, λ, final commutator and its null mean/sd/z, Level scores,
+        One row per run: activation, λ, final commutator and its null mean/sd/z, the data-dependent
+        obstruction ``omega`` and the diagonal share of its forcing ``forcing_diag_rel``
+        (:func:`~lsa.alignment.omega.obstruction_forcing` on the training batch), Level scores,
         diag/off-diag slopes and their relative error to ``2 ln(1 − ηλ)``.
     logs : dict
         ``(activation, λ) -> training log`` (pandas).
@@ -167,8 +170,11 @@ def activation_grid(X, Y, activations, lambdas, base: TrainConfig, pair: int = 1
         kk = k if k is not None else min(W2.shape[0], W1.shape[0])
         sc = level_scores(W1, W2, k=kk)
         null = rotation_null(W1, W2, n_draws=null_draws, seed=cfg.seed)
+        forcing = obstruction_forcing(model, X, Y, pair, loss=cfg.loss)
         row = {"activation": act, "lam": float(lam), **sc, "null_mean": null["mean"], "null_sd": null["sd"],
                "z": zscore(sc["commutator"], null), "comm_init": float(log[f"comm_{pair + 1}"].iloc[0]),
+               "omega": forcing["omega"],
+               "forcing_diag_rel": forcing["forcing_diag"] / forcing["forcing_norm"] if forcing["forcing_norm"] > 0 else 0.0,
                "final_loss": float(log["loss"].iloc[-1])}
         if lam > 0:
             pred = predicted_slope(cfg.lr, lam, cfg.momentum)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from lsa.runner import REPO_ROOT
+from lsa.runner.archive import write_archive_page
 from lsa.runner.chapters import CHAPTER_PAGE_DIR, toc_chapters
 from lsa.runner.execute import run_chapter
 from lsa.runner.status_page import write_status_page
@@ -70,6 +71,8 @@ def build_book(profile: str = "default", force: bool = False, root: Path = REPO_
         results += run.claims
         _copy_if_changed(run.path / f"{name}.ipynb", pages / f"{name}.ipynb")
     write_status_page(root / "book" / "reproduction-status.md", results, profile)
+    _, archived = write_archive_page(root)
+    log(f"[lsa] archived runs shown: {len(archived)} ({', '.join(str(a.path.relative_to(root)) for a in archived)})")
     install_mathjax(root)
     log("[lsa] building the site with Jupyter Book (execution off, warnings as errors)")
     t0 = time.perf_counter()

@@ -28,6 +28,7 @@ from lsa.runner.chapters import Chapter, load_chapter
 from lsa.runner.claims import ClaimResult, evaluate, load_claims
 from lsa.runner.keys import source_digest, stable_hash
 from lsa.runner.params import resolve
+from lsa.runner.provenance import provenance
 
 HIDDEN_TAGS = ("parameters", "injected-parameters", "profiles")
 
@@ -208,7 +209,8 @@ def run_chapter(name: str, profile: str = "default", overrides: dict | None = No
     _write_json(latest_pointer(name, profile), {"key": key, "params": params})
     seconds = time.perf_counter() - t0
     _write_json(final / "run.json", {"chapter": name, "key": key, "profile": profile, "seconds": round(seconds, 2),
-                                     "python": sys.version.split()[0], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                                     "python": sys.version.split()[0], "provenance": provenance(),
+                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     claims = evaluate_claims(chapter, final, profile)
     log(f"[lsa] {name}: done in {seconds:.1f} s")
     return RunResult(name, key, final, params, False, seconds, claims)

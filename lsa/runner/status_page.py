@@ -55,15 +55,19 @@ def render_status_page(results: list[ClaimResult], profile: str, missing: list[s
     chapters = list(dict.fromkeys(r.chapter for r in results))
     for chapter in chapters:
         rows = [r for r in results if r.chapter == chapter]
-        lines += [f"## {chapter}", "", f"Run `{rows[0].run_key}`.", "",
-                  "| id | status | statement | source | kind | expected | measured | profile |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for r in rows:
-            status = _ICON.get(r.status, r.status) + (f" ({_cell(r.detail)})" if r.detail and r.status != "n/a" else "")
-            lines.append(f"| {r.id} | {status} | {_cell(r.statement)} | {_SOURCE[r.source]} | {r.kind} | "
-                         f"{_cell(r.expected)} | {_cell(r.measured)} | {r.profile} |")
-        lines.append("")
+        lines += [f"## {chapter}", "", f"Run `{rows[0].run_key}`.", ""] + claims_table(rows) + [""]
     return "\n".join(lines) + "\n"
+
+
+def claims_table(results: list[ClaimResult]) -> list[str]:
+    """Markdown table lines, one row per claim outcome (status page and archived-runs page)."""
+    lines = ["| id | status | statement | source | kind | expected | measured | profile |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        status = _ICON.get(r.status, r.status) + (f" ({_cell(r.detail)})" if r.detail and r.status != "n/a" else "")
+        lines.append(f"| {r.id} | {status} | {_cell(r.statement)} | {_SOURCE[r.source]} | {r.kind} | "
+                     f"{_cell(r.expected)} | {_cell(r.measured)} | {r.profile} |")
+    return lines
 
 
 def write_status_page(path: Path, results: list[ClaimResult], profile: str, missing: list[str] | None = None) -> Path:
