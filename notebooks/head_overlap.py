@@ -141,6 +141,36 @@ lsa.save_figure(fig, "commutator_z_by_pair")
 plt.show()
 
 # %% [markdown]
+# ## What the next layer reads of the MLP's writes
+#
+# The MLP of block $l$ writes into the residual stream through $W_{\mathrm{out}}$; block $l+1$ reads the
+# stream through $W_Q$, $W_K$, $W_V$ and its MLP input. For each read matrix $R$ the share of its energy on
+# the MLP write subspace $U$ (top left singular vectors of $W_{\mathrm{out}}$ at 90 % energy) is
+# $\lVert R U\rVert_F^2 / \lVert R\rVert_F^2$; for reads with no preferred direction it is $k/d$, so the
+# plot shows the ratio to that chance level (1 = chance).
+
+# %%
+def write_read(df, label):
+    mw = df[df.kind == "mlp_write_read"]
+    ch = mw[mw.metric == "chance"].set_index("layer").value
+    out = mw[mw.metric == "read_energy_on_write"].copy()
+    out["ratio"] = out.value.to_numpy() / ch.loc[out.layer].to_numpy()
+    out["read"] = out.pair.str.replace("mlp->", "").str.replace("(next)", "")
+    return out.assign(model=label)
+
+
+wr = pd.concat([write_read(diag, "pretrained"), write_read(diag_twin, "random init")])
+fig, ax = plt.subplots(figsize=(8, 4))
+sns.barplot(data=wr, x="read", y="ratio", hue="model", ax=ax)
+ax.axhline(1, color="k", lw=0.8, ls="--", label="chance k/d")
+wr_pre = wr[wr.model == "pretrained"].groupby("read").ratio.mean()
+ax.set(xlabel="read matrix of block l+1", ylabel="energy share on MLP write of block l / chance",
+       title=f"Pretrained reads sit {wr_pre.min():.2f}–{wr_pre.max():.2f}× chance on the MLP write subspace")
+ax.legend()
+lsa.save_figure(fig, "mlp_write_next_read")
+plt.show()
+
+# %% [markdown]
 # ## Validation against activations: linear CKA between consecutive layers
 #
 # Real English sentences from the book's text snapshot (Python documentation prose; see the data page).
@@ -181,6 +211,8 @@ metrics = {
     "c24_rho_primary": float(val.set_index("diagnostic").rho["mlp_level2"]),
     "c24_rho_all": val.rho.tolist(), "c24_diagnostics": val.diagnostic.tolist(),
     "mlp_level2": summ.mlp_level2.tolist(), "mlp_level2_chance": summ.mlp_level2_chance.tolist(),
+    "mlp_write_read_ratio_pretrained": wr_pre.to_dict(),
+    "mlp_write_read_ratio_random": wr[wr.model == "random init"].groupby("read").ratio.mean().to_dict(),
 }
 lsa.write_metrics(metrics)
 {k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}
