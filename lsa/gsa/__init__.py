@@ -5,12 +5,15 @@ Spec: ``shared/papers/gsa-pam-certificates.md``. Modules (flat, named after what
 
 * :mod:`lsa.gsa.config` — every [R] convention of the spec in one dataclass (:class:`GSAConfig`);
 * :mod:`lsa.gsa.gibbs_cartan` — orbit, harmonic numbers, Fisher / Bures–Wasserstein, tails, fit;
-* :mod:`lsa.gsa.spectra` — Frobenius-normalised spectra, sign convention, degenerate clusters, Hutchinson;
+* :mod:`lsa.gsa.spectra` — Frobenius-normalised spectra, sign convention, degenerate clusters, Hutchinson and
+  Hutch++ Frobenius estimates;
 * :mod:`lsa.gsa.windows` — effective ranks and dominant windows (gap snapping);
-* :mod:`lsa.gsa.jacobian` — mean broadcast channel Jacobians as JVP/VJP ``LinearOperator`` s;
+* :mod:`lsa.gsa.jacobian` — mean broadcast channel Jacobians as JVP/VJP ``LinearOperator`` s, per-sample
+  Jacobians and the Gram-average spectrum;
 * :mod:`lsa.gsa.factors` — factor extraction from models (mode S: folded weights; mode J: Jacobians);
 * :mod:`lsa.gsa.transport` — interface transport, incidence matrices, truncation bounds T1/T2;
-* :mod:`lsa.gsa.pam` — row groups, supports, masks, graphs, SRS sets, hubs, block-energy heatmaps;
+* :mod:`lsa.gsa.pam` — row groups (argmax, blocks, spectral clustering), supports, masks, graphs, SRS sets,
+  hubs, block-energy heatmaps;
 * :mod:`lsa.gsa.certificate` — margins, radius T4, column-refined test, constructive flips, soundness tests;
 * :mod:`lsa.gsa.labels` — SC/SA/ST labels, T5 margins, label perturbation tests;
 * :mod:`lsa.gsa.protocol` — the margin protocol P0–P12 as one JSON-serialisable report;

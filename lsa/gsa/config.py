@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-ROW_GROUP_RULES = ("argmax", "blocks")
+ROW_GROUP_RULES = ("argmax", "blocks", "spectral")
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class GSAConfig:
         Noise bound, ||P ⊙ M_noise||_F <= nu ||P||_F.
     h_hub : int
         Support size from which a column is a hub (only with >= 3 groups).
-    row_groups : {"argmax", "blocks"}
-        Row-group rule: dominant-mode assignment or contiguous architecture blocks.
+    row_groups : {"argmax", "blocks", "spectral"}
+        Row-group rule: dominant-mode assignment, contiguous architecture blocks, or (optional) spectral
+        clustering of the rows of P ⊙ P into as many clusters as columns.
     block_size : int
         Size of architecture row groups (rule "blocks").
     theta_s, theta_q, theta_kappa : float

@@ -126,3 +126,84 @@ def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -
         y_shape = fn(x[:1]).shape
     out_pos = int(np.prod(y_shape[1:])) // y_shape[cd]
     return A / out_pos
+
+
+def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int = -1,
+                                 chunk: int = 64) -> np.ndarray:
+    """The channel Jacobian of every probe sample, ``J_n`` (C_out x C_in), with the broadcast-mean reduction
+    of :class:`MeanChannelJacobian` applied to one sample at a time, so that ``mean_n J_n`` is that operator.
+
+    The tangent ``v`` is broadcast to every input position of every sample, and each sample's output is
+    averaged over its own positions only. The C_in JVPs therefore run on the whole probe batch at once
+    (blocks whose inputs are tied to the batch, such as a U-Net block with its time embedding, keep working);
+    this requires that the block processes samples independently, as in eval mode (spec section 8).
+    Dense: C_in JVPs, meant for the small widths of the chapters.
+
+    Parameters
+    ----------
+    fn : callable
+        Block function, tensor -> tensor (eval mode).
+    x : torch.Tensor
+        Probe activations at the block input, shape (N, ...).
+    channel_dim : int
+        Axis of the channels (1 for NCHW feature maps, -1 for tokens).
+    chunk : int
+        Tangents processed together with ``torch.func.vmap``.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, C_in), float64
+
+    Used by ``gsa_spectra``.
+    """
+    op = MeanChannelJacobian(fn, x, channel_dim, chunk)  # validates the probe and the block output
+    cd = op.cd
+    axes = tuple(i for i in range(len(op.y_shape)) if i not in (0, cd))
+
+    def one(v):
+        _, jv = torch.func.jvp(fn, (op.x,), (op._bcast(v, op.x.shape),))
+        return jv.mean(dim=axes) if axes else jv  # (N, C_out)
+
+    eye = torch.eye(op.shape[1], dtype=op.x.dtype, device=op.x.device)
+    with torch.no_grad():
+        cols = [torch.func.vmap(one)(eye[i:i + op.chunk]) for i in range(0, op.shape[1], op.chunk)]
+    J = torch.cat(cols)  # (C_in, N, C_out)
+    return J.permute(1, 2, 0).double().cpu().numpy()
+
+
+def gram_average_spectrum(fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64,
+                          jacobians: np.ndarray | None = None) -> np.ndarray:
+    """Square roots of the eigenvalues of the Gram average ``mean_n J_n^T J_n``, descending (spec 2.1: the
+    diagnostic reported beside the mean Jacobian).
+
+    Computed in float64 as the singular values of the stacked matrix ``[J_1; ...; J_N] / sqrt(N)``, whose
+    Gram matrix is the Gram average (more accurate than an eigendecomposition), and padded with zeros to
+    C_in values. By convexity ``mean_n J_n^T J_n - Jbar^T Jbar = mean_n (J_n - Jbar)^T (J_n - Jbar)`` is
+    positive semidefinite for the mean Jacobian ``Jbar``, so value i is at least the i-th singular value of
+    ``Jbar`` (Weyl), with equality for all i when every sample has the same Jacobian.
+
+    Parameters
+    ----------
+    fn, x, channel_dim, chunk
+        As in :func:`per_sample_channel_jacobians`.
+    jacobians : ndarray, shape (N, C_out, C_in), optional
+        Per-sample Jacobians already computed by :func:`per_sample_channel_jacobians` (then ``fn`` and ``x``
+        are not used and may be None).
+
+    Returns
+    -------
+    ndarray, shape (C_in,)
+
+    Used by ``gsa_spectra``.
+    """
+    if jacobians is None:
+        jacobians = per_sample_channel_jacobians(fn, x, channel_dim, chunk)
+    J = np.asarray(jacobians, dtype=np.float64)
+    if J.ndim != 3 or 0 in J.shape:
+        raise ValueError(f"per-sample Jacobians must have shape (N, C_out, C_in) with N, C_out, C_in >= 1, "
+                         f"got {J.shape}")
+    if not np.all(np.isfinite(J)):
+        raise ValueError("per-sample Jacobians contain NaN or inf entries")
+    N, m, n = J.shape
+    s = np.linalg.svd(J.reshape(N * m, n) / np.sqrt(N), compute_uv=False)
+    return np.concatenate([s, np.zeros(n - s.size)])

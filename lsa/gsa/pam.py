@@ -51,13 +51,77 @@ def row_groups_blocks(n_rows: int, block: int) -> np.ndarray:
     return np.arange(n_rows) // block
 
 
+def row_groups_spectral(P, m: int, seed: int = 0, null_tol: float = 1e-8) -> np.ndarray:
+    """Row groups by spectral clustering of the rows of ``P ⊙ P`` into ``m`` clusters (spec 2.8 rule 3).
+
+    Each row's energy profile over the columns, ``P[c, :] ** 2``, is compared with every other by cosine
+    similarity. The profiles are non-negative, so the affinity lies in [0, 1]; it does not depend on the scale
+    of ``P`` or of a row, only on where a row's energy sits. scikit-learn's ``SpectralClustering`` runs on
+    this precomputed affinity, with ``assign_labels="cluster_qr"`` (no k-means restarts). Rows with norm
+    below ``null_tol`` times the largest row norm go to the null group -1, as in :func:`row_groups_argmax`,
+    and are left out of the clustering.
+
+    Parameters
+    ----------
+    P : ndarray, shape (n_rows, n_cols)
+        The PAM (amplitudes).
+    m : int
+        Number of clusters, 1 <= m <= number of non-null rows.
+    seed : int
+        Seed of the eigensolver's start vector.
+    null_tol : float
+        Relative row norm below which a row is null.
+
+    Returns
+    -------
+    ndarray of int, shape (n_rows,)
+        Labels 0..m-1 in order of first appearance along the rows; -1 for null rows.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps`` (with ``GSAConfig(row_groups="spectral")``).
+    """
+    P = _check_matrix(P)
+    rn = np.linalg.norm(P, axis=1)
+    valid = rn >= null_tol * rn.max() if rn.max() > 0 else np.zeros(P.shape[0], dtype=bool)
+    n_valid = int(valid.sum())
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= n_valid:
+        raise ValueError(f"m (number of row clusters) must be an integer in [1, {n_valid}] (the non-null rows "
+                         f"of P), got {m!r}")
+    E = P[valid] ** 2
+    E = E / np.linalg.norm(E, axis=1, keepdims=True)
+    if m == 1:
+        lab = np.zeros(n_valid, dtype=int)
+    else:
+        import warnings
+
+        from sklearn.cluster import SpectralClustering
+
+        aff = np.clip(E @ E.T, 0.0, 1.0)
+        with warnings.catch_warnings():  # a planted block structure gives a disconnected graph: expected here
+            warnings.filterwarnings("ignore", message="Graph is not fully connected")
+            lab = SpectralClustering(n_clusters=int(m), affinity="precomputed", assign_labels="cluster_qr",
+                                     random_state=seed).fit_predict(aff)
+    _, first = np.unique(lab, return_index=True)
+    remap = {int(lab[i]): r for r, i in enumerate(np.sort(first))}
+    out = np.full(P.shape[0], -1)
+    out[valid] = [remap[int(x)] for x in lab]
+    return out
+
+
 def row_groups(P, cfg: GSAConfig = GSAConfig()) -> np.ndarray:
-    """Row groups of a PAM by the rule ``cfg.row_groups`` ("argmax" or "blocks").
+    """Row groups of a PAM by the rule ``cfg.row_groups``: "argmax" (:func:`row_groups_argmax`), "blocks"
+    (:func:`row_groups_blocks`) or "spectral" (:func:`row_groups_spectral` with as many clusters as columns,
+    the bound of the argmax rule, capped at the number of non-null rows).
 
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
-    return row_groups_argmax(P) if cfg.row_groups == "argmax" else row_groups_blocks(P.shape[0], cfg.block_size)
+    if cfg.row_groups == "argmax":
+        return row_groups_argmax(P)
+    if cfg.row_groups == "blocks":
+        return row_groups_blocks(P.shape[0], cfg.block_size)
+    rn = np.linalg.norm(P, axis=1)
+    n_valid = int(np.sum(rn >= 1e-8 * rn.max())) if rn.max() > 0 else 0
+    return row_groups_spectral(P, max(1, min(P.shape[1], n_valid)), cfg.seed)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Singular spectra of layer factors: dense or randomized (JVP/VJP) SVD, Frobenius normalisation,
-sign convention and degenerate clusters (GSA-II spec sections 2.2, 2.5, 8; protocol steps P1–P2).
+sign convention, degenerate clusters and Hutchinson / Hutch++ Frobenius estimates (GSA-II spec sections 2.2,
+2.5, 8; protocol steps P1–P2).
 
 Used by the ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps`` chapters.
 """
@@ -60,7 +61,7 @@ class Spectrum:
     Vt : ndarray (K, n)
         Right singular vectors (input space).
     fro2 : float
-        ||A||_F^2 (exact, or the upper end of a Hutchinson 95 % interval when ``exact`` is False).
+        ||A||_F^2 (exact, or the upper end of a Hutch++ 95 % interval when ``exact`` is False).
     shape : tuple
         (m, n).
     exact : bool
@@ -150,10 +151,11 @@ def dense_spectrum(A) -> Spectrum:
                     residual=_residual(aslinearoperator(A), U, s, Vt))
 
 
-def _residual(op: LinearOperator, U, s, Vt) -> float:
+def _residual(op: LinearOperator, U, s, Vt, AV=None) -> float:
+    """``max_j ||A v_j - s_j u_j|| / s_1`` (protocol P1); ``AV`` = ``A Vᵀᵀ`` when already computed."""
     if s.size == 0 or s[0] == 0:
         return 0.0
-    R = op.matmat(Vt.T) - U * s
+    R = (op.matmat(Vt.T) if AV is None else AV) - U * s
     return float(np.max(np.linalg.norm(R, axis=0)) / s[0])
 
 
@@ -172,14 +174,91 @@ def hutchinson_fro2(op: LinearOperator, n_samples: int = 128, seed: int = 0) -> 
     return mean, mean + 1.96 * float(v.std(ddof=1)) / np.sqrt(n_samples)
 
 
+def _check_budget(n_samples, minimum: int, what: str) -> int:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < minimum:
+        raise ValueError(f"n_samples must be an integer >= {minimum} {what}, got {n_samples!r}")
+    return int(n_samples)
+
+
+def _deflated_fro2(op: LinearOperator, V: np.ndarray, AV: np.ndarray, n_probes: int,
+                   rng: np.random.Generator) -> tuple[float, float]:
+    """``||A V||_F^2`` (exact, from ``AV``) plus a Hutchinson estimate of ``||A (I - V V^T)||_F^2``."""
+    exact = float(np.sum(AV ** 2))
+    Z = rng.choice([-1.0, 1.0], size=(op.shape[1], n_probes))
+    if V.shape[1]:
+        Z = Z - V @ (V.T @ Z)
+    v = np.sum(op.matmat(Z) ** 2, axis=0)
+    mean = float(v.mean())
+    half = 1.96 * float(v.std(ddof=1)) / np.sqrt(n_probes)
+    return exact + mean, exact + mean + half
+
+
+def hutchpp_fro2(op, n_samples: int = 128, seed: int = 0, basis=None) -> tuple[float, float]:
+    """Hutch++ estimate of ``||A||_F^2`` and the upper end of its 95 % interval (spec section 8).
+
+    For any orthonormal ``V`` (n x k) in the input space, Pythagoras over the split
+    ``I = V V^T + (I - V V^T)`` gives ``||A||_F^2 = ||A V||_F^2 + ||A (I - V V^T)||_F^2``. The first term is
+    computed exactly from k products; the second is a Hutchinson estimate with Rademacher probes projected
+    off ``V``. When ``V`` holds the dominant right singular vectors, the deflated part carries only the
+    tail of the spectrum, so its variance (and the interval) is far smaller than plain Hutchinson's
+    (Meyer, Musco, Musco and Woodruff, 2021).
+
+    Parameters
+    ----------
+    op : scipy ``LinearOperator`` or ndarray, shape (m, n)
+        The factor A (``matmat``; ``rmatmat`` too when ``basis`` is None).
+    n_samples : int
+        Total number of products with A or A^T. With a basis of k columns: k for ``||A V||_F^2`` and
+        ``n_samples - k`` (at least 2) Hutchinson probes. Without a basis, the standard Hutch++ split:
+        ``s = n_samples // 3`` products A^T G (Gaussian G) sketch the row space, s products give the exact
+        part, the remaining ``n_samples - 2 s`` are Hutchinson probes (so ``n_samples >= 4``).
+    seed : int
+        Seed of the sketch and of the probes.
+    basis : ndarray, shape (n, k), optional
+        Orthonormal columns already at hand, e.g. the right singular vectors of a randomized SVD.
+
+    Returns
+    -------
+    estimate : float
+        The Hutch++ estimate of ``||A||_F^2`` (exact when ``basis`` spans the row space of A).
+    upper : float
+        Upper end of its 95 % interval (normal approximation over the probes), used in tail bounds.
+
+    Used by ``gsa_spectra`` (through :func:`randomized_spectrum`), ``pam_certificates`` and ``pam_heatmaps``.
+    """
+    op = aslinearoperator(as_float64(op) if isinstance(op, np.ndarray) else op)
+    m, n = op.shape
+    rng = np.random.default_rng(seed)
+    if basis is None:
+        n_samples = _check_budget(n_samples, 4, "(Hutch++ without a basis: a third sketches, a third deflates, "
+                                                "the rest are probes)")
+        s = n_samples // 3
+        V, _ = np.linalg.qr(op.rmatmat(rng.standard_normal((m, s))))
+        V = V[:, :min(s, n)]
+        return _deflated_fro2(op, V, op.matmat(V), n_samples - 2 * s, rng)
+    V = np.asarray(basis, dtype=np.float64)
+    if V.ndim != 2 or V.shape[0] != n:
+        raise ValueError(f"basis must be an (n, k) matrix with n = {n} (the input dimension of A), "
+                         f"got shape {V.shape}")
+    if not np.all(np.isfinite(V)):
+        raise ValueError("basis contains NaN or inf entries")
+    err = float(np.max(np.abs(V.T @ V - np.eye(V.shape[1])))) if V.shape[1] else 0.0
+    if err > 1e-8:
+        raise ValueError(f"basis must have orthonormal columns (max |V^T V - I| <= 1e-8), got {err:.2e}")
+    n_samples = _check_budget(n_samples, V.shape[1] + 2, f"(k = {V.shape[1]} basis products plus >= 2 probes)")
+    return _deflated_fro2(op, V, op.matmat(V), n_samples - V.shape[1], rng)
+
+
 def randomized_spectrum(op, K: int, oversample: int = 10, n_iter: int = 2, seed: int = 0,
                         fro2: float | None = None, n_hutch: int = 128) -> Spectrum:
     """Top-K triplets of a factor given as a ``LinearOperator`` (e.g. JVP/VJP closures), by randomized block
     Krylov SVD (:func:`lsa.linalg.randomized_svd`, ``(2 n_iter + 2)(K + oversample)`` products), with
     NumPy's BLAS on one thread so that it does not contend with torch's pool.
 
-    ``fro2`` is the exact ||A||_F^2 when known; otherwise the upper end of a Hutchinson 95 % interval
-    is used (spec section 8), and the spectrum is marked inexact.
+    ``fro2`` is the exact ``||A||_F^2`` when known. Otherwise it is the upper end of the 95 % interval of
+    :func:`hutchpp_fro2` deflated by the sketch's right singular vectors (spec section 8): the K products
+    ``A V`` (shared with the residual check P1) give ``||A V||_F^2`` exactly, and ``n_hutch`` Rademacher
+    probes projected off ``V`` estimate the rest; the spectrum is then marked inexact.
 
     Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
@@ -187,11 +266,14 @@ def randomized_spectrum(op, K: int, oversample: int = 10, n_iter: int = 2, seed:
     m, n = op.shape
     if not 1 <= K <= min(m, n):
         raise ValueError(f"K={K} must lie in [1, min(shape)={min(m, n)}] for a factor of shape {op.shape}")
+    exact = fro2 is not None
+    if not exact:
+        _check_budget(n_hutch, 2, "(Hutchinson probes of the deflated Frobenius estimate)")
     U, s, Vt = randomized_svd(op, K, oversample=oversample, n_iter=n_iter, seed=seed, blas_threads=1)
     U, Vt = sign_convention(U, Vt)
-    exact = fro2 is not None
-    if fro2 is None:
-        fro2 = hutchinson_fro2(op, n_hutch, seed + 1)[1]
+    AV = op.matmat(Vt.T)
+    if not exact:
+        fro2 = _deflated_fro2(op, Vt.T, AV, n_hutch, np.random.default_rng(seed + 1))[1]
     fro2 = max(float(fro2), float(np.sum(s ** 2)))
     return Spectrum(s=s, U=U, Vt=Vt, fro2=fro2, shape=(m, n), exact=exact and K == min(m, n),
-                    residual=_residual(op, U, s, Vt))
+                    residual=_residual(op, U, s, Vt, AV))

@@ -43,6 +43,8 @@ def render_status_page(results: list[ClaimResult], profile: str, missing: list[s
         "it does not; a *finding* is an empirical statement that this run may or may not bear out, shown with its "
         "honest outcome.",
         "- **Expected** is the criterion declared with the claim; **measured** is what this run computed.",
+        "- Runs at the `paper` profile made on other machines (a GPU) are not mixed in here: they are on the "
+        "[archived runs](archived-runs.md) page, with their provenance.",
         "",
         f"Totals: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, {counts.get('error', 0)} error, "
         f"{counts.get('n/a', 0)} not applicable at this profile. Guarantees: {by_kind.get(('guarantee', 'pass'), 0)} "
