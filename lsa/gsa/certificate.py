@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lsa.gsa.config import GSAConfig
-from lsa.gsa.pam import PAMStructure, pam_structure, structure_diff
+from lsa.gsa.pam import PAMStructure, column_blocks, pam_structure, structure_diff
 
 REL_FAIL = 1e-9  # a margin within this relative distance of zero counts as a fail (protocol section 4)
 
@@ -64,10 +64,15 @@ def certify_columns(struct: PAMStructure, delta_cols, delta_F: float, cfg: GSACo
                     marg: dict | None = None) -> bool:
     """Column-refined T4 test with per-column perturbation bounds ``delta_cols`` (>= ||Delta[:, j]||_2).
 
+    With column blocks (degenerate modes) the bound of block ``J`` is ``sqrt(sum_{j in J} delta_j^2)``
+    (>= ||Delta[:, J]||_F).
+
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     m = marg or margins(struct, cfg)
     d = np.asarray(delta_cols, dtype=np.float64)
+    if struct.col_block is not None and d.shape == struct.col_block.shape:
+        d = np.sqrt(np.bincount(struct.col_block, weights=d ** 2, minlength=struct.c.size))
     c = struct.c
     if d.shape != c.shape:
         raise ValueError(f"delta_cols must have one entry per PAM column ({c.size}), got shape {d.shape}")
@@ -81,9 +86,10 @@ def certify_columns(struct: PAMStructure, delta_cols, delta_F: float, cfg: GSACo
     return bool(struct.N and ok_act and ok_pair and ok_noise)
 
 
-def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float = 1e-7):
+def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float = 1e-7, col_clusters=None):
     """The perturbation of T4's tightness statement: rescale the block P[G_g*, j*] with the smallest active
-    gap just past the threshold, so that membership of g* in S_j* flips.
+    gap just past the threshold, so that membership of g* in S_j* flips (``j*`` a column block when
+    ``col_clusters`` merges degenerate modes).
 
     Returns
     -------
@@ -98,7 +104,8 @@ def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float 
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = np.asarray(P, dtype=np.float64)
-    struct = pam_structure(P, groups, cfg)
+    struct = pam_structure(P, groups, cfg, col_clusters)
+    cols_of = [np.flatnonzero(column_blocks(P.shape[1], col_clusters) == j) for j in range(struct.c.size)]
     gamma = np.abs(struct.a - cfg.tau * struct.c[None, :])
     groups = np.asarray(groups)
     for flat in np.argsort(gamma, axis=None, kind="stable"):
@@ -111,27 +118,28 @@ def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float 
         active = bool(struct.support[g, j])
         step = max(overshoot * abs(a - t_star), 1e-12 * c)
         t = t_star - step if active else t_star + step
-        rows = np.flatnonzero(groups == g)
+        rows, cols = np.flatnonzero(groups == g), cols_of[j]
         Delta = np.zeros_like(P)
-        block = P[rows, j]
+        block = P[np.ix_(rows, cols)]
         if a > 0:
-            Delta[rows, j] = block * (t / a) - block
+            Delta[np.ix_(rows, cols)] = block * (t / a) - block
         else:
-            Delta[rows[0], j] = t
+            Delta[rows[0], cols[0]] = t
         return Delta, {"norm": float(np.linalg.norm(Delta)), "bound": float(gamma[g, j] / (1.0 - cfg.tau)),
                        "g": int(g), "j": int(j), "active": active}
     raise ValueError("no support membership of this PAM can be flipped by rescaling a single block")
 
 
 def perturbation_test(P, groups, radius: float, scales=(0.25, 0.5, 0.9, 0.999), n_draws: int = 200,
-                      cfg: GSAConfig = GSAConfig(), seed: int = 0) -> dict:
+                      cfg: GSAConfig = GSAConfig(), seed: int = 0, col_clusters=None) -> dict:
     """Soundness test of T4: draw ``n_draws`` Gaussian Delta per scale s with ||Delta||_F = s * radius and
-    return the fraction whose structures equal those of P (spec claim 5).
+    return the fraction whose structures equal those of P (spec claim 5), at the column blocks
+    ``col_clusters`` if given.
 
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = np.asarray(P, dtype=np.float64)
-    base = pam_structure(P, groups, cfg)
+    base = pam_structure(P, groups, cfg, col_clusters)
     rng = np.random.default_rng(seed)
     out = {}
     for s in scales:
@@ -139,6 +147,6 @@ def perturbation_test(P, groups, radius: float, scales=(0.25, 0.5, 0.9, 0.999), 
         for _ in range(n_draws):
             D = rng.standard_normal(P.shape)
             D *= s * radius / np.linalg.norm(D)
-            same += not structure_diff(base, pam_structure(P + D, groups, cfg))
+            same += not structure_diff(base, pam_structure(P + D, groups, cfg, col_clusters))
         out[float(s)] = same / n_draws
     return out

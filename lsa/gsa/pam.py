@@ -23,14 +23,21 @@ def _check_matrix(P, name="P") -> np.ndarray:
     return P
 
 
-def row_groups_argmax(P, null_tol: float = 1e-8) -> np.ndarray:
+def row_groups_argmax(P, null_tol: float = 1e-8, col_clusters=None) -> np.ndarray:
     """Dominant-mode assignment ``g(c) = argmax_j abs(P_cj) / c_j`` (spec 2.8 rule 1); -1 marks the null group.
 
-    Groups are relabelled 0..G-1 in order of their mode index.
+    Groups are relabelled 0..G-1 in order of their mode index. With ``col_clusters`` (degenerate modes,
+    :func:`column_blocks`) the argmax runs over column blocks ``J`` with ``||P[c, J]|| / c_J``, which a
+    rotation inside a cluster leaves unchanged.
 
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
+    if col_clusters is not None:
+        blk = column_blocks(P.shape[1], col_clusters)
+        P2 = np.zeros((P.shape[0], int(blk.max()) + 1 if blk.size else 0))
+        np.add.at(P2.T, blk, (P ** 2).T)
+        P = np.sqrt(P2)
     c = np.linalg.norm(P, axis=0)
     rel = np.abs(P) / np.where(c > 0, c, 1.0)
     g = np.argmax(rel, axis=1)
@@ -132,8 +139,8 @@ class PAMStructure:
     """
 
     groups: np.ndarray      # (m,) row-group label per row, -1 = null
-    a: np.ndarray           # (G, n) block amplitudes a_{g,j}
-    c: np.ndarray           # (n,) column norms (over non-null rows)
+    a: np.ndarray           # (G, n) block amplitudes a_{g,j} (n = number of column blocks)
+    c: np.ndarray           # (n,) column(-block) norms (over non-null rows)
     support: np.ndarray     # (G, n) bool, g in S_j
     omega: np.ndarray       # (n, n) profile cosines
     edges: np.ndarray       # (n, n) bool, pairwise incidence graph (upper triangle used)
@@ -144,10 +151,35 @@ class PAMStructure:
     eta: float              # ||P ⊙ M_noise||_F
     fro: float              # ||P||_F (non-null rows)
     N: bool                 # noise bound eta <= nu ||P||_F
+    col_block: np.ndarray | None = None  # (n_cols,) block index of each column; None = one block per column
 
 
-def amplitudes(P, groups) -> tuple[np.ndarray, np.ndarray]:
+def column_blocks(n_cols: int, clusters=None) -> np.ndarray:
+    """Block index of each PAM column from a partition into degenerate-mode clusters (spec 2.5).
+
+    ``clusters`` is a list of index arrays covering ``range(n_cols)`` exactly once, in order (as returned
+    by :func:`lsa.gsa.spectra.degenerate_clusters`); ``None`` gives one block per column.
+
+    Used by ``pam_certificates`` and ``pam_heatmaps``.
+    """
+    if clusters is None:
+        return np.arange(n_cols)
+    flat = np.concatenate([np.asarray(c, dtype=int).ravel() for c in clusters]) if len(clusters) else np.array([], int)
+    if not np.array_equal(flat, np.arange(n_cols)) or any(len(c) == 0 for c in clusters):
+        raise ValueError(f"column clusters must split the {n_cols} columns into consecutive, non-empty index "
+                         f"blocks in order, got {[list(map(int, c)) for c in clusters]}")
+    out = np.empty(n_cols, dtype=int)
+    for b, c in enumerate(clusters):
+        out[np.asarray(c, dtype=int)] = b
+    return out
+
+
+def amplitudes(P, groups, col_clusters=None) -> tuple[np.ndarray, np.ndarray]:
     """Block amplitudes a_{g,j} = ||P[G_g, j]||_2 and column norms c_j over the non-null rows.
+
+    With ``col_clusters`` (degenerate source modes, spec 2.5), ``j`` runs over column blocks ``J``:
+    ``a_{g,J} = ||P[G_g, J]||_F`` and ``c_J = ||P[:, J]||_F``, which do not change when the singular basis
+    is rotated inside a degenerate cluster (a rotation of the block's columns).
 
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
@@ -155,20 +187,30 @@ def amplitudes(P, groups) -> tuple[np.ndarray, np.ndarray]:
     groups = np.asarray(groups)
     if groups.shape != (P.shape[0],):
         raise ValueError(f"row groups must have one label per row ({P.shape[0]}), got shape {groups.shape}")
+    blk = column_blocks(P.shape[1], col_clusters)
     G = int(groups.max()) + 1 if np.any(groups >= 0) else 0
-    a = np.zeros((G, P.shape[1]))
+    a2 = np.zeros((G, P.shape[1]))
     for g in range(G):
-        a[g] = np.linalg.norm(P[groups == g], axis=0)
-    return a, np.sqrt(np.sum(a ** 2, axis=0))
+        a2[g] = np.sum(P[groups == g] ** 2, axis=0)
+    nb = int(blk.max()) + 1 if blk.size else 0
+    A2 = np.zeros((G, nb))
+    np.add.at(A2.T, blk, a2.T)
+    a = np.sqrt(A2)
+    return a, np.sqrt(np.sum(A2, axis=0))
 
 
-def pam_structure(P, groups, cfg: GSAConfig = GSAConfig()) -> PAMStructure:
+def pam_structure(P, groups, cfg: GSAConfig = GSAConfig(), col_clusters=None) -> PAMStructure:
     """Supports, masks, graphs, SRS sets, hubs and the noise bound of ``P`` at the given (fixed) row groups.
+
+    ``col_clusters`` (optional) merges degenerate source modes into column blocks (spec 2.5): supports,
+    graphs, SRS sets and hubs are then indexed by block, and the entry masks give every column of a block
+    the block's membership. Without it every column is its own block.
 
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
-    a, c = amplitudes(P, groups)
+    a, c = amplitudes(P, groups, col_clusters)
+    blk = column_blocks(P.shape[1], col_clusters)
     groups = np.asarray(groups)
     G, n = a.shape
     support = a >= cfg.tau * c[None, :]
@@ -183,15 +225,16 @@ def pam_structure(P, groups, cfg: GSAConfig = GSAConfig()) -> PAMStructure:
     hubs = [int(j) for j in np.flatnonzero(size >= cfg.h_hub)] if G >= 3 else []
     valid = groups >= 0
     row_in = np.zeros(P.shape, dtype=bool)
-    row_in[valid] = support[groups[valid]]
-    core = row_in & (size[None, :] == 1)
-    ovl = row_in & (size[None, :] >= 2)
+    row_in[valid] = support[groups[valid]][:, blk]
+    core = row_in & (size[blk][None, :] == 1)
+    ovl = row_in & (size[blk][None, :] >= 2)
     noise = (~row_in) & valid[:, None]
     eta = float(np.linalg.norm(P[noise]))
     fro = float(np.linalg.norm(P[valid]))
     return PAMStructure(groups=groups, a=a, c=c, support=support, omega=omega, edges=edges, coact=coact,
                         srs=srs, hubs=hubs, masks={"core": core, "overlap": ovl, "noise": noise},
-                        eta=eta, fro=fro, N=bool(eta <= cfg.nu * fro))
+                        eta=eta, fro=fro, N=bool(eta <= cfg.nu * fro),
+                        col_block=None if col_clusters is None else blk)
 
 
 def decompose(P, struct: PAMStructure) -> dict:
@@ -227,6 +270,9 @@ def structure_diff(s1: PAMStructure, s2: PAMStructure) -> dict:
     """
     if not np.array_equal(s1.groups, s2.groups):
         raise ValueError("structures must be compared at the same (fixed) row groups")
+    b1, b2 = (np.arange(s.masks["core"].shape[1]) if s.col_block is None else s.col_block for s in (s1, s2))
+    if not np.array_equal(b1, b2):
+        raise ValueError("structures must be compared with the same column blocks")
     iu = np.triu_indices(s1.c.size, 1)
     checks = {
         "support": np.array_equal(s1.support, s2.support),

@@ -16,7 +16,7 @@ from lsa.gsa.config import GSAConfig
 from lsa.gsa.factors import Factor, interfaces
 from lsa.gsa.labels import channel_labels, label_certificate, label_flip_rates
 from lsa.gsa.pam import decompose, pam_structure, row_groups_argmax, row_groups_blocks, structure_diff, summary
-from lsa.gsa.spectra import Spectrum, dense_spectrum, randomized_spectrum
+from lsa.gsa.spectra import Spectrum, degenerate_clusters, dense_spectrum, randomized_spectrum
 from lsa.gsa.transport import physical_incidence, source_incidence, transport, truncation_bounds
 from lsa.gsa.windows import Window, dominant_window
 from lsa.report import to_jsonable
@@ -113,18 +113,21 @@ def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSA
     G = a.G and b.G
     rec, mats = {"src": a.factor.name, "dst": b.factor.name, "k": k, "k2": k2, "W": W, "G": G,
                  "kappa": tr["kappa"], "kappa0": tr["kappa0"], "theta_max": tr["theta_max"]}, {}
-    for tag, P_tr, P_full, groups, dF, dcols in (
-            ("B", B_tr, B_full, row_groups_argmax(B_tr), (emp["B_F"], gcb["B_F"]), emp["delta_cols"]),
+    clusters = degenerate_clusters(a.spec.s[:k], cfg.g_deg)  # source modes: block columns (spec 2.5)
+    src_blocks = None if all(len(c) == 1 for c in clusters) else clusters
+    for tag, P_tr, P_full, groups, dF, dcols, cols in (
+            ("B", B_tr, B_full, row_groups_argmax(B_tr, col_clusters=src_blocks), (emp["B_F"], gcb["B_F"]),
+             emp["delta_cols"], src_blocks),
             ("Phi", Phi_tr, Phi_full, row_groups_blocks(Phi_tr.shape[0], cfg.block_size),
-             (emp["Phi_F"], gcb["Phi_F"]), None)):
-        st = pam_structure(P_tr, groups, cfg)
+             (emp["Phi_F"], gcb["Phi_F"]), None, None)):
+        st = pam_structure(P_tr, groups, cfg, cols)
         m = margins(st, cfg)
         dec = decompose(P_tr, st)
         cert_emp = W and (certify(st, dF[0], cfg, m) or (dcols is not None and certify_columns(st, dcols, dF[0], cfg, m)))
         cert_gc = W and G and certify(st, dF[1], cfg, m)
         verify, actual = None, None
         if P_full is not None:
-            verify = not structure_diff(st, pam_structure(P_full, groups, cfg))
+            verify = not structure_diff(st, pam_structure(P_full, groups, cfg, cols))
             actual = float(np.linalg.norm(P_full - P_tr))
         rec[tag] = {"delta_F_emp": dF[0], "delta_F_GC": dF[1], "actual_F": actual, "rho": m["rho"],
                     "rho_act": m["rho_act"], "rho_pair": m["rho_pair"], "rho_noise": m["rho_noise"],
@@ -133,6 +136,7 @@ def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSA
                     "bug": bool(cert_emp and verify is False), **summary(st)}
         if tag == "B":
             rec[tag]["delta_cols"] = dcols
+            rec[tag]["n_col_blocks"] = int(st.c.size)
         mats[tag] = {"tr": P_tr, "full": P_full, "groups": groups, "struct": st, "margins": m}
     mats["T"] = tr["T"]
     rec["Phi"]["delta_2_emp"] = emp["Phi_2"]
