@@ -103,6 +103,55 @@ class MeanChannelJacobian(LinearOperator):
         return self._matmat(np.eye(self.shape[1]))
 
 
+class TokenLocalJacobian(MeanChannelJacobian):
+    """The token-local channel Jacobian (spec 2.1, optional variant): ``A v = mean_{n,t} [J_f(x_n) (v at token
+    t only)]_t``, the derivative of output token ``t`` with respect to input token ``t`` alone, averaged.
+
+    Unlike :class:`MeanChannelJacobian` (tangent broadcast to every token, output averaged) it leaves out
+    the cross-token terms of attention; for a token-wise block (an MLP sub-block) the two coincide. Each
+    product costs ``T`` JVPs (one per position), hence "costly, not the default". Token layout only:
+    ``x`` of shape ``(N, T, C)`` with ``channel_dim=-1`` and an output of the same number of tokens.
+    The adjoint places the cotangent at one output token and reads the input cotangent at the same token.
+
+    Used by ``gsa_spectra`` (broadcast vs token-local spectra of attention factors).
+    """
+
+    def __init__(self, fn: Callable, x: torch.Tensor, chunk: int = 64):
+        super().__init__(fn, x, -1, chunk)
+        if x.ndim != 3 or self.y_shape[1] != x.shape[1]:
+            raise ValueError(f"the token-local Jacobian needs token activations (N, T, C) in and out with the "
+                             f"same T; got input {tuple(x.shape)} and output {tuple(self.y_shape)}")
+        self.n_tok = x.shape[1]
+
+    def _at_token(self, v: torch.Tensor, t: torch.Tensor, shape) -> torch.Tensor:
+        onehot = torch.nn.functional.one_hot(t, shape[1]).to(v.dtype)  # (T,)
+        return onehot[None, :, None] * v[None, None, :] * torch.ones(shape[0], 1, 1, dtype=v.dtype, device=v.device)
+
+    def _pairs(self, V: torch.Tensor):
+        """All (tangent, token) pairs, tangents major, as two flat tensors."""
+        t = torch.arange(self.n_tok, device=V.device)
+        return V.repeat_interleave(self.n_tok, 0), t.repeat(V.shape[0])
+
+    def _tmatmat(self, V: torch.Tensor) -> torch.Tensor:
+        def one(v, t):
+            _, jv = torch.func.jvp(self.fn, (self.x,), (self._at_token(v, t, self.x.shape),))
+            return (jv * torch.nn.functional.one_hot(t, self.n_tok).to(jv.dtype)[None, :, None]).sum(1).mean(0)
+        vs, ts = self._pairs(V)
+        out = [torch.func.vmap(one)(vs[i:i + self.chunk], ts[i:i + self.chunk]) for i in range(0, vs.shape[0], self.chunk)]
+        return torch.cat(out).reshape(V.shape[0], self.n_tok, -1).mean(1)
+
+    def _trmatmat(self, W: torch.Tensor) -> torch.Tensor:
+        _, pull = torch.func.vjp(self.fn, self.x)
+        n = self.y_shape[0]
+
+        def one(w, t):
+            (g,) = pull(self._at_token(w, t, self.y_shape) / (n * self.n_tok))
+            return (g * torch.nn.functional.one_hot(t, self.n_tok).to(g.dtype)[None, :, None]).sum((0, 1))
+        ws, ts = self._pairs(W)
+        out = [torch.func.vmap(one)(ws[i:i + self.chunk], ts[i:i + self.chunk]) for i in range(0, ws.shape[0], self.chunk)]
+        return torch.cat(out).reshape(W.shape[0], self.n_tok, -1).sum(1)
+
+
 def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -1) -> np.ndarray:
     """Reference: mean over samples and output positions of the per-sample Jacobians (``torch.func.jacrev``),
     contracted with the broadcast over input positions. Independent of :class:`MeanChannelJacobian`; costly
