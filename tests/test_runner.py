@@ -64,6 +64,7 @@ def env(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     monkeypatch.setenv("LSA_NOTEBOOKS_DIR", str(nb))
     monkeypatch.setenv("LSA_RUNS_DIR", str(runs))
+    monkeypatch.setenv("LSA_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.delenv("TINY_FAIL", raising=False)
     monkeypatch.delenv("TINY_SLEEP", raising=False)
     return tmp_path
@@ -265,3 +266,5 @@ def test_archive_keeps_a_run_and_the_page_reevaluates_its_claims(env, monkeypatc
     assert [c.status for c in a.claims] == ["pass"] and "total = 150" in a.claims[0].measured
     page = render_archive_page([a], root=env)
     assert "Device: Test GPU" in page and "`n=100`" in page and "| T1 | ✅ pass" in page
+    from lsa.runner import REPO_ROOT
+    assert not (REPO_ROOT / "results" / "paper" / "tiny").exists()  # tests never write into the repo

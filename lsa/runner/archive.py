@@ -30,6 +30,11 @@ class ArchiveError(ValueError):
     """A run folder that cannot be archived (missing files, unknown chapter, malformed JSON)."""
 
 
+def results_dir(root: Path = REPO_ROOT) -> Path:
+    """Folder of archived runs: ``results/`` (or ``$LSA_RESULTS_DIR``, which the runner's tests use)."""
+    return Path(os.environ.get("LSA_RESULTS_DIR", Path(root) / ARCHIVE_DIR))
+
+
 def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
@@ -76,7 +81,7 @@ def archive_run(run_dir: Path, root: Path = REPO_ROOT, extra: dict | None = None
     notebook = run_dir / f"{chapter}.ipynb"
     if not notebook.is_file():
         raise ArchiveError(f"{run_dir}: missing the executed notebook {notebook.name}")
-    dest = Path(root) / ARCHIVE_DIR / profile / chapter
+    dest = results_dir(root) / profile / chapter
     tmp = dest.with_name(f".{chapter}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -113,7 +118,7 @@ def archived_runs(root: Path = REPO_ROOT) -> list[ArchivedRun]:
     Used by ``lsa book`` for the archived-runs page.
     """
     out = []
-    base = Path(root) / ARCHIVE_DIR
+    base = results_dir(root)
     for run_json in sorted(base.glob("*/*/run.json")):
         folder = run_json.parent
         run = _read_json(run_json)
