@@ -29,7 +29,8 @@
 #
 # **What this chapter shows**: random matrices for C1, C2, C19, C20; bias-free float64 MLPs 20→32→32→5 on
 # the spec's E1 toy regression (200 Gaussian inputs, tanh teacher), full-batch gradient descent, η = 0.05,
-# coupled weight decay λ, one network per (activation, λ); scores for the pair $(W_2, W_3)$ with $k = 5$.
+# coupled weight decay λ, one network per (activation, λ); scores for the pair $(W_2, W_3)$ with $k = 5$,
+# and the data-dependent obstruction ω of the same hidden layer (claims O1, O2).
 # None of the numbers is the paper's: the paper's own figures and values could not be read.
 # ```
 

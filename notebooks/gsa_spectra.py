@@ -30,7 +30,9 @@
 # r = 10^6, the drift bound on synthetic orbit chains, and — on a small ResNet trained on digits (mode S:
 # folded static weights; mode J: mean channel Jacobians) and a small GPT-2 trained on a synthetic bracket
 # grammar (mode J), each beside its random-initialisation twin — spectra with fits and windows (F1) and
-# profiles along depth (F2). Whether real spectra are close to the orbit is a *finding* of this run.
+# profiles along depth (F2). Whether real spectra are close to the orbit is a *finding* of this run. Two
+# diagnostics of the mode-J factors close the chapter: the Gram-average spectrum beside the mean Jacobian's
+# (guarantee D-gram) and the token-local Jacobian beside the broadcast-mean one (guarantee D-tok).
 # ```
 
 # %% tags=["profiles"]
