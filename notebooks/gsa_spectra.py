@@ -229,11 +229,12 @@ for init in ("trained", "random"):
                          "rel_diff": float(np.linalg.norm(A_loc - A_bc) / np.linalg.norm(A_bc)),
                          "s1_token_local": float(np.linalg.norm(A_loc, 2)), "s1_broadcast": float(np.linalg.norm(A_bc, 2))})
 tok = pd.DataFrame(tok_rows)
-fig, ax = plt.subplots(figsize=(7, 3.4))
+fig, ax = plt.subplots(figsize=(8.5, 4))
 sns.barplot(data=tok, x="factor", y="rel_diff", hue="init", ax=ax)
-ax.set(yscale="log", xlabel="GPT factor", ylabel="‖A_local − A_broadcast‖_F / ‖A_broadcast‖_F",
+ax.set(yscale="log", xlabel="GPT factor (sub-block)", ylabel="relative Frobenius difference\n(token-local vs broadcast)",
        title=f"Token-local = broadcast on MLP sub-blocks (max {tok[tok.sub_block == 'mlp'].rel_diff.max():.1g}); "
              f"attention differs by up to {tok[tok.sub_block == 'attn'].rel_diff.max():.2g}")
+fig.tight_layout()
 lsa.save_figure(fig, "token_local_vs_broadcast")
 plt.show()
 tok
