@@ -79,6 +79,33 @@ def conv_dc(weight: torch.Tensor) -> np.ndarray:
     return _np(weight).sum(axis=(2, 3))
 
 
+def conv_taps(weight: torch.Tensor) -> np.ndarray:
+    """Tap-unfolded conv kernel (C_out, C_in, kh, kw) -> C_out x (C_in kh kw), columns ordered channel-major
+    (spec 2.1 mode S, the alternative to :func:`conv_dc`). ``conv_dc(w) = conv_taps(w) @ E`` with ``E`` the
+    (C_in kh kw) x C_in matrix that copies each channel to all of its taps (a constant field).
+
+    Its input space is not the channel space, so a tap-unfolded factor forms no interface with its
+    neighbours: it serves spectra (and the channel energies of :func:`tap_channel_energies`) only.
+
+    Used by ``gsa_spectra``.
+    """
+    if weight.ndim != 4:
+        raise ValueError(f"expected a conv kernel of shape (C_out, C_in, kh, kw), got {tuple(weight.shape)}")
+    return _np(weight).reshape(weight.shape[0], -1)
+
+
+def tap_channel_energies(Vt, c_in: int, taps: int) -> np.ndarray:
+    """Reduce right singular vectors of a tap-unfolded factor (rows of ``Vt``, length ``c_in * taps``) to
+    input-channel energies: ``e[j, i] = sum over taps of Vt[j, (i, tap)]^2`` (rows sum to 1).
+
+    Used by ``gsa_spectra``.
+    """
+    Vt = np.asarray(Vt, dtype=np.float64)
+    if Vt.ndim != 2 or Vt.shape[1] != c_in * taps:
+        raise ValueError(f"Vt must have rows of length c_in * taps = {c_in * taps}, got shape {Vt.shape}")
+    return (Vt.reshape(Vt.shape[0], c_in, taps) ** 2).sum(axis=2)
+
+
 def bn_scale(bn: nn.Module) -> np.ndarray | None:
     """Per-channel eval-mode BatchNorm gain gamma / sqrt(var + eps) (None for Identity).
 
@@ -92,17 +119,19 @@ def bn_scale(bn: nn.Module) -> np.ndarray | None:
     return g / np.sqrt(_np(bn.running_var) + bn.eps)
 
 
-def _resnet_static(model) -> list[Factor]:
+def _resnet_static(model, conv: str = "dc") -> list[Factor]:
+    reduce = conv_dc if conv == "dc" else conv_taps
     out = []
     for b, blk in enumerate(model.blocks):
-        W1, W2 = conv_dc(blk.conv1.weight), conv_dc(blk.conv2.weight)
+        W1, W2 = reduce(blk.conv1.weight), reduce(blk.conv2.weight)
         s1, s2 = bn_scale(blk.bn1), bn_scale(blk.bn2)
         W1 = W1 if s1 is None else s1[:, None] * W1
         W2 = W2 if s2 is None else s2[:, None] * W2
-        c_in, c_out = W1.shape[1], W2.shape[0]
-        out.append(Factor(f"block{b}.conv1", W1, f"stream{c_in}", f"hidden{b}", "S",
+        c_in, c_out = blk.conv1.weight.shape[1], W2.shape[0]
+        pre = "" if conv == "dc" else "taps:"
+        out.append(Factor(f"block{b}.conv1", W1, f"{pre}stream{c_in}", f"hidden{b}", "S",
                           "transition" if c_in != c_out else "block"))
-        out.append(Factor(f"block{b}.conv2", W2, f"hidden{b}", f"stream{c_out}", "S"))
+        out.append(Factor(f"block{b}.conv2", W2, f"{pre}hidden{b}", f"stream{c_out}", "S"))
     return out
 
 
@@ -121,16 +150,22 @@ def _prelayer_chain(layers, get) -> list[Factor]:
     return out
 
 
-def static_factors(model) -> list[Factor]:
+def static_factors(model, conv: str = "dc") -> list[Factor]:
     """Mode-S factors of a supported model (BN folded into rows, LN gains into the next reader's columns).
+
+    ``conv`` chooses the conv reduction of ResNets: ``"dc"`` (default, channel coordinates, forms
+    interfaces) or ``"taps"`` (:func:`conv_taps`; input spaces are named ``taps:...`` so that no interface
+    is formed — spectra only).
 
     Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     from lsa.models.resnet import ResNet
     from lsa.models.vit import ViT
 
+    if conv not in ("dc", "taps"):
+        raise ValueError(f"conv must be 'dc' or 'taps', got {conv!r}")
     if isinstance(model, ResNet):
-        return _resnet_static(model)
+        return _resnet_static(model, conv)
     if isinstance(model, ViT):
         return _prelayer_chain(model.blocks, lambda b: (
             _np(b.attn.v.weight) * _np(b.ln1.weight)[None], _np(b.attn.o.weight),
