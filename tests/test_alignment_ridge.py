@@ -137,3 +137,15 @@ def test_predicted_line_is_anchored_after_burn_in():
     np.testing.assert_allclose(y, np.log(5) - 0.01 * t)
     with pytest.raises(ValueError, match="burn_in"):
         predicted_line(steps, np.ones(10), -0.01, burn_in=1000)
+
+
+def test_minibatch_order_draws_without_replacement_within_an_epoch():
+    from lsa.alignment.training import MinibatchOrder
+
+    X = torch.arange(10.0)[:, None]
+    full = MinibatchOrder(10, None, torch.Generator().manual_seed(0), "cpu")
+    assert full.next(X, X)[0] is X
+    mb = MinibatchOrder(10, 3, torch.Generator().manual_seed(0), "cpu")
+    for _ in range(4):  # each epoch: three disjoint batches of 3 (the leftover index waits for the reshuffle)
+        seen = torch.cat([mb.next(X, X)[0][:, 0] for _ in range(3)])
+        assert len(set(seen.tolist())) == 9

@@ -19,6 +19,7 @@ from lsa.alignment.commutator import commutator_magnitude
 from lsa.alignment.diagnose import weight_pairs
 from lsa.alignment.levels import level_scores
 from lsa.alignment.neural_collapse import nc_metrics
+from lsa.alignment.training import MinibatchOrder
 from lsa.device import device as pick_device
 
 
@@ -152,8 +153,7 @@ def train_classifier(model: nn.Module, X, y, config: ClassifierConfig, features:
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay)
-    n, rows = len(X), []
-    order, pos = torch.randperm(n, generator=gen), 0
+    rows, batches = [], MinibatchOrder(len(X), config.batch_size, gen, dev)
     for step in range(config.steps + 1):
         if step % config.log_every == 0 or step == config.steps:
             model.eval()
@@ -166,14 +166,7 @@ def train_classifier(model: nn.Module, X, y, config: ClassifierConfig, features:
             model.train()
         if step == config.steps:
             break
-        if config.batch_size is None or config.batch_size >= n:
-            xb, yb = X, y
-        else:
-            if pos + config.batch_size > n:
-                order, pos = torch.randperm(n, generator=gen), 0
-            idx = order[pos:pos + config.batch_size].to(dev)
-            pos += config.batch_size
-            xb, yb = X[idx], y[idx]
+        xb, yb = batches.next(X, y)
         opt.zero_grad(set_to_none=True)
         nn.functional.cross_entropy(model(xb), yb).backward()
         opt.step()

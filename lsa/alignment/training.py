@@ -100,6 +100,29 @@ def pair_log(model: MLP) -> dict:
     return row
 
 
+class MinibatchOrder:
+    """Minibatches drawn without replacement, reshuffled whenever the epoch runs out (full batch when
+    ``batch_size`` is None or at least ``n``). The first permutation is drawn at construction.
+
+    Used by :func:`train_mlp` and :func:`lsa.alignment.nc_training.train_classifier` (ridge, commutator and
+    neural-collapse chapters).
+    """
+
+    def __init__(self, n: int, batch_size: int | None, generator: torch.Generator, device):
+        self.n, self.batch_size, self.gen, self.device = n, batch_size, generator, device
+        self.order, self.pos = torch.randperm(n, generator=generator), 0
+
+    def next(self, X: torch.Tensor, Y: torch.Tensor):
+        """The next ``(X_batch, Y_batch)``."""
+        if self.batch_size is None or self.batch_size >= self.n:
+            return X, Y
+        if self.pos + self.batch_size > self.n:
+            self.order, self.pos = torch.randperm(self.n, generator=self.gen), 0
+        idx = self.order[self.pos:self.pos + self.batch_size].to(self.device)
+        self.pos += self.batch_size
+        return X[idx], Y[idx]
+
+
 def train_mlp(X: torch.Tensor, Y: torch.Tensor, config: TrainConfig,
               callback: Callable[[int, MLP], dict] | None = None):
     """Train a bias-free :class:`~lsa.models.mlp.MLP` and log alignment quantities.
@@ -140,8 +163,7 @@ def train_mlp(X: torch.Tensor, Y: torch.Tensor, config: TrainConfig,
             return 0.5 * ((out - target) ** 2).sum(dim=1).mean()
         return torch.nn.functional.cross_entropy(out, target)
 
-    n = X.shape[0]
-    order, pos = torch.randperm(n, generator=gen), 0
+    batches = MinibatchOrder(X.shape[0], config.batch_size, gen, dev)
     rows = []
 
     def log(step, loss_value):
@@ -151,14 +173,7 @@ def train_mlp(X: torch.Tensor, Y: torch.Tensor, config: TrainConfig,
         rows.append(row)
 
     for step in range(config.steps + 1):
-        if config.batch_size is None or config.batch_size >= n:
-            xb, yb = X, Y
-        else:
-            if pos + config.batch_size > n:
-                order, pos = torch.randperm(n, generator=gen), 0
-            idx = order[pos : pos + config.batch_size].to(dev)
-            pos += config.batch_size
-            xb, yb = X[idx], Y[idx]
+        xb, yb = batches.next(X, Y)
         if step % config.log_every == 0 or step == config.steps:
             with torch.no_grad():
                 log(step, float(loss_fn(model(X), Y)))
