@@ -14,7 +14,7 @@ import sys
 from lsa.data.checksums import ChecksumError
 from lsa.runner.archive import ArchiveError
 from lsa.runner.chapters import ChapterNotFound, chapter_names, load_chapter, toc_chapters
-from lsa.runner.claims import ClaimError, evaluate, load_claims
+from lsa.runner.claims import ClaimError, evaluate_chapter
 from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
 from lsa.runner.params import PROFILE_NAMES, ParameterError
 
@@ -64,7 +64,7 @@ def cmd_claims(args) -> int:
             continue
         metrics = json.loads((run / "metrics.json").read_text())
         ch = load_chapter(name)
-        results += [evaluate(c, metrics, args.profile, run.name) for c in load_claims(ch.claims_path, name)]
+        results += evaluate_chapter(ch, metrics, args.profile, run.name)
     if results:
         print(_claims_table(results))
     if missing:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lsa.runner import REPO_ROOT
 from lsa.runner.chapters import load_chapter
-from lsa.runner.claims import ClaimResult, evaluate, load_claims
+from lsa.runner.claims import ClaimResult, evaluate_chapter
 
 ARCHIVE_DIR = "results"
 PAGE = "book/archived-runs.md"
@@ -124,7 +124,7 @@ def archived_runs(root: Path = REPO_ROOT) -> list[ArchivedRun]:
         run = _read_json(run_json)
         chapter = load_chapter(run["chapter"], root)
         metrics = _read_json(folder / "metrics.json")
-        claims = [evaluate(c, metrics, run["profile"], run["key"]) for c in load_claims(chapter.claims_path, chapter.name)]
+        claims = evaluate_chapter(chapter, metrics, run["profile"], run["key"])
         out.append(ArchivedRun(folder, run, _read_json(folder / "params.json"), claims))
     return out
 

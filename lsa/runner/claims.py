@@ -175,3 +175,11 @@ def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "") -> Cl
     if not isinstance(value, (bool, np.bool_)):
         return ClaimResult(**base, status="error", detail=f"check returned {value!r}, not a boolean")
     return ClaimResult(**base, status="pass" if value else "fail")
+
+
+def evaluate_chapter(chapter, metrics: dict, profile: str, run_key: str = "") -> list[ClaimResult]:
+    """Every claim of ``chapter`` (a :class:`lsa.runner.chapters.Chapter`) evaluated on one run's metrics.
+
+    Used by the runner after a run, by ``lsa claims`` and by the archived-runs page.
+    """
+    return [evaluate(c, metrics, profile, run_key) for c in load_claims(chapter.claims_path, chapter.name)]

@@ -25,7 +25,7 @@ import nbformat
 from lsa.data.checksums import manifest_digest, verify_all
 from lsa.runner import REPO_ROOT, runs_dir
 from lsa.runner.chapters import Chapter, load_chapter
-from lsa.runner.claims import ClaimResult, evaluate, load_claims
+from lsa.runner.claims import ClaimResult, evaluate_chapter, load_claims
 from lsa.runner.keys import source_digest, stable_hash
 from lsa.runner.params import resolve
 from lsa.runner.provenance import provenance
@@ -112,7 +112,7 @@ def latest_run(chapter: str, profile: str) -> Path | None:
 def evaluate_claims(chapter: Chapter, run_path: Path, profile: str) -> list[ClaimResult]:
     """Evaluate the chapter's claims against ``run_path/metrics.json`` and write ``claims.json`` there."""
     metrics = json.loads((run_path / "metrics.json").read_text())
-    results = [evaluate(c, metrics, profile, run_path.name) for c in load_claims(chapter.claims_path, chapter.name)]
+    results = evaluate_chapter(chapter, metrics, profile, run_path.name)
     _write_json(run_path / "claims.json", [r.to_dict() for r in results])
     return results
 
