@@ -19,11 +19,13 @@ from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
 from lsa.runner.params import PROFILE_NAMES, ParameterError
 
 
-def _parse_overrides(items: list[str]) -> dict[str, str]:
+def _parse_pairs(items: list[str], flag: str = "-p", usage: str = "lsa run CHAPTER -p steps=3000",
+                 error: type[Exception] = ParameterError) -> dict[str, str]:
+    """``name=value`` options (``-p``, ``--provenance``) as a dict; a malformed item raises ``error``."""
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise ParameterError(f"-p expects name=value, got {item!r} (usage: lsa run CHAPTER -p steps=3000)")
+            raise error(f"{flag} expects name=value, got {item!r} (usage: {usage})")
         name, value = item.split("=", 1)
         out[name.strip()] = value
     return out
@@ -47,7 +49,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    result = run_chapter(args.chapter, profile=args.profile, overrides=_parse_overrides(args.param),
+    result = run_chapter(args.chapter, profile=args.profile, overrides=_parse_pairs(args.param),
                          force=args.force, progress=not args.quiet)
     print(f"run folder: {result.path}")
     if result.claims:
@@ -83,12 +85,8 @@ def cmd_book(args) -> int:
 def cmd_archive(args) -> int:
     from lsa.runner.archive import archive_run
 
-    extra = {}
-    for item in args.provenance or []:
-        if "=" not in item:
-            raise ArchiveError(f"--provenance expects name=value, got {item!r} (e.g. --provenance device='NVIDIA H100')")
-        k, v = item.split("=", 1)
-        extra[k.strip()] = v
+    extra = _parse_pairs(args.provenance, "--provenance", "lsa archive RUN_DIR --provenance device='NVIDIA H100'",
+                         ArchiveError)
     dest = archive_run(args.run_dir, extra=extra or None)
     print(f"archived {args.run_dir} -> {dest}")
     return 0

@@ -7,8 +7,8 @@ rotation-null mean, sd and z-score, Level-2 (soft overlap, ``d_τ``) and Level-3
 scores and the stratum defects. Per transformer block additionally: OV and QK commutators per head (with
 z-scores), MLP-pair scores, within-layer head overlaps (Q, K, V read; O write), the cross-layer head
 write → read overlap, and the share of block ``l+1``'s read matrices (Q, K, V, MLP input) lying on block
-``l``'s MLP write subspace (spec §2.9, "MLP write subspace with next-layer reads"), each with its chance level. Spec ``lsa-flag-varieties.md`` §2, §3.5. Used by the
-head-overlap chapter.
+``l``'s MLP write subspace (spec §2.9, "MLP write subspace with next-layer reads"), each with its chance
+level. Spec ``lsa-flag-varieties.md`` §2, §3.5. Used by the head-overlap chapter.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from lsa.alignment.heads import (KINDS, head_bases, head_commutator_pairs, mean_offdiag, overlap_matrix,
-                                 transformer_blocks, transformer_layout)
+from lsa.alignment.heads import (KINDS, cross_overlap_means, head_commutator_pairs, layer_head_bases, mean_offdiag,
+                                 transformer_blocks, transformer_layout, within_overlaps)
 from lsa.alignment.imbalance import imbalance_norms
 from lsa.alignment.levels import gram_factors, level_scores, level_scores_gram, outer_gram_eig
 from lsa.alignment.nulls import gram_spectra, rotation_null_many, rotation_null_spectra
@@ -143,10 +143,8 @@ def _small_pair(W1, W2):
 
 def _head_layer_rows(l, blk, bases, null_draws, seed):
     """Within-layer head overlaps and per-head OV/QK commutators (with nulls) of block ``l``."""
-    rows = []
-    for kind in KINDS:
-        rows.append((l, f"heads.{kind}", "head_overlap", -1, "within_mean",
-                     mean_offdiag(overlap_matrix(bases[kind], d_head=blk.d_head))))
+    rows = [(l, f"heads.{kind}", "head_overlap", -1, "within_mean", mean_offdiag(M))
+            for kind, M in within_overlaps(bases, blk.d_head).items()]
     rows.append((l, "heads", "head_overlap", -1, "chance", blk.d_head / blk.d_model))
     for pk, pairs in head_commutator_pairs(blk).items():
         small = [_small_pair(a, b) for a, b in pairs]
@@ -180,8 +178,8 @@ def _cross_rows(l, blk, nxt, bases_l, bases_next, U_write):
     """Block ``l``'s head writes vs block ``l+1``'s head reads, and its MLP write vs ``l+1``'s reads."""
     rows = []
     if bases_l is not None:
-        rows += [(l, f"o->{kind}(next)", "head_overlap", -1, "cross_mean",
-                  float(overlap_matrix(bases_l["o"], bases_next[kind], blk.d_head).mean())) for kind in ("q", "k", "v")]
+        rows += [(l, f"o->{kind}(next)", "head_overlap", -1, "cross_mean", v)
+                 for kind, v in cross_overlap_means(bases_l, bases_next, blk.d_head).items()]
     if U_write is not None:
         reads = {"q": nxt.Wq, "k": nxt.Wk, "v": nxt.Wv, **{f"mlp.{n}": W for n, W in nxt.mlp_in.items()}}
         for kind, R in reads.items():
@@ -277,7 +275,7 @@ def _diagnose_rows(model, null_draws, seed, energy, fold_ln, heads, wide_null_dr
             U_write = _write_basis(S_eig, energy) if S_eig is not None else None
             if not heads:
                 return rows, None, U_write
-            bases = {k: head_bases(blk, k) for k in KINDS}
+            bases = layer_head_bases(blk)
             return rows + _head_layer_rows(blk.index, blk, bases, null_draws, seed), bases, U_write
 
         done = _map(layer, [(blk,) for blk in blocks], jobs)

@@ -238,6 +238,30 @@ def mean_offdiag(M) -> float:
     return float(M[~np.eye(len(M), dtype=bool)].mean()) if len(M) > 1 else float("nan")
 
 
+def layer_head_bases(block: BlockWeights) -> dict[str, list[np.ndarray]]:
+    """:func:`head_bases` of every kind (``q``, ``k``, ``v``, ``o``) of one block.
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
+    return {k: head_bases(block, k) for k in KINDS}
+
+
+def within_overlaps(bases: dict, d_head: int) -> dict[str, np.ndarray]:
+    """``H × H`` head-overlap matrix of each kind within one block (bases from :func:`layer_head_bases`).
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
+    return {k: overlap_matrix(bases[k], d_head=d_head) for k in KINDS}
+
+
+def cross_overlap_means(bases_l: dict, bases_next: dict, d_head: int) -> dict[str, float]:
+    """Mean ``ov(O_h(l), kind_h'(l+1))`` of block ``l``'s head writes with block ``l+1``'s Q, K, V reads.
+
+    Used by the head_overlap chapter and ``lsa.diagnose``.
+    """
+    return {k: float(overlap_matrix(bases_l["o"], bases_next[k], d_head).mean()) for k in ("q", "k", "v")}
+
+
 def head_overlaps(blocks: list[BlockWeights]) -> dict:
     """Within-layer (per kind) and cross-layer (write of ``l`` → reads of ``l+1``) head overlap summaries.
 
@@ -248,19 +272,15 @@ def head_overlaps(blocks: list[BlockWeights]) -> dict:
         off-diagonal means; ``cross_mean[kind]``: list over ``l`` of mean ``ov(O_h(l), kind_h'(l+1))``;
         ``chance``: ``d_h / d``.
 
-    Used by the head-overlap chapter (claim C21) and ``lsa.diagnose``.
+    Used by the head-overlap chapter (claim C21).
     """
-    within = {k: [] for k in KINDS}
-    bases = []
-    for blk in blocks:
-        b = {k: head_bases(blk, k) for k in KINDS}
-        bases.append(b)
-        for k in KINDS:
-            within[k].append(overlap_matrix(b[k], d_head=blk.d_head))
-    cross = {k: [float(overlap_matrix(bases[l]["o"], bases[l + 1][k], blocks[l].d_head).mean())
-                 for l in range(len(blocks) - 1)] for k in ("q", "k", "v")}
+    bases = [layer_head_bases(blk) for blk in blocks]
+    per_layer = [within_overlaps(b, blk.d_head) for b, blk in zip(bases, blocks)]
+    within = {k: [w[k] for w in per_layer] for k in KINDS}
+    cross_l = [cross_overlap_means(bases[l], bases[l + 1], blocks[l].d_head) for l in range(len(blocks) - 1)]
     return {"within": within, "within_mean": {k: [mean_offdiag(M) for M in within[k]] for k in KINDS},
-            "cross_mean": cross, "chance": blocks[0].d_head / blocks[0].d_model}
+            "cross_mean": {k: [c[k] for c in cross_l] for k in ("q", "k", "v")},
+            "chance": blocks[0].d_head / blocks[0].d_model}
 
 
 def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:

@@ -34,10 +34,7 @@ def row_groups_argmax(P, null_tol: float = 1e-8, col_clusters=None) -> np.ndarra
     """
     P = _check_matrix(P)
     if col_clusters is not None:
-        blk = column_blocks(P.shape[1], col_clusters)
-        P2 = np.zeros((P.shape[0], int(blk.max()) + 1 if blk.size else 0))
-        np.add.at(P2.T, blk, (P ** 2).T)
-        P = np.sqrt(P2)
+        P = np.sqrt(_block_sum(P ** 2, column_blocks(P.shape[1], col_clusters)))
     c = np.linalg.norm(P, axis=0)
     rel = np.abs(P) / np.where(c > 0, c, 1.0)
     g = np.argmax(rel, axis=1)
@@ -174,6 +171,13 @@ def column_blocks(n_cols: int, clusters=None) -> np.ndarray:
     return out
 
 
+def _block_sum(E, blk) -> np.ndarray:
+    """Sum the columns of ``E`` (rows x columns) within each column block (``blk`` from :func:`column_blocks`)."""
+    out = np.zeros((E.shape[0], int(blk.max()) + 1 if blk.size else 0))
+    np.add.at(out.T, blk, E.T)
+    return out
+
+
 def amplitudes(P, groups, col_clusters=None) -> tuple[np.ndarray, np.ndarray]:
     """Block amplitudes a_{g,j} = ||P[G_g, j]||_2 and column norms c_j over the non-null rows.
 
@@ -192,11 +196,8 @@ def amplitudes(P, groups, col_clusters=None) -> tuple[np.ndarray, np.ndarray]:
     a2 = np.zeros((G, P.shape[1]))
     for g in range(G):
         a2[g] = np.sum(P[groups == g] ** 2, axis=0)
-    nb = int(blk.max()) + 1 if blk.size else 0
-    A2 = np.zeros((G, nb))
-    np.add.at(A2.T, blk, a2.T)
-    a = np.sqrt(A2)
-    return a, np.sqrt(np.sum(A2, axis=0))
+    A2 = _block_sum(a2, blk)
+    return np.sqrt(A2), np.sqrt(np.sum(A2, axis=0))
 
 
 def pam_structure(P, groups, cfg: GSAConfig = GSAConfig(), col_clusters=None) -> PAMStructure:

@@ -167,11 +167,8 @@ def hutchinson_fro2(op: LinearOperator, n_samples: int = 128, seed: int = 0) -> 
     op = aslinearoperator(op)
     if n_samples < 2:
         raise ValueError(f"n_samples must be >= 2, got {n_samples}")
-    rng = np.random.default_rng(seed)
-    Z = rng.choice([-1.0, 1.0], size=(op.shape[1], n_samples))
-    v = np.sum(op.matmat(Z) ** 2, axis=0)
-    mean = float(v.mean())
-    return mean, mean + 1.96 * float(v.std(ddof=1)) / np.sqrt(n_samples)
+    m, n = op.shape
+    return _deflated_fro2(op, np.zeros((n, 0)), np.zeros((m, 0)), n_samples, np.random.default_rng(seed))
 
 
 def _check_budget(n_samples, minimum: int, what: str) -> int:
