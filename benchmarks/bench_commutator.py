@@ -38,8 +38,8 @@ def main():
             m = max(n // args.ratio, 1)
             W1 = rng.standard_normal((n, m)) * np.linspace(2, 0.1, m)
             W2 = rng.standard_normal((m, n))
-            td, d = best_time(lambda: commutator_direct(W1, W2), args.repeat)
-            tf, f = best_time(lambda: commutator_fast(W1, W2), args.repeat)
+            td, d = best_time(lambda W1=W1, W2=W2: commutator_direct(W1, W2), args.repeat)
+            tf, f = best_time(lambda W1=W1, W2=W2: commutator_fast(W1, W2), args.repeat)
             print(f"{n:>6} {td:>10.4f} {tf:>10.4f} {td / tf:>9.1f} {abs(f - d) / d:>10.2e}", flush=True)
 
 

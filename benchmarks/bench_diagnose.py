@@ -39,8 +39,10 @@ def main():
 
     from lsa.models.minilm import load_minilm
 
-    print(f"load average {os.getloadavg()[0]:.1f}; cores visible: {os.cpu_count()}, "
-          f"affinity: {len(os.sched_getaffinity(0))}")
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; cores visible: {os.cpu_count()}, "
+        f"affinity: {len(os.sched_getaffinity(0))}"
+    )
     minilm, _ = load_minilm(pretrained=True)
     models = [("MiniLM-L6 (22.7M params, pretrained)", minilm, 1.0)]
     if not args.skip_gpt2:
@@ -52,9 +54,11 @@ def main():
         t_par, c_par, n = timed(model, args.repeat, n_jobs=-1)
         with threadpool_limits(1, user_api="blas"):
             t_ser, c_ser, _ = timed(model, args.repeat, n_jobs=1)
-        print(f"{name}: {n} rows; n_jobs=-1 wall {t_par:.2f} s (CPU {c_par:.2f} s), n_jobs=1 wall {t_ser:.2f} s "
-              f"-> parallel speed-up {t_ser / t_par:.2f}x; target {target:g} s -> ratio {t_par / target:.2f}",
-              flush=True)
+        print(
+            f"{name}: {n} rows; n_jobs=-1 wall {t_par:.2f} s (CPU {c_par:.2f} s), n_jobs=1 wall {t_ser:.2f} s "
+            f"-> parallel speed-up {t_ser / t_par:.2f}x; target {target:g} s -> ratio {t_par / target:.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -33,20 +33,40 @@ def check_ridge():
     from lsa.alignment.training import TrainConfig, teacher_regression, train_mlp
 
     X, Y = teacher_regression(seed=0)
-    cfg = dict(widths=(X.shape[1], 32, 32, Y.shape[1]), activation="tanh", steps=400, lr=0.05, weight_decay=0.01,
-               log_every=50, seed=0)
+    cfg = dict(
+        widths=(X.shape[1], 32, 32, Y.shape[1]),
+        activation="tanh",
+        steps=400,
+        lr=0.05,
+        weight_decay=0.01,
+        log_every=50,
+        seed=0,
+    )
     (_, cpu), t_cpu = _timed(lambda: train_mlp(X, Y, TrainConfig(**cfg, device="cpu")))
     (_, gpu), t_gpu = _timed(lambda: train_mlp(X, Y, TrainConfig(**cfg, device="cuda")))
     cols = [c for c in cpu.columns if c.startswith(("delta_total", "comm_", "loss"))]
-    rel = float(np.max(np.abs(cpu[cols].to_numpy() - gpu[cols].to_numpy()) / np.maximum(np.abs(cpu[cols].to_numpy()), 1e-300)))
-    return {"check": "train_mlp (ridge, tanh, 400 steps, float64)", "max_rel_diff": rel, "ok": rel < 1e-9,
-            "cpu_s": t_cpu, "cuda_s": t_gpu}
+    rel = float(
+        np.max(np.abs(cpu[cols].to_numpy() - gpu[cols].to_numpy()) / np.maximum(np.abs(cpu[cols].to_numpy()), 1e-300))
+    )
+    return {
+        "check": "train_mlp (ridge, tanh, 400 steps, float64)",
+        "max_rel_diff": rel,
+        "ok": rel < 1e-9,
+        "cpu_s": t_cpu,
+        "cuda_s": t_gpu,
+    }
 
 
 def _conv_block(dev):
     torch.manual_seed(0)
-    block = torch.nn.Sequential(torch.nn.Conv2d(16, 24, 3, padding=1), torch.nn.Tanh(),
-                                torch.nn.Conv2d(24, 16, 3, padding=1)).double().eval().to(dev)
+    block = (
+        torch.nn.Sequential(
+            torch.nn.Conv2d(16, 24, 3, padding=1), torch.nn.Tanh(), torch.nn.Conv2d(24, 16, 3, padding=1)
+        )
+        .double()
+        .eval()
+        .to(dev)
+    )
     x = torch.randn(8, 16, 12, 12, generator=torch.Generator().manual_seed(1), dtype=torch.float64).to(dev)
     return block, x
 
@@ -63,10 +83,21 @@ def check_jacobian():
     U, s, Vt = randomized_svd(op, 8, oversample=6, n_iter=3, seed=0, blas_threads=1)
     Ud, sd, Vtd = np.linalg.svd(A_cpu)
     angle = float(max(principal_angles(U, Ud[:, :8]).max(), principal_angles(Vt.T, Vtd[:8].T).max()))
-    return [{"check": "MeanChannelJacobian dense (conv block, float64)", "max_abs_diff": diff, "ok": diff < 1e-10,
-             "cpu_s": t_cpu, "cuda_s": t_gpu},
-            {"check": "randomized_svd on the CUDA operator vs dense CPU SVD (top 8)", "max_angle_rad": angle,
-             "sv_rel_err": float(np.max(np.abs(s - sd[:8]) / sd[:8])), "ok": angle < 1e-8}]
+    return [
+        {
+            "check": "MeanChannelJacobian dense (conv block, float64)",
+            "max_abs_diff": diff,
+            "ok": diff < 1e-10,
+            "cpu_s": t_cpu,
+            "cuda_s": t_gpu,
+        },
+        {
+            "check": "randomized_svd on the CUDA operator vs dense CPU SVD (top 8)",
+            "max_angle_rad": angle,
+            "sv_rel_err": float(np.max(np.abs(s - sd[:8]) / sd[:8])),
+            "ok": angle < 1e-8,
+        },
+    ]
 
 
 def check_unet_step():
@@ -86,8 +117,13 @@ def check_unet_step():
     a, t_cpu = _timed(lambda: step("cpu"))
     b, t_gpu = _timed(lambda: step("cuda"))
     diff = float(np.max(np.abs(a - b)))
-    return {"check": "segmentation UNet2D, one SGD step (float64)", "max_abs_diff": diff, "ok": diff < 1e-8,
-            "cpu_s": t_cpu, "cuda_s": t_gpu}
+    return {
+        "check": "segmentation UNet2D, one SGD step (float64)",
+        "max_abs_diff": diff,
+        "ok": diff < 1e-8,
+        "cpu_s": t_cpu,
+        "cuda_s": t_gpu,
+    }
 
 
 def main() -> int:

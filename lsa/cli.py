@@ -19,8 +19,12 @@ from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
 from lsa.runner.params import PROFILE_NAMES, ParameterError
 
 
-def _parse_pairs(items: list[str], flag: str = "-p", usage: str = "lsa run CHAPTER -p steps=3000",
-                 error: type[Exception] = ParameterError) -> dict[str, str]:
+def _parse_pairs(
+    items: list[str],
+    flag: str = "-p",
+    usage: str = "lsa run CHAPTER -p steps=3000",
+    error: type[Exception] = ParameterError,
+) -> dict[str, str]:
     """``name=value`` options (``-p``, ``--provenance``) as a dict; a malformed item raises ``error``."""
     out = {}
     for item in items or []:
@@ -33,8 +37,10 @@ def _parse_pairs(items: list[str], flag: str = "-p", usage: str = "lsa run CHAPT
 
 def _claims_table(results) -> str:
     rows = [("chapter", "id", "kind", "status", "measured")]
-    rows += [(r.chapter, r.id, r.kind, r.status + (f" ({r.detail})" if r.status == "error" else ""),
-              r.measured[:70]) for r in results]
+    rows += [
+        (r.chapter, r.id, r.kind, r.status + (f" ({r.detail})" if r.status == "error" else ""), r.measured[:70])
+        for r in results
+    ]
     widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4] for row in rows)
 
@@ -49,8 +55,13 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    result = run_chapter(args.chapter, profile=args.profile, overrides=_parse_pairs(args.param),
-                         force=args.force, progress=not args.quiet)
+    result = run_chapter(
+        args.chapter,
+        profile=args.profile,
+        overrides=_parse_pairs(args.param),
+        force=args.force,
+        progress=not args.quiet,
+    )
     print(f"run folder: {result.path}")
     if result.claims:
         print(_claims_table(result.claims))
@@ -59,7 +70,7 @@ def cmd_run(args) -> int:
 
 def cmd_claims(args) -> int:
     results, missing = [], []
-    for name in (args.chapter or toc_chapters()):
+    for name in args.chapter or toc_chapters():
         run = latest_run(name, args.profile)
         if run is None:
             missing.append(name)
@@ -85,8 +96,9 @@ def cmd_book(args) -> int:
 def cmd_archive(args) -> int:
     from lsa.runner.archive import archive_run
 
-    extra = _parse_pairs(args.provenance, "--provenance", "lsa archive RUN_DIR --provenance device='NVIDIA H100'",
-                         ArchiveError)
+    extra = _parse_pairs(
+        args.provenance, "--provenance", "lsa archive RUN_DIR --provenance device='NVIDIA H100'", ArchiveError
+    )
     dest = archive_run(args.run_dir, extra=extra or None)
     print(f"archived {args.run_dir} -> {dest}")
     return 0
@@ -112,11 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true")
     book.add_argument("-q", "--quiet", action="store_true")
     book.set_defaults(func=cmd_book)
-    archive = sub.add_parser("archive", help="keep a finished run folder (e.g. a GPU run at paper profile) in "
-                                            "results/<profile>/<chapter>/ for the archived-runs page")
+    archive = sub.add_parser(
+        "archive",
+        help="keep a finished run folder (e.g. a GPU run at paper profile) in "
+        "results/<profile>/<chapter>/ for the archived-runs page",
+    )
     archive.add_argument("run_dir", help="runs/<chapter>/<key>/ as written by `lsa run`")
-    archive.add_argument("--provenance", action="append", metavar="NAME=VALUE",
-                         help="provenance the run folder lacks, e.g. device=... (repeatable; marked as added)")
+    archive.add_argument(
+        "--provenance",
+        action="append",
+        metavar="NAME=VALUE",
+        help="provenance the run folder lacks, e.g. device=... (repeatable; marked as added)",
+    )
     archive.set_defaults(func=cmd_archive)
     return parser
 

@@ -130,7 +130,7 @@ def principal_angles(U, V, orthonormalize: bool = False) -> np.ndarray:
     sin = np.clip(np.linalg.svd(R, compute_uv=False), 0.0, 1.0)[::-1]  # ascending
     m = V.shape[1]
     sin = sin[:m] if sin.size >= m else np.concatenate([np.zeros(m - sin.size), sin])
-    angles = np.where(cos ** 2 <= 0.5, np.arccos(cos), np.arcsin(np.sort(sin)))
+    angles = np.where(cos**2 <= 0.5, np.arccos(cos), np.arcsin(np.sort(sin)))
     return np.sort(angles)
 
 
@@ -188,8 +188,15 @@ def _orth_columns(Y, rtol: float = 1e-12) -> np.ndarray:
     return U[:, s > rtol * s[0]]
 
 
-def randomized_svd(A, k: int, oversample: int = 10, n_iter: int = 4, seed: int = 0,
-                   method: Literal["krylov", "subspace"] = "krylov", blas_threads: int | None = None):
+def randomized_svd(
+    A,
+    k: int,
+    oversample: int = 10,
+    n_iter: int = 4,
+    seed: int = 0,
+    method: Literal["krylov", "subspace"] = "krylov",
+    blas_threads: int | None = None,
+):
     """Top-``k`` singular triplets from products with ``A`` and ``Aᵀ`` only.
 
     ``method="subspace"`` is randomized subspace iteration (Halko, Martinsson, Tropp 2011): the range of
@@ -259,7 +266,7 @@ def randomized_svd(A, k: int, oversample: int = 10, n_iter: int = 4, seed: int =
         Y = op.matmat(np.linalg.qr(AtQ[-1])[0])
         for _ in range(2):  # block Gram–Schmidt against the space so far, twice for orthogonality
             Y -= K @ (K.T @ Y)
-        Q = _orth_columns(Y, 1e-10)[:, :m - K.shape[1]]
+        Q = _orth_columns(Y, 1e-10)[:, : m - K.shape[1]]
         if Q.shape[1] == 0:
             break
         blocks.append(Q)

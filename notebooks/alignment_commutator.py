@@ -36,12 +36,22 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"activations": ["identity", "relu", "tanh"], "lambdas": [0.0, 0.03], "steps": 4000,
-              "log_every": 100, "null_draws": 50, "agreement_widths": [256, 512]},
+    "smoke": {
+        "activations": ["identity", "relu", "tanh"],
+        "lambdas": [0.0, 0.03],
+        "steps": 4000,
+        "log_every": 100,
+        "null_draws": 50,
+        "agreement_widths": [256, 512],
+    },
     "default": {},
-    "paper": {"activations": ["identity", "relu", "leaky_relu", "tanh", "gelu"],
-              "lambdas": [0.0, 0.003, 0.01, 0.02, 0.03], "steps": 8000, "null_draws": 200,
-              "agreement_widths": [256, 512, 1024, 2048, 4096]},
+    "paper": {
+        "activations": ["identity", "relu", "leaky_relu", "tanh", "gelu"],
+        "lambdas": [0.0, 0.003, 0.01, 0.02, 0.03],
+        "steps": 8000,
+        "null_draws": 200,
+        "agreement_widths": [256, 512, 1024, 2048, 4096],
+    },
 }
 
 # %% tags=["parameters"]
@@ -71,8 +81,8 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 import lsa
-from lsa.alignment.obstruction import (activation_grid, commutator_agreement, factorisation_checks,
-                                       invariance_trials as run_invariance)
+from lsa.alignment.obstruction import activation_grid, commutator_agreement, factorisation_checks
+from lsa.alignment.obstruction import invariance_trials as run_invariance
 from lsa.alignment.training import TrainConfig, teacher_regression
 
 torch.set_num_threads(cpu_threads)
@@ -93,12 +103,19 @@ print(f"network {widths}; device {lsa.device(device)}")
 # %%
 inv = run_invariance(n_trials=invariance_trials, seed=seed)
 fig, ax = plt.subplots(figsize=(6, 3.5))
-sns.stripplot(data=inv.melt(value_vars=["gl_angle_change_deg", "o_angle_change_deg"], var_name="group",
-                            value_name="deg").replace({"gl_angle_change_deg": "random g ∈ GL(16)",
-                                                       "o_angle_change_deg": "random O ∈ O(16)"}),
-              x="group", y="deg", ax=ax)
-ax.set(xlabel="reparameterisation", ylabel="max change of principal angles (degrees)",
-       title="Angles move under GL, not under O; intersection dims never move")
+sns.stripplot(
+    data=inv.melt(value_vars=["gl_angle_change_deg", "o_angle_change_deg"], var_name="group", value_name="deg").replace(
+        {"gl_angle_change_deg": "random g ∈ GL(16)", "o_angle_change_deg": "random O ∈ O(16)"}
+    ),
+    x="group",
+    y="deg",
+    ax=ax,
+)
+ax.set(
+    xlabel="reparameterisation",
+    ylabel="max change of principal angles (degrees)",
+    title="Angles move under GL, not under O; intersection dims never move",
+)
 lsa.save_figure(fig, "invariance")
 plt.show()
 print(inv[["rank_l", "rank_next", "rank_product", "dim_im_cap_ker", "gl_invariants_equal"]].head())
@@ -144,10 +161,31 @@ print(f"random pairs: c ∈ [{agree['c_min']:.3g}, {agree['c_max']:.3g}] (bound 
 
 # %%
 base = TrainConfig(widths=widths, steps=steps, lr=lr, log_every=log_every, seed=seed, device=device)
-summary, logs, flags = activation_grid(X, Y, activations, lambdas, base, pair=1, k=k, null_draws=null_draws,
-                                       burn_in=burn_in, progress=lambda it: tqdm(it, desc="runs"))
-cols = ["activation", "lam", "commutator", "z", "omega", "forcing_diag_rel", "level2_soft", "level2_chance",
-        "level2_dim_tau0.01", "level3_matched", "level3_hungarian"]
+summary, logs, flags = activation_grid(
+    X,
+    Y,
+    activations,
+    lambdas,
+    base,
+    pair=1,
+    k=k,
+    null_draws=null_draws,
+    burn_in=burn_in,
+    progress=lambda it: tqdm(it, desc="runs"),
+)
+cols = [
+    "activation",
+    "lam",
+    "commutator",
+    "z",
+    "omega",
+    "forcing_diag_rel",
+    "level2_soft",
+    "level2_chance",
+    "level2_dim_tau0.01",
+    "level3_matched",
+    "level3_hungarian",
+]
 summary[cols].round(4)
 
 # %% [markdown]
@@ -166,18 +204,28 @@ fig, ax = plt.subplots(1, 2, figsize=(12, 4))
 for act in activations:
     log = logs[(act, lam_max)]
     ax[0].semilogy(log["step"], log["comm_2"], label=act)
-ax[0].set(xlabel="gradient step", ylabel="commutator c (pair W2, W3)",
-          title=f"λ = {lam_max}: only the linear net's commutator vanishes")
+ax[0].set(
+    xlabel="gradient step",
+    ylabel="commutator c (pair W2, W3)",
+    title=f"λ = {lam_max}: only the linear net's commutator vanishes",
+)
 ax[0].legend()
-long = summary[summary.lam == lam_max].melt(id_vars="activation", value_vars=["level2_soft", "level3_matched",
-                                                                             "level3_hungarian"],
-                                           var_name="score", value_name="value")
+long = summary[summary.lam == lam_max].melt(
+    id_vars="activation",
+    value_vars=["level2_soft", "level3_matched", "level3_hungarian"],
+    var_name="score",
+    value_name="value",
+)
 sns.barplot(data=long, x="activation", y="value", hue="score", ax=ax[1])
 fin_ = summary[summary.lam == lam_max]
 l2 = ", ".join(fin_.activation[fin_.level2_soft > 0.99]) or "none"
 l3 = ", ".join(fin_.activation[fin_.level3_hungarian > 0.99]) or "none"
-ax[1].set(xlabel="activation", ylabel="score (1 = aligned)", ylim=(0, 1.05),
-          title=f"Level 2 (s̄ > 0.99): {l2}; Level 3 (> 0.99): {l3}")
+ax[1].set(
+    xlabel="activation",
+    ylabel="score (1 = aligned)",
+    ylim=(0, 1.05),
+    title=f"Level 2 (s̄ > 0.99): {l2}; Level 3 (> 0.99): {l3}",
+)
 lsa.save_figure(fig, "commutator_levels")
 plt.show()
 
@@ -194,8 +242,17 @@ fig, ax = plt.subplots(1, len(show), figsize=(4 * len(show), 3.5))
 ax = np.atleast_1d(ax)
 for a_, act in zip(ax, show):
     t = flags[(act, lam_max)]
-    sns.heatmap(t["table"], annot=True, fmt="d", cbar=False, ax=a_, vmin=0, vmax=5,
-                xticklabels=t["ladder"], yticklabels=t["ladder"])
+    sns.heatmap(
+        t["table"],
+        annot=True,
+        fmt="d",
+        cbar=False,
+        ax=a_,
+        vmin=0,
+        vmax=5,
+        xticklabels=t["ladder"],
+        yticklabels=t["ladder"],
+    )
     a_.set(xlabel="read flag dim (W3)", ylabel="write flag dim (W2)", title=f"{act}, λ = {lam_max}")
 fig.suptitle("Nested write/read subspaces coincide fully only for the linear net")
 lsa.save_figure(fig, "flag_tables")
@@ -208,14 +265,17 @@ plt.show()
 # per step (for ReLU the diagonal does; that is the ridge chapter's C9).
 
 # %%
-dec = summary[summary.lam > 0][["activation", "lam", "slope_pred", "slope_diag", "slope_offdiag",
-                                "slope_diag_rel_err", "slope_offdiag_rel_err"]]
+dec = summary[summary.lam > 0][
+    ["activation", "lam", "slope_pred", "slope_diag", "slope_offdiag", "slope_diag_rel_err", "slope_offdiag_rel_err"]
+]
 dec.round(5)
+
 
 # %%
 def pick(act, lam, col):
     r = summary[(summary.activation == act) & (summary.lam == lam)]
     return float(r[col].iloc[0]) if len(r) else float("nan")
+
 
 nonlinear = [a for a in activations if a != "identity"]
 smooth = [a for a in activations if a in ("tanh", "gelu")]
@@ -225,18 +285,23 @@ metrics = {
     "c1_o_invariants_equal": bool(inv.o_invariants_equal.all()),
     "c1_gl_angle_change_deg_min": float(inv.gl_angle_change_deg.min()),
     "c1_o_angle_change_deg_max": float(inv.o_angle_change_deg.max()),
-    "c2_product_err": fact["product_err"], "c2_imbalance": fact["imbalance"],
+    "c2_product_err": fact["product_err"],
+    "c2_imbalance": fact["imbalance"],
     "c2_norm_identity_rel_err": fact["norm_identity_rel_err"],
     "c2_descent_final_imbalance": fact["descent_final_imbalance"],
-    "c2_descent_monotone": fact["descent_monotone"], "c2_descent_norm_vs_nuclear": fact["descent_norm_vs_nuclear"],
+    "c2_descent_monotone": fact["descent_monotone"],
+    "c2_descent_norm_vs_nuclear": fact["descent_norm_vs_nuclear"],
     "c19_fast_direct_rel_err": agree["fast_direct_rel_err"],
-    "c20_c_min": agree["c_min"], "c20_c_max": agree["c_max"],
-    "lam_max": lam_max, "activations": activations,
+    "c20_c_min": agree["c_min"],
+    "c20_c_max": agree["c_max"],
+    "lam_max": lam_max,
+    "activations": activations,
     "comm_final": [pick(a, lam_max, "commutator") for a in activations],
     "comm_z": [pick(a, lam_max, "z") for a in activations],
     "comm_init": [pick(a, lam_max, "comm_init") for a in activations],
     "c12_comm_identity": pick("identity", lam_max, "commutator"),
-    "c13_comm_ratio_min": min(pick(a, lam_max, "commutator") for a in nonlinear) / pick("identity", lam_max, "commutator"),
+    "c13_comm_ratio_min": min(pick(a, lam_max, "commutator") for a in nonlinear)
+    / pick("identity", lam_max, "commutator"),
     "c13_z_nonlinear": [pick(a, lam_max, "z") for a in nonlinear],
     "c14_identity_level2": pick("identity", lam_max, "level2_soft"),
     "c14_identity_matched": pick("identity", lam_max, "level3_matched"),
@@ -254,8 +319,9 @@ metrics = {
     "omega_final": [pick(a, lam_max, "omega") for a in activations],
     "o1_omega_linear_max": float(summary[summary.activation == "identity"].omega.max()),
     "o1_homogeneous_runs": int(summary.activation.isin(["relu", "leaky_relu"]).sum()),
-    "o1_homogeneous_forcing_diag_rel_max": float(summary[summary.activation.isin(["relu", "leaky_relu"])]
-                                                 .forcing_diag_rel.max()),
+    "o1_homogeneous_forcing_diag_rel_max": float(
+        summary[summary.activation.isin(["relu", "leaky_relu"])].forcing_diag_rel.max()
+    ),
     "o2_omega_nonlinear_min": min(pick(a, lam_max, "omega") for a in nonlinear),
 }
 lsa.write_metrics(metrics)

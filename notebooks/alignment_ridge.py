@@ -35,12 +35,27 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"steps": 2500, "lambdas": [0.0, 0.01, 0.02, 0.03], "activations": ["identity", "relu", "tanh"],
-              "momentum_steps": 2500, "adamw_steps": 2000, "minibatch_steps": 5000},
+    "smoke": {
+        "steps": 2500,
+        "lambdas": [0.0, 0.01, 0.02, 0.03],
+        "activations": ["identity", "relu", "tanh"],
+        "momentum_steps": 2500,
+        "adamw_steps": 2000,
+        "minibatch_steps": 5000,
+    },
     "default": {},
-    "paper": {"data": "digits", "hidden": [512, 512, 512], "steps": 20000, "lr": 0.02,
-              "lambdas": [0.0, 0.001, 0.003, 0.005, 0.01], "momentum_steps": 20000, "minibatch_steps": 20000,
-              "adamw_steps": 10000, "minibatch_lambda": 0.005, "fit_until": 20000},
+    "paper": {
+        "data": "digits",
+        "hidden": [512, 512, 512],
+        "steps": 20000,
+        "lr": 0.02,
+        "lambdas": [0.0, 0.001, 0.003, 0.005, 0.01],
+        "momentum_steps": 20000,
+        "minibatch_steps": 20000,
+        "adamw_steps": 10000,
+        "minibatch_lambda": 0.005,
+        "fit_until": 20000,
+    },
 }
 
 # %% tags=["parameters"]
@@ -80,8 +95,14 @@ import seaborn as sns
 import torch
 
 import lsa
-from lsa.alignment.ridge import (ImbalanceDrift, conservation_change, digits_regression, final_alignment,
-                                 run_grid, slope_rows)
+from lsa.alignment.ridge import (
+    ImbalanceDrift,
+    conservation_change,
+    digits_regression,
+    final_alignment,
+    run_grid,
+    slope_rows,
+)
 from lsa.alignment.slopes import fit_through_origin, predicted_line, predicted_slope
 from lsa.alignment.training import TrainConfig, teacher_regression, train_mlp
 
@@ -102,8 +123,14 @@ print(f"data={data}: X {tuple(X.shape)}, Y {tuple(Y.shape)}; network {widths}; d
 
 # %%
 runs = run_grid(X, Y, base, activations, lambdas)
-slopes = pd.DataFrame([r for (act, lam), (_, log) in runs.items() if lam > 0
-                       for r in slope_rows(log, lr, lam, burn_in=burn_in, fit_until=fit_until, activation=act)])
+slopes = pd.DataFrame(
+    [
+        r
+        for (act, lam), (_, log) in runs.items()
+        if lam > 0
+        for r in slope_rows(log, lr, lam, burn_in=burn_in, fit_until=fit_until, activation=act)
+    ]
+)
 last = len(hidden)
 fig, axes = plt.subplots(1, len(activations), figsize=(4.2 * len(activations), 3.6), sharey=True)
 colors = sns.color_palette("colorblind", len(lambdas))
@@ -112,8 +139,12 @@ for ax, act in zip(np.atleast_1d(axes), activations):
         log = runs[(act, lam)][1]
         ax.plot(log.step, np.log(log[f"delta_total_{last}"]), color=color, label=f"λ = {lam:g}")
         if lam > 0:
-            ax.plot(*predicted_line(log.step, log[f"delta_total_{last}"], predicted_slope(lr, lam), burn_in),
-                    color=color, ls="--", lw=1)
+            ax.plot(
+                *predicted_line(log.step, log[f"delta_total_{last}"], predicted_slope(lr, lam), burn_in),
+                color=color,
+                ls="--",
+                lw=1,
+            )
     ax.set(title=act, xlabel="gradient step", ylabel=r"$\ln\|\Delta\|_F$")
 np.atleast_1d(axes)[0].legend(fontsize=8)
 fig.suptitle("Linear nets follow the predicted slope (dashed) exactly; nonlinear nets do not", y=1.03)
@@ -136,8 +167,11 @@ sns.scatterplot(data=slopes, x="lam", y="slope_total", hue="activation", style="
 relu = slopes[slopes.activation == "relu"]
 if len(relu):
     ax.scatter(relu.lam, relu.slope_diag, marker="x", color="black", label="ReLU, diagonal part only")
-ax.set(xlabel="weight decay λ", ylabel=r"fitted slope of $\ln\|\Delta\|_F$ per step",
-       title=f"Linear net: gradient {fit['gradient']:.4f} vs −2η = {-2 * lr:.4f}, R² = {fit['r2']:.6f}")
+ax.set(
+    xlabel="weight decay λ",
+    ylabel=r"fitted slope of $\ln\|\Delta\|_F$ per step",
+    title=f"Linear net: gradient {fit['gradient']:.4f} vs −2η = {-2 * lr:.4f}, R² = {fit['r2']:.6f}",
+)
 ax.legend(fontsize=8)
 lsa.save_figure(fig, "slope_vs_lambda")
 plt.show()
@@ -149,15 +183,26 @@ slopes.round(6)
 # %%
 mom_cfg = replace(base, activation="identity", lr=momentum_lr, momentum=momentum, steps=momentum_steps)
 mom_runs = {lam: train_mlp(X, Y, replace(mom_cfg, weight_decay=lam))[1] for lam in momentum_lambdas}
-mom_slopes = pd.DataFrame([r for lam, log in mom_runs.items()
-                           for r in slope_rows(log, momentum_lr, lam, beta=momentum, burn_in=burn_in, fit_until=fit_until)])
+mom_slopes = pd.DataFrame(
+    [
+        r
+        for lam, log in mom_runs.items()
+        for r in slope_rows(log, momentum_lr, lam, beta=momentum, burn_in=burn_in, fit_until=fit_until)
+    ]
+)
 fig, ax = plt.subplots(figsize=(6, 4))
 for color, (lam, log) in zip(colors, mom_runs.items()):
     ax.plot(log.step, np.log(log[f"delta_total_{last}"]), color=color, label=f"λ = {lam:g} measured")
-    ax.plot(*predicted_line(log.step, log[f"delta_total_{last}"], predicted_slope(momentum_lr, lam, momentum), burn_in),
-            color=color, ls="--", lw=1, label=f"λ = {lam:g} predicted −2ηλ/(1−β)")
-ax.set(xlabel="gradient step", ylabel=r"$\ln\|\Delta\|_F$",
-       title=f"Momentum β = {momentum}: slope −2ηλ/(1−β) (linear net)")
+    ax.plot(
+        *predicted_line(log.step, log[f"delta_total_{last}"], predicted_slope(momentum_lr, lam, momentum), burn_in),
+        color=color,
+        ls="--",
+        lw=1,
+        label=f"λ = {lam:g} predicted −2ηλ/(1−β)",
+    )
+ax.set(
+    xlabel="gradient step", ylabel=r"$\ln\|\Delta\|_F$", title=f"Momentum β = {momentum}: slope −2ηλ/(1−β) (linear net)"
+)
 ax.legend(fontsize=8)
 lsa.save_figure(fig, "momentum")
 plt.show()
@@ -168,13 +213,21 @@ mom_slopes.round(7)
 
 # %%
 relu_lams = [lam for lam in lambdas if lam > 0]
-fig, axes = plt.subplots(1, len(relu_lams), figsize=(4.2 * len(relu_lams), 3.6), sharey=True) if "relu" in activations else (None, [])
+fig, axes = (
+    plt.subplots(1, len(relu_lams), figsize=(4.2 * len(relu_lams), 3.6), sharey=True)
+    if "relu" in activations
+    else (None, [])
+)
 for ax, lam in zip(np.atleast_1d(axes), relu_lams):
     log = runs[("relu", lam)][1]
     ax.plot(log.step, np.log(log[f"delta_diag_{last}"]), label="diagonal")
     ax.plot(log.step, np.log(log[f"delta_offdiag_{last}"]), label="off-diagonal")
-    ax.plot(*predicted_line(log.step, log[f"delta_diag_{last}"], predicted_slope(lr, lam), burn_in), "k--", lw=1,
-            label="predicted rate")
+    ax.plot(
+        *predicted_line(log.step, log[f"delta_diag_{last}"], predicted_slope(lr, lam), burn_in),
+        "k--",
+        lw=1,
+        label="predicted rate",
+    )
     ax.set(title=f"ReLU, λ = {lam:g}", xlabel="gradient step", ylabel=r"$\ln\|\cdot\|_F$ of $\Delta$ part")
 if len(relu_lams) and "relu" in activations:
     np.atleast_1d(axes)[0].legend(fontsize=8)
@@ -193,19 +246,35 @@ if len(relu_lams) and "relu" in activations:
 mb_cfg = replace(base, activation="identity", weight_decay=minibatch_lambda, steps=minibatch_steps)
 full_log = train_mlp(X, Y, mb_cfg)[1]
 mb_log = train_mlp(X, Y, replace(mb_cfg, batch_size=minibatch_size))[1]
-cons_log = train_mlp(X, Y, replace(base, activation="identity", lr=conservation_lr, steps=conservation_steps,
-                                   log_every=max(1, conservation_steps // 50)), callback=ImbalanceDrift())[1]
+cons_log = train_mlp(
+    X,
+    Y,
+    replace(
+        base,
+        activation="identity",
+        lr=conservation_lr,
+        steps=conservation_steps,
+        log_every=max(1, conservation_steps // 50),
+    ),
+    callback=ImbalanceDrift(),
+)[1]
 conservation = conservation_change(cons_log)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 axes[0].plot(full_log.step, np.log(full_log[f"delta_total_{last}"]), label="full batch")
 axes[0].plot(mb_log.step, np.log(mb_log[f"delta_total_{last}"]), label=f"batch {minibatch_size}")
-axes[0].set(xlabel="gradient step", ylabel=r"$\ln\|\Delta\|_F$",
-            title=f"Minibatch noise sets a floor (linear net, λ = {minibatch_lambda:g})")
+axes[0].set(
+    xlabel="gradient step",
+    ylabel=r"$\ln\|\Delta\|_F$",
+    title=f"Minibatch noise sets a floor (linear net, λ = {minibatch_lambda:g})",
+)
 axes[0].legend()
 for l in range(1, len(hidden) + 1):
     axes[1].semilogy(cons_log.step, cons_log[f"drift_{l}"].clip(lower=1e-16), label=f"hidden layer {l}")
-axes[1].set(xlabel="gradient step", ylabel=r"$\|\Delta(t)-\Delta(0)\|_F / \|\Delta(0)\|_F$",
-            title=f"λ = 0: Δ conserved up to O(η²) drift (η = {conservation_lr:g})")
+axes[1].set(
+    xlabel="gradient step",
+    ylabel=r"$\|\Delta(t)-\Delta(0)\|_F / \|\Delta(0)\|_F$",
+    title=f"λ = 0: Δ conserved up to O(η²) drift (η = {conservation_lr:g})",
+)
 axes[1].legend()
 lsa.save_figure(fig, "minibatch_floor_and_conservation")
 plt.show()
@@ -217,16 +286,28 @@ plt.show()
 # models) are outside the exact theorem.
 
 # %%
-adam_log = train_mlp(X, Y, replace(base, activation="identity", optimizer="adamw", lr=adamw_lr,
-                                   weight_decay=adamw_lambda, steps=adamw_steps))[1]
+adam_log = train_mlp(
+    X,
+    Y,
+    replace(base, activation="identity", optimizer="adamw", lr=adamw_lr, weight_decay=adamw_lambda, steps=adamw_steps),
+)[1]
 adam = pd.DataFrame(slope_rows(adam_log, adamw_lr, adamw_lambda, burn_in=burn_in, fit_until=fit_until))
 adam_from_start = pd.DataFrame(slope_rows(adam_log, adamw_lr, adamw_lambda, burn_in=0, fit_until=fit_until))
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.plot(adam_log.step, np.log(adam_log[f"delta_total_{last}"]), label="AdamW, measured")
-ax.plot(*predicted_line(adam_log.step, adam_log[f"delta_total_{last}"], predicted_slope(adamw_lr, adamw_lambda), burn_in),
-        "k--", lw=1, label="2 ln(1−ηλ), the SGD law")
-ax.set(xlabel="step", ylabel=r"$\ln\|\Delta\|_F$",
-       title=f"AdamW: slope off the SGD law by {100 * adam.rel_err_total.min():.0f}–{100 * adam.rel_err_total.max():.0f} %")
+ax.plot(
+    *predicted_line(adam_log.step, adam_log[f"delta_total_{last}"], predicted_slope(adamw_lr, adamw_lambda), burn_in),
+    "k--",
+    lw=1,
+    label="2 ln(1−ηλ), the SGD law",
+)
+ax.set(
+    xlabel="step",
+    ylabel=r"$\ln\|\Delta\|_F$",
+    title=(
+        f"AdamW: slope off the SGD law by {100 * adam.rel_err_total.min():.0f}–{100 * adam.rel_err_total.max():.0f} %"
+    ),
+)
 ax.legend()
 lsa.save_figure(fig, "adamw_scope")
 plt.show()
@@ -239,15 +320,28 @@ plt.show()
 # subspaces.
 
 # %%
-align = pd.DataFrame([{**row, "activation": act, "lam": lam, "delta": log[f"delta_total_{row['layer']}"].iloc[-1],
-                       "comm": log[f"comm_{row['layer']}"].iloc[-1]}
-                      for (act, lam), (model, log) in runs.items() for row in final_alignment(model)])
+align = pd.DataFrame(
+    [
+        {
+            **row,
+            "activation": act,
+            "lam": lam,
+            "delta": log[f"delta_total_{row['layer']}"].iloc[-1],
+            "comm": log[f"comm_{row['layer']}"].iloc[-1],
+        }
+        for (act, lam), (model, log) in runs.items()
+        for row in final_alignment(model)
+    ]
+)
 last_pair = align[align.layer == last]
 fig, ax = plt.subplots(figsize=(6, 4))
 sns.lineplot(data=last_pair, x="lam", y="soft_overlap", hue="activation", marker="o", ax=ax)
 ax.axhline(last_pair.chance.iloc[0], color="grey", ls=":", label="chance (random subspaces)")
-ax.set(xlabel="weight decay λ", ylabel="normalised soft overlap s̄ (1 = same subspace)",
-       title="More decay, more subspace alignment; linear nets reach s̄ = 1")
+ax.set(
+    xlabel="weight decay λ",
+    ylabel="normalised soft overlap s̄ (1 = same subspace)",
+    title="More decay, more subspace alignment; linear nets reach s̄ = 1",
+)
 ax.legend(fontsize=8)
 lsa.save_figure(fig, "alignment_vs_lambda")
 plt.show()
@@ -257,23 +351,25 @@ last_pair.round(4)
 lin_last = last_pair[last_pair.activation == "identity"].sort_values("lam")
 big = slopes[slopes.lam >= 0.01]
 plateau = slopes[(slopes.activation == "relu") & (slopes.lam >= 0.02)]  # off-diagonal plateau reached in the run
-lsa.write_metrics({
-    "lr": lr,
-    "lambdas": lambdas,
-    "slope_rel_err_identity": big[big.activation == "identity"].rel_err_total.tolist(),
-    "slope_vs_lambda_gradient": fit["gradient"],
-    "slope_vs_lambda_predicted": -2 * lr,
-    "slope_vs_lambda_r2": fit["r2"],
-    "momentum_slope_rel_err": mom_slopes.rel_err_total.tolist(),
-    "conservation_rel_change": conservation,
-    "relu_diag_slope_rel_err": big[big.activation == "relu"].rel_err_diag.tolist(),
-    "relu_offdiag_slope_ratio": (plateau.slope_offdiag.abs() / plateau.predicted.abs()).tolist(),
-    "final_soft_overlap_identity": lin_last.soft_overlap.tolist(),
-    "final_dtau_identity": lin_last["d_tau_0.01"].tolist(),
-    "final_delta_identity": lin_last.delta.tolist(),
-    "final_comm_identity": lin_last.comm.tolist(),
-    "adamw_slope_rel_dev": adam.rel_err_total.tolist(),
-    "adamw_slope_rel_dev_from_start": adam_from_start.rel_err_total.tolist(),
-    "minibatch_final_delta": float(mb_log[f"delta_total_{last}"].iloc[-1]),
-    "fullbatch_final_delta": float(full_log[f"delta_total_{last}"].iloc[-1]),
-})
+lsa.write_metrics(
+    {
+        "lr": lr,
+        "lambdas": lambdas,
+        "slope_rel_err_identity": big[big.activation == "identity"].rel_err_total.tolist(),
+        "slope_vs_lambda_gradient": fit["gradient"],
+        "slope_vs_lambda_predicted": -2 * lr,
+        "slope_vs_lambda_r2": fit["r2"],
+        "momentum_slope_rel_err": mom_slopes.rel_err_total.tolist(),
+        "conservation_rel_change": conservation,
+        "relu_diag_slope_rel_err": big[big.activation == "relu"].rel_err_diag.tolist(),
+        "relu_offdiag_slope_ratio": (plateau.slope_offdiag.abs() / plateau.predicted.abs()).tolist(),
+        "final_soft_overlap_identity": lin_last.soft_overlap.tolist(),
+        "final_dtau_identity": lin_last["d_tau_0.01"].tolist(),
+        "final_delta_identity": lin_last.delta.tolist(),
+        "final_comm_identity": lin_last.comm.tolist(),
+        "adamw_slope_rel_dev": adam.rel_err_total.tolist(),
+        "adamw_slope_rel_dev_from_start": adam_from_start.rel_err_total.tolist(),
+        "minibatch_final_delta": float(mb_log[f"delta_total_{last}"].iloc[-1]),
+        "fullbatch_final_delta": float(full_log[f"delta_total_{last}"].iloc[-1]),
+    }
+)

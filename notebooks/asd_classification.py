@@ -36,13 +36,33 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"n_subjects": 16, "resolution_mm": 4, "d_values": [0.0, 1.5, 4.0], "d_table": 4.0, "n_pilot": 8,
-              "cv_folds": 3, "cv_repeats": 1, "n_permutations": 80, "rf_trees": 10, "site_agreements": [0.5, 0.95],
-              "cnn_epochs": 0, "timing_subjects": 1, "timing_resolution_mm": 4},
+    "smoke": {
+        "n_subjects": 16,
+        "resolution_mm": 4,
+        "d_values": [0.0, 1.5, 4.0],
+        "d_table": 4.0,
+        "n_pilot": 8,
+        "cv_folds": 3,
+        "cv_repeats": 1,
+        "n_permutations": 80,
+        "rf_trees": 10,
+        "site_agreements": [0.5, 0.95],
+        "cnn_epochs": 0,
+        "timing_subjects": 1,
+        "timing_resolution_mm": 4,
+    },
     "default": {},
-    "paper": {"resolution_mm": 2, "d_values": [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0], "grid": "full",
-              "cv_repeats": 10, "n_permutations": 1000, "rf_trees": 500, "cnn_resolution_mm": 4, "cnn_epochs": 40,
-              "site_agreements": [0.5, 0.65, 0.8, 0.95]},
+    "paper": {
+        "resolution_mm": 2,
+        "d_values": [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0],
+        "grid": "full",
+        "cv_repeats": 10,
+        "n_permutations": 1000,
+        "rf_trees": 500,
+        "cnn_resolution_mm": 4,
+        "cnn_epochs": 40,
+        "site_agreements": [0.5, 0.65, 0.8, 0.95],
+    },
 }
 
 # %% tags=["parameters"]
@@ -95,11 +115,14 @@ if d_table not in d_values:
     raise ValueError(f"d_table={d_table} must be one of d_values={d_values}")
 if 0.0 not in d_values:
     raise ValueError("d_values must include 0.0 (the no-effect control)")
-cfg = SimConfig(n_subjects=n_subjects, resolution_mm=resolution_mm, effect_extent=effect_extent,
-                n_pilot=n_pilot, seed=seed)
+cfg = SimConfig(
+    n_subjects=n_subjects, resolution_mm=resolution_mm, effect_extent=effect_extent, n_pilot=n_pilot, seed=seed
+)
 cal = cached_calibration(cfg)
-print(f"cohort: {n_subjects} subjects ({n_subjects // 2} ASD / {n_subjects - n_subjects // 2} TD), "
-      f"{resolution_mm} mm, {effect_extent} effect; device {dev}")
+print(
+    f"cohort: {n_subjects} subjects ({n_subjects // 2} ASD / {n_subjects - n_subjects // 2} TD), "
+    f"{resolution_mm} mm, {effect_extent} effect; device {dev}"
+)
 print(f"calibration: delta per unit d = {cal.delta_per_d:.4f} (WM {100 * cal.delta_per_d:.1f} % darker per unit d)")
 
 # %% [markdown]
@@ -128,9 +151,19 @@ for d in d_values:
     X, y = F[d]["X"].values, F[d]["y"]
     for m in C.MODELS:
         r = C.nested_cv(X, y, m, grid=grid, n_splits=cv_folds, n_repeats=cv_repeats, seed=seed, rf_trees=rf_trees)
-        rows.append(dict(d=d, model=m, accuracy=r["mean_fold_accuracy"], sd=r["sd_fold_accuracy"], auc=r["auc"],
-                         sensitivity=r["sensitivity"], specificity=r["specificity"],
-                         pooled_lo=r["acc_lo"], pooled_hi=r["acc_hi"]))
+        rows.append(
+            dict(
+                d=d,
+                model=m,
+                accuracy=r["mean_fold_accuracy"],
+                sd=r["sd_fold_accuracy"],
+                auc=r["auc"],
+                sensitivity=r["sensitivity"],
+                specificity=r["specificity"],
+                pooled_lo=r["acc_lo"],
+                pooled_hi=r["acc_hi"],
+            )
+        )
 curve = pd.DataFrame(rows)
 acc_vs_d_mean = curve.groupby("d")["accuracy"].mean().reindex(d_values).tolist()
 fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -140,8 +173,14 @@ for m in C.MODELS:
 dd = np.linspace(0, max(d_values), 100)
 ax.plot(dd, stats.norm.cdf(dd / 2), "k--", label=r"univariate oracle $\Phi(d/2)$")
 ax.axhline(0.8947, color="grey", ls=":", label="paper's SVM (89.47 %)")
-ax.set(xlabel="effect size d (Cohen's d of the WM/GM summary)", ylabel="nested-CV accuracy (mean ± SD over folds)",
-       title=f"Accuracy rises with d; ~89 % needs d ≈ {dd[np.argmax(stats.norm.cdf(dd / 2) >= 0.8947)]:.1f} even for the oracle")
+ax.set(
+    xlabel="effect size d (Cohen's d of the WM/GM summary)",
+    ylabel="nested-CV accuracy (mean ± SD over folds)",
+    title=(
+        "Accuracy rises with d; ~89 % needs "
+        f"d ≈ {dd[np.argmax(stats.norm.cdf(dd / 2) >= 0.8947)]:.1f} even for the oracle"
+    ),
+)
 ax.legend(fontsize=8)
 lsa.save_figure(fig, "accuracy_vs_d")
 plt.show()
@@ -158,8 +197,15 @@ curve.round(3)
 # %%
 nulls = {}
 for m in C.MODELS:
-    nulls[m] = C.permutation_null(F[0.0]["X"].values, F[0.0]["y"], m, n_permutations=n_permutations,
-                                  n_splits=cv_folds, seed=seed, rf_trees=rf_trees)
+    nulls[m] = C.permutation_null(
+        F[0.0]["X"].values,
+        F[0.0]["y"],
+        m,
+        n_permutations=n_permutations,
+        n_splits=cv_folds,
+        seed=seed,
+        rf_trees=rf_trees,
+    )
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), sharey=True)
 for ax, m in zip(axes, C.MODELS):
     ax.hist(nulls[m]["null"], bins=15, color="C0", alpha=0.7, label="permutation null")
@@ -170,8 +216,17 @@ axes[0].set_ylabel("permutations (count)")
 fig.suptitle("At d = 0 every classifier's accuracy lies inside its permutation null")
 lsa.save_figure(fig, "null_d0")
 plt.show()
-pd.DataFrame({m: {"observed accuracy": v["accuracy"], "null mean": v["null"].mean(), "p_upper": v["p_upper"],
-                  "p_lower": v["p_lower"]} for m, v in nulls.items()}).T.round(3)
+pd.DataFrame(
+    {
+        m: {
+            "observed accuracy": v["accuracy"],
+            "null mean": v["null"].mean(),
+            "p_upper": v["p_upper"],
+            "p_lower": v["p_lower"],
+        }
+        for m, v in nulls.items()
+    }
+).T.round(3)
 
 # %% [markdown]
 # ## The paper's numbers beside ours (one 80/20 split)
@@ -192,20 +247,39 @@ if cnn_epochs > 0:
     tab["CNN"] = holdout_cnn(Xc, yc, train, test, CNNConfig(epochs=cnn_epochs, seed=seed), dev)
 else:
     print("CNN skipped (cnn_epochs = 0, as in the smoke profile)")
-    tab["CNN"] = dict(accuracy=float("nan"), correct=0, n=0, acc_lo=float("nan"), acc_hi=float("nan"),
-                      sensitivity=float("nan"), specificity=float("nan"), auc=float("nan"))
-paper = {"SVM": "89.47 % (34/38; CI 75.9–95.8 %)", "RF": "> 80 % (value not given)", "LR": "> 80 % (value not given)",
-         "KNN": "> 80 % (value not given)", "CNN": "86.84 % (33/38; CI 72.7–94.2 %)"}
-paper_table = pd.DataFrame({
-    "paper (abstract; real MRI, data not public)": paper,
-    f"ours: accuracy (d = {d_table}, n_test = {len(test)})": {k: f"{100 * v['accuracy']:.1f} % ({v['correct']}/{v['n']})" for k, v in tab.items()},
-    "ours: Wilson 95 % CI": {k: f"{100 * v['acc_lo']:.1f}–{100 * v['acc_hi']:.1f} %" for k, v in tab.items()},
-    "ours: sensitivity": {k: round(v["sensitivity"], 2) for k, v in tab.items()},
-    "ours: specificity": {k: round(v["specificity"], 2) for k, v in tab.items()},
-    "ours: AUC": {k: round(v["auc"], 2) for k, v in tab.items()},
-    "ours: nested-CV accuracy": {m: f"{100 * curve[(curve.d == d_table) & (curve.model == m)].accuracy.item():.1f} %"
-                                 for m in C.MODELS} | {"CNN": "–"},
-})
+    tab["CNN"] = dict(
+        accuracy=float("nan"),
+        correct=0,
+        n=0,
+        acc_lo=float("nan"),
+        acc_hi=float("nan"),
+        sensitivity=float("nan"),
+        specificity=float("nan"),
+        auc=float("nan"),
+    )
+paper = {
+    "SVM": "89.47 % (34/38; CI 75.9–95.8 %)",
+    "RF": "> 80 % (value not given)",
+    "LR": "> 80 % (value not given)",
+    "KNN": "> 80 % (value not given)",
+    "CNN": "86.84 % (33/38; CI 72.7–94.2 %)",
+}
+paper_table = pd.DataFrame(
+    {
+        "paper (abstract; real MRI, data not public)": paper,
+        f"ours: accuracy (d = {d_table}, n_test = {len(test)})": {
+            k: f"{100 * v['accuracy']:.1f} % ({v['correct']}/{v['n']})" for k, v in tab.items()
+        },
+        "ours: Wilson 95 % CI": {k: f"{100 * v['acc_lo']:.1f}–{100 * v['acc_hi']:.1f} %" for k, v in tab.items()},
+        "ours: sensitivity": {k: round(v["sensitivity"], 2) for k, v in tab.items()},
+        "ours: specificity": {k: round(v["specificity"], 2) for k, v in tab.items()},
+        "ours: AUC": {k: round(v["auc"], 2) for k, v in tab.items()},
+        "ours: nested-CV accuracy": {
+            m: f"{100 * curve[(curve.d == d_table) & (curve.model == m)].accuracy.item():.1f} %" for m in C.MODELS
+        }
+        | {"CNN": "–"},
+    }
+)
 paper_table
 
 # %% [markdown]
@@ -222,17 +296,34 @@ paper_table
 site_rows = []
 for a in site_agreements:
     cfg_s = replace(cfg, n_sites=2, site_dx_agreement=a)
-    Fs = cohort_features(cfg_s, [0.0], cal, mask_mode=mask_mode, shape=shape_features, n_jobs=n_jobs, progress=False)[0.0]
+    Fs = cohort_features(cfg_s, [0.0], cal, mask_mode=mask_mode, shape=shape_features, n_jobs=n_jobs, progress=False)[
+        0.0
+    ]
     for m in C.MODELS:
-        r = C.nested_cv(Fs["X"].values, Fs["y"], m, grid=grid, n_splits=cv_folds, n_repeats=cv_repeats,
-                        seed=seed, rf_trees=rf_trees)
-        site_rows.append(dict(agreement=a, model=m, cv="stratified", accuracy=r["mean_fold_accuracy"],
-                              site_dx_observed=float(np.mean(Fs["site"] == Fs["y"]))))
+        r = C.nested_cv(
+            Fs["X"].values, Fs["y"], m, grid=grid, n_splits=cv_folds, n_repeats=cv_repeats, seed=seed, rf_trees=rf_trees
+        )
+        site_rows.append(
+            dict(
+                agreement=a,
+                model=m,
+                cv="stratified",
+                accuracy=r["mean_fold_accuracy"],
+                site_dx_observed=float(np.mean(Fs["site"] == Fs["y"])),
+            )
+        )
         both_classes_per_site = all(len(set(Fs["y"][Fs["site"] == k])) == 2 for k in (0, 1))
         if a == max(site_agreements) and both_classes_per_site:
             g = C.nested_cv(Fs["X"].values, Fs["y"], m, grid=grid, groups=Fs["site"], seed=seed, rf_trees=rf_trees)
-            site_rows.append(dict(agreement=a, model=m, cv="leave-site-out", accuracy=g["accuracy"],
-                                  site_dx_observed=float(np.mean(Fs["site"] == Fs["y"]))))
+            site_rows.append(
+                dict(
+                    agreement=a,
+                    model=m,
+                    cv="leave-site-out",
+                    accuracy=g["accuracy"],
+                    site_dx_observed=float(np.mean(Fs["site"] == Fs["y"])),
+                )
+            )
 site = pd.DataFrame(site_rows)
 strat = site[site.cv == "stratified"]
 site_acc_mean = strat.groupby("agreement")["accuracy"].mean().reindex(site_agreements).tolist()
@@ -243,8 +334,11 @@ fig, ax = plt.subplots(figsize=(7, 4.5))
 sns.lineplot(data=strat, x="agreement", y="accuracy", hue="model", marker="o", ax=ax)
 ax.scatter(lso.agreement, lso.accuracy, marker="x", s=60, color="k", label="leave-site-out CV")
 ax.axhline(0.5, color="grey", ls=":")
-ax.set(xlabel="P(site = diagnosis) (no disease effect, d = 0)", ylabel="nested-CV accuracy (fraction)",
-       title="With no effect at all, a site imbalance inflates accuracy")
+ax.set(
+    xlabel="P(site = diagnosis) (no disease effect, d = 0)",
+    ylabel="nested-CV accuracy (fraction)",
+    title="With no effect at all, a site imbalance inflates accuracy",
+)
 ax.legend(fontsize=8)
 lsa.save_figure(fig, "site_confound")
 plt.show()
@@ -257,13 +351,18 @@ site.round(3)
 
 # %%
 d_max = max(d_values)
-imp = C.feature_importance(F[d_max]["X"].values, F[d_max]["y"], list(F[d_max]["X"].columns), seed=seed, rf_trees=rf_trees)
+imp = C.feature_importance(
+    F[d_max]["X"].values, F[d_max]["y"], list(F[d_max]["X"].columns), seed=seed, rf_trees=rf_trees
+)
 top = pd.DataFrame(imp[:15], columns=["feature", "importance"])
 top["class"] = top.feature.str.split("_").str[1]
 fig, ax = plt.subplots(figsize=(7, 5))
 sns.barplot(data=top, y="feature", x="importance", hue="class", dodge=False, ax=ax)
-ax.set(xlabel="RF importance (mean decrease in impurity)", ylabel="",
-       title=f"Top features at d = {d_max}: {top['class'].iloc[0]} features lead")
+ax.set(
+    xlabel="RF importance (mean decrease in impurity)",
+    ylabel="",
+    title=f"Top features at d = {d_max}: {top['class'].iloc[0]} features lead",
+)
 lsa.save_figure(fig, "feature_importance")
 plt.show()
 firstorder_share_top10 = float(np.mean(top["class"].iloc[:10] == "firstorder"))
@@ -277,29 +376,45 @@ firstorder_share_top10 = float(np.mean(top["class"].iloc[:10] == "firstorder"))
 cfg_t = replace(cfg, resolution_mm=timing_resolution_mm)
 t_with = seconds_per_subject(cfg_t, n=timing_subjects, shape=True)
 t_without = seconds_per_subject(cfg_t, n=timing_subjects, shape=False)
-print(f"Pyradiomics at {timing_resolution_mm} mm: {t_with:.2f} s per subject with shape, {t_without:.2f} s without "
-      f"(median of {timing_subjects}; wall time on this machine, which may be shared)")
+print(
+    f"Pyradiomics at {timing_resolution_mm} mm: {t_with:.2f} s per subject with shape, {t_without:.2f} s without "
+    f"(median of {timing_subjects}; wall time on this machine, which may be shared)"
+)
 wall_s = time.perf_counter() - t_start
 
 # %%
-lsa.write_metrics({
-    "n_subjects": n_subjects, "resolution_mm": resolution_mm, "n_features": n_features,
-    "d_values": d_values, "empirical_d": emp_d, "delta_per_d": cal.delta_per_d,
-    "acc_vs_d_mean": acc_vs_d_mean,
-    "acc_vs_d": {m: curve[curve.model == m].accuracy.tolist() for m in C.MODELS},
-    "auc_vs_d": {m: curve[curve.model == m].auc.tolist() for m in C.MODELS},
-    "null_acc_d0": [nulls[m]["accuracy"] for m in C.MODELS],
-    "null_p_upper_d0": [nulls[m]["p_upper"] for m in C.MODELS],
-    "null_p_lower_d0": [nulls[m]["p_lower"] for m in C.MODELS],
-    "n_permutations": n_permutations,
-    "holdout_d": d_table, "holdout_n_test": len(test),
-    "holdout_acc": [tab[m]["accuracy"] for m in C.MODELS], "holdout_acc_cnn": tab["CNN"]["accuracy"],
-    "holdout_acc_lo": [tab[m]["acc_lo"] for m in C.MODELS + ("CNN",)], "cnn_trained": cnn_epochs > 0,
-    "holdout_acc_hi": [tab[m]["acc_hi"] for m in C.MODELS + ("CNN",)],
-    "cv_acc_at_table_d": [curve[(curve.d == d_table) & (curve.model == m)].accuracy.item() for m in C.MODELS],
-    "site_agreements": site_agreements, "site_acc_mean": site_acc_mean,
-    "site_acc_leave_site_out": lso.accuracy.tolist(),
-    "firstorder_share_top10": firstorder_share_top10, "top_feature": top.feature.iloc[0],
-    "timing_resolution_mm": timing_resolution_mm, "radiomics_s_per_subject_shape": t_with, "radiomics_s_per_subject_no_shape": t_without,
-    "feature_step_s": t_features, "wall_s": wall_s,
-})
+lsa.write_metrics(
+    {
+        "n_subjects": n_subjects,
+        "resolution_mm": resolution_mm,
+        "n_features": n_features,
+        "d_values": d_values,
+        "empirical_d": emp_d,
+        "delta_per_d": cal.delta_per_d,
+        "acc_vs_d_mean": acc_vs_d_mean,
+        "acc_vs_d": {m: curve[curve.model == m].accuracy.tolist() for m in C.MODELS},
+        "auc_vs_d": {m: curve[curve.model == m].auc.tolist() for m in C.MODELS},
+        "null_acc_d0": [nulls[m]["accuracy"] for m in C.MODELS],
+        "null_p_upper_d0": [nulls[m]["p_upper"] for m in C.MODELS],
+        "null_p_lower_d0": [nulls[m]["p_lower"] for m in C.MODELS],
+        "n_permutations": n_permutations,
+        "holdout_d": d_table,
+        "holdout_n_test": len(test),
+        "holdout_acc": [tab[m]["accuracy"] for m in C.MODELS],
+        "holdout_acc_cnn": tab["CNN"]["accuracy"],
+        "holdout_acc_lo": [tab[m]["acc_lo"] for m in C.MODELS + ("CNN",)],
+        "cnn_trained": cnn_epochs > 0,
+        "holdout_acc_hi": [tab[m]["acc_hi"] for m in C.MODELS + ("CNN",)],
+        "cv_acc_at_table_d": [curve[(curve.d == d_table) & (curve.model == m)].accuracy.item() for m in C.MODELS],
+        "site_agreements": site_agreements,
+        "site_acc_mean": site_acc_mean,
+        "site_acc_leave_site_out": lso.accuracy.tolist(),
+        "firstorder_share_top10": firstorder_share_top10,
+        "top_feature": top.feature.iloc[0],
+        "timing_resolution_mm": timing_resolution_mm,
+        "radiomics_s_per_subject_shape": t_with,
+        "radiomics_s_per_subject_no_shape": t_without,
+        "feature_step_s": t_features,
+        "wall_s": wall_s,
+    }
+)

@@ -64,8 +64,8 @@ import torch
 
 import lsa
 from lsa.mri import bids
-from lsa.mri.malformed import loader_rejections
 from lsa.mri import segment as G
+from lsa.mri.malformed import loader_rejections
 from lsa.mri.simulate import SEG_OFFSET, SimConfig, cached_calibration, render_subject
 
 t_start = time.perf_counter()
@@ -87,13 +87,25 @@ print(f"segmentation cohort: {n_train} train + {n_test} test subjects at {resolu
 
 # %%
 tmp = Path(tempfile.mkdtemp(prefix="asd_bids_"))
-records = [dict(participant_id=s.subject_id, diagnosis=s.diagnosis, t1w=im, affine=s.affine, age=s.age,
-                site=f"S{s.site}", wm_mask=s.gt_wm, brain_mask=s.brain.astype(np.uint8)) for s, im in zip(subjects, images)]
+records = [
+    dict(
+        participant_id=s.subject_id,
+        diagnosis=s.diagnosis,
+        t1w=im,
+        affine=s.affine,
+        age=s.age,
+        site=f"S{s.site}",
+        wm_mask=s.gt_wm,
+        brain_mask=s.brain.astype(np.uint8),
+    )
+    for s, im in zip(subjects, images)
+]
 root = bids.write_bids(tmp / "cohort", records)
 loaded = bids.load_bids(root, min_per_class=1)
 gt_diffs = [int(np.abs(l.wm_mask.astype(int) - r["wm_mask"].astype(int)).max()) for l, r in zip(loaded, records)]
-gt_roundtrip_exact = all(np.array_equal(l.wm_mask, r["wm_mask"]) and l.wm_mask.shape == r["wm_mask"].shape
-                         for l, r in zip(loaded, records))
+gt_roundtrip_exact = all(
+    np.array_equal(l.wm_mask, r["wm_mask"]) and l.wm_mask.shape == r["wm_mask"].shape for l, r in zip(loaded, records)
+)
 print(f"{len(loaded)} subjects loaded; ground-truth masks identical after the round trip: {gt_roundtrip_exact}")
 print((root / "participants.tsv").read_text().splitlines()[:3])
 
@@ -117,8 +129,14 @@ train_set, test_set = loaded[:n_train], loaded[n_train:]
 brains = [s.brain_mask.astype(bool) for s in loaded]
 ucfg = G.UNetConfig(channels=tuple(channels), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 t0 = time.perf_counter()
-mu = G.train_multiunet([s.t1w for s in train_set], [s.wm_mask for s in train_set], brains[:n_train], ucfg,
-                       device=dev, cache_key=dict(cfg=cfg.to_dict(), idx=idx[:n_train], d=d_effect, v=1))
+mu = G.train_multiunet(
+    [s.t1w for s in train_set],
+    [s.wm_mask for s in train_set],
+    brains[:n_train],
+    ucfg,
+    device=dev,
+    cache_key=dict(cfg=cfg.to_dict(), idx=idx[:n_train], d=d_effect, v=1),
+)
 t_train = time.perf_counter() - t0
 print(f"training (or cache load): {t_train:.1f} s")
 
@@ -146,10 +164,16 @@ fig, ax = plt.subplots(figsize=(7, 3.8))
 long = dice_tab.reset_index().melt(id_vars="subject", var_name="method", value_name="Dice")
 sns.barplot(data=long, y="method", x="Dice", errorbar="sd", ax=ax)
 sns.stripplot(data=long, y="method", x="Dice", color="k", size=4, ax=ax)
-ax.set(xlabel="Dice with ground-truth WM (held-out subjects)", ylabel="",
-       xlim=(max(0.0, long.Dice.min() - 0.1), 1.0),
-       title=("MultiUNet ≥ every single plane" if dice_multiunet >= max(dice_single_planes)
-              else "MultiUNet does not beat the best single plane here"))
+ax.set(
+    xlabel="Dice with ground-truth WM (held-out subjects)",
+    ylabel="",
+    xlim=(max(0.0, long.Dice.min() - 0.1), 1.0),
+    title=(
+        "MultiUNet ≥ every single plane"
+        if dice_multiunet >= max(dice_single_planes)
+        else "MultiUNet does not beat the best single plane here"
+    ),
+)
 lsa.save_figure(fig, "dice")
 plt.show()
 summary.round(3)
@@ -166,7 +190,9 @@ for row, (p, ax_i) in enumerate(G.PLANES.items()):
     sl = [slice(None)] * 3
     sl[ax_i] = cut[ax_i]
     sl = tuple(sl)
-    for col, (name, m) in enumerate((("MultiUNet", pr["fused"]), ("axial UNet", pr["axial"]), ("GMM baseline", pr["base"]))):
+    for col, (name, m) in enumerate(
+        (("MultiUNet", pr["fused"]), ("axial UNet", pr["axial"]), ("GMM baseline", pr["base"]))
+    ):
         a = axes[row, col]
         a.imshow(np.rot90(s.t1w[sl]), cmap="gray")
         a.imshow(np.rot90(np.ma.masked_equal(m[sl].astype(int), 0)), cmap="autumn", alpha=0.45)
@@ -180,12 +206,22 @@ shutil.rmtree(tmp, ignore_errors=True)
 wall_s = time.perf_counter() - t_start
 
 # %%
-lsa.write_metrics({
-    "resolution_mm": resolution_mm, "n_train": n_train, "n_test": n_test, "epochs": epochs,
-    "gt_roundtrip_exact": gt_roundtrip_exact, "gt_roundtrip_max_abs_diff": max(gt_diffs),
-    "n_roundtrip_subjects": len(gt_diffs),
-    "loader_cases": [x["case"] for x in rejections], "loader_rejected": loader_rejected,
-    "dice_multiunet": dice_multiunet, "dice_single_planes": dice_single_planes,
-    "dice_planes_order": list(G.PLANES), "dice_baseline": dice_baseline,
-    "train_s": t_train, "wall_s": wall_s,
-})
+lsa.write_metrics(
+    {
+        "resolution_mm": resolution_mm,
+        "n_train": n_train,
+        "n_test": n_test,
+        "epochs": epochs,
+        "gt_roundtrip_exact": gt_roundtrip_exact,
+        "gt_roundtrip_max_abs_diff": max(gt_diffs),
+        "n_roundtrip_subjects": len(gt_diffs),
+        "loader_cases": [x["case"] for x in rejections],
+        "loader_rejected": loader_rejected,
+        "dice_multiunet": dice_multiunet,
+        "dice_single_planes": dice_single_planes,
+        "dice_planes_order": list(G.PLANES),
+        "dice_baseline": dice_baseline,
+        "train_s": t_train,
+        "wall_s": wall_s,
+    }
+)

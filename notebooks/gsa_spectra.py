@@ -37,11 +37,27 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"resnet_widths": [8, 16], "resnet_blocks": 1, "resnet_epochs": 1, "gpt_layers": 2, "gpt_dim": 32,
-              "gpt_steps": 30, "n_probe": 8, "k_max": 8},
+    "smoke": {
+        "resnet_widths": [8, 16],
+        "resnet_blocks": 1,
+        "resnet_epochs": 1,
+        "gpt_layers": 2,
+        "gpt_dim": 32,
+        "gpt_steps": 30,
+        "n_probe": 8,
+        "k_max": 8,
+    },
     "default": {},
-    "paper": {"resnet_widths": [16, 32, 64], "resnet_blocks": 2, "resnet_epochs": 15, "gpt_layers": 4,
-              "gpt_dim": 128, "gpt_steps": 2000, "n_probe": 128, "k_max": 16},
+    "paper": {
+        "resnet_widths": [16, 32, 64],
+        "resnet_blocks": 2,
+        "resnet_epochs": 15,
+        "gpt_layers": 4,
+        "gpt_dim": 128,
+        "gpt_steps": 2000,
+        "n_probe": 128,
+        "k_max": 16,
+    },
 }
 
 # %% tags=["parameters"]
@@ -82,8 +98,17 @@ ident = gc.identity_errors(seed=seed)
 erank = gc.effective_rank_check()
 drift = gc.drift_check(seed=seed)
 fitc = gc.orbit_fit_check(seed=seed)
-display(pd.Series({**{f"identity rel. err {k}": v for k, v in ident.items()}, "r_q max excess": erank["max_excess"],
-                   "tail sandwich holds": erank["sandwich"], **drift, **fitc}))
+display(
+    pd.Series(
+        {
+            **{f"identity rel. err {k}": v for k, v in ident.items()},
+            "r_q max excess": erank["max_excess"],
+            "tail sandwich holds": erank["sandwich"],
+            **drift,
+            **fitc,
+        }
+    )
+)
 pd.DataFrame(erank["rows"])
 
 # %%
@@ -96,8 +121,12 @@ axes[0].legend()
 al = np.linspace(0.01, 3, 120)
 for rr in (8, 64, 512):
     axes[1].plot(al, [rr / 4 * gc.fisher(rr, a) for a in al], label=f"(r/4)·I(alpha), r = {rr}")
-axes[1].set(xlabel="alpha", ylabel="BW line element squared per dalpha^2", yscale="log",
-            title="Bures–Wasserstein metric = (r/4) × Fisher along the orbit")
+axes[1].set(
+    xlabel="alpha",
+    ylabel="BW line element squared per dalpha^2",
+    yscale="log",
+    title="Bures–Wasserstein metric = (r/4) × Fisher along the orbit",
+)
 axes[1].legend()
 fig.tight_layout()
 lsa.save_figure(fig, "orbit")
@@ -117,11 +146,28 @@ for tag, is_trained in (("trained", True), ("random", False)):
     chains[("ResNet J", tag)] = jacobian_factors(resnet, probe("resnet", n_probe, seed))
     chains[("GPT J", tag)] = jacobian_factors(gpt, probe("gpt", n_probe, seed))
 analyses = {key: [analyse_factor(f, cfg) for f in fs] for key, fs in chains.items()}
-prof = pd.DataFrame([{"chain": c, "init": t, "depth": i, "factor": fa.factor.name, "d": fa.spec.r,
-                      "alphahat": fa.alpha, "alpha_top": fa.alpha_top, "ls_slope": fa.ls_slope,
-                      "r90_over_d": (fa.window.r_q[0.9] or fa.spec.K) / fa.spec.r, "k": fa.window.k,
-                      "eps_star": fa.eps_star, "R_H": fa.residuals["R_H"], "G": fa.G, "W": fa.window.W}
-                     for (c, t), fas in analyses.items() for i, fa in enumerate(fas)])
+prof = pd.DataFrame(
+    [
+        {
+            "chain": c,
+            "init": t,
+            "depth": i,
+            "factor": fa.factor.name,
+            "d": fa.spec.r,
+            "alphahat": fa.alpha,
+            "alpha_top": fa.alpha_top,
+            "ls_slope": fa.ls_slope,
+            "r90_over_d": (fa.window.r_q[0.9] or fa.spec.K) / fa.spec.r,
+            "k": fa.window.k,
+            "eps_star": fa.eps_star,
+            "R_H": fa.residuals["R_H"],
+            "G": fa.G,
+            "W": fa.window.W,
+        }
+        for (c, t), fas in analyses.items()
+        for i, fa in enumerate(fas)
+    ]
+)
 prof
 
 # %% [markdown]
@@ -134,7 +180,7 @@ for ax, chain in zip(axes, ("ResNet S", "ResNet J", "GPT J")):
     for idx in sorted({0, len(fas) // 2, len(fas) - 1}):
         fa = fas[idx]
         i = np.arange(1, fa.spec.r + 1)
-        line, = ax.loglog(i, fa.spec.lam, "o", ms=3, label=f"{fa.factor.name} (alpha^={fa.alpha:.2f})")
+        (line,) = ax.loglog(i, fa.spec.lam, "o", ms=3, label=f"{fa.factor.name} (alpha^={fa.alpha:.2f})")
         ax.loglog(i, gc.orbit_lambda(fa.spec.r, fa.alpha), "-", color=line.get_color(), lw=1)
         ax.axvspan(1, fa.window.k, color=line.get_color(), alpha=0.08)
         r90 = fa.window.r_q[0.9]
@@ -143,8 +189,10 @@ for ax, chain in zip(axes, ("ResNet S", "ResNet J", "GPT J")):
     ax.set(xlabel="rank i", ylabel="lambda_i = r sigma_i^2 / ||A||_F^2", title=f"{chain} (trained)")
     ax.legend(fontsize=6)
 n_g = int(prof[prof.init == "trained"].G.sum())
-fig.suptitle(f"Spectra (dots), Gibbs–Cartan fit (line), window (shade), r_0.9 (dotted): {n_g} of "
-             f"{int((prof.init == 'trained').sum())} trained factors pass the fit check G")
+fig.suptitle(
+    f"Spectra (dots), Gibbs–Cartan fit (line), window (shade), r_0.9 (dotted): {n_g} of "
+    f"{int((prof.init == 'trained').sum())} trained factors pass the fit check G"
+)
 fig.tight_layout()
 lsa.save_figure(fig, "F1_spectra")
 
@@ -153,8 +201,14 @@ lsa.save_figure(fig, "F1_spectra")
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
-for k, (col, lab) in enumerate((("alphahat", "alpha^ (KL fit)"), ("r90_over_d", "r_0.9 / d"),
-                                 ("eps_star", "eps* (fitted-tail error)"), ("R_H", "R_H (Hellinger residual)"))):
+for k, (col, lab) in enumerate(
+    (
+        ("alphahat", "alpha^ (KL fit)"),
+        ("r90_over_d", "r_0.9 / d"),
+        ("eps_star", "eps* (fitted-tail error)"),
+        ("R_H", "R_H (Hellinger residual)"),
+    )
+):
     for j, chain in enumerate(("ResNet S", "ResNet J", "GPT J")):
         for init, ls in (("trained", "-"), ("random", "--")):
             d = prof[(prof.chain == chain) & (prof.init == init)]
@@ -187,10 +241,17 @@ for (chain, init), fas in analyses.items():
         s_gram = gram_average_spectrum(None, None, jacobians=Jn)
         ref = fa.spec.dense()
         gram_curves[(chain, init, i)] = (s_mean, s_gram)
-        gram_rows.append({"chain": chain, "init": init, "depth": i, "factor": fa.factor.name,
-                          "margin": float(np.min(s_gram[:s_mean.size] - s_mean) / s_mean[0]),
-                          "mean_rel_err": float(np.linalg.norm(Jbar - ref) / np.linalg.norm(ref)),
-                          "energy_ratio": float(np.sum(s_gram ** 2) / np.sum(s_mean ** 2))})
+        gram_rows.append(
+            {
+                "chain": chain,
+                "init": init,
+                "depth": i,
+                "factor": fa.factor.name,
+                "margin": float(np.min(s_gram[: s_mean.size] - s_mean) / s_mean[0]),
+                "mean_rel_err": float(np.linalg.norm(Jbar - ref) / np.linalg.norm(ref)),
+                "energy_ratio": float(np.sum(s_gram**2) / np.sum(s_mean**2)),
+            }
+        )
 gram = pd.DataFrame(gram_rows)
 gram
 
@@ -205,8 +266,10 @@ for ax, chain in zip(axes, ("ResNet J", "GPT J")):
         ax.semilogy(np.arange(1, s_gram.size + 1), s_gram, "--", color=f"C{j}", label=f"{name}: Gram average")
     ax.set(xlabel="rank i", ylabel="singular value (gain, dimensionless)", title=f"{chain} (trained)")
     ax.legend(fontsize=7)
-fig.suptitle(f"The Gram-average spectrum dominates the mean Jacobian on all {len(gram)} mode-J factors "
-             f"(median excess energy {100 * (gram.energy_ratio.median() - 1):.2g} %)")
+fig.suptitle(
+    f"The Gram-average spectrum dominates the mean Jacobian on all {len(gram)} mode-J factors "
+    f"(median excess energy {100 * (gram.energy_ratio.median() - 1):.2g} %)"
+)
 fig.tight_layout()
 lsa.save_figure(fig, "gram_vs_mean")
 
@@ -223,10 +286,16 @@ tap_rows = []
 for tag in ("trained", "random"):
     for f_dc, f_tap in zip(chains[("ResNet S", tag)], taps_chains[tag]):
         a_dc, a_tap = analyse_factor(f_dc, cfg), analyse_factor(f_tap, cfg)
-        tap_rows.append({"init": tag, "factor": f_dc.name,
-                         "alphahat_dc": a_dc.alpha, "alphahat_taps": a_tap.alpha,
-                         "r90_over_d_dc": (a_dc.window.r_q[0.9] or a_dc.spec.K) / a_dc.spec.r,
-                         "r90_over_d_taps": (a_tap.window.r_q[0.9] or a_tap.spec.K) / a_tap.spec.r})
+        tap_rows.append(
+            {
+                "init": tag,
+                "factor": f_dc.name,
+                "alphahat_dc": a_dc.alpha,
+                "alphahat_taps": a_tap.alpha,
+                "r90_over_d_dc": (a_dc.window.r_q[0.9] or a_dc.spec.K) / a_dc.spec.r,
+                "r90_over_d_taps": (a_tap.window.r_q[0.9] or a_tap.spec.K) / a_tap.spec.r,
+            }
+        )
 taps_df = pd.DataFrame(tap_rows)
 fig, ax = plt.subplots(figsize=(6, 4))
 for tag, mk in (("trained", "o"), ("random", "s")):
@@ -235,8 +304,11 @@ for tag, mk in (("trained", "o"), ("random", "s")):
 lim = [0, float(np.nanmax(taps_df[["alphahat_dc", "alphahat_taps"]].to_numpy())) * 1.1]
 ax.plot(lim, lim, "k--", lw=0.8, label="equal")
 share = float((taps_df.alphahat_taps < taps_df.alphahat_dc).mean())
-ax.set(xlabel="fitted exponent α̂, DC-reduced conv", ylabel="fitted exponent α̂, tap-unfolded conv",
-       title=f"Tap-unfolded spectra are flatter for {100 * share:.0f} % of the ResNet convs")
+ax.set(
+    xlabel="fitted exponent α̂, DC-reduced conv",
+    ylabel="fitted exponent α̂, tap-unfolded conv",
+    title=f"Tap-unfolded spectra are flatter for {100 * share:.0f} % of the ResNet convs",
+)
 ax.legend()
 lsa.save_figure(fig, "dc_vs_taps")
 plt.show()
@@ -258,15 +330,26 @@ for init in ("trained", "random"):
         op = fa.factor.op
         A_loc = TokenLocalJacobian(op.fn, op.x, op.chunk).dense()
         A_bc = fa.spec.dense()
-        tok_rows.append({"init": init, "factor": fa.factor.name, "sub_block": fa.factor.name.split(".")[-1],
-                         "rel_diff": float(np.linalg.norm(A_loc - A_bc) / np.linalg.norm(A_bc)),
-                         "s1_token_local": float(np.linalg.norm(A_loc, 2)), "s1_broadcast": float(np.linalg.norm(A_bc, 2))})
+        tok_rows.append(
+            {
+                "init": init,
+                "factor": fa.factor.name,
+                "sub_block": fa.factor.name.split(".")[-1],
+                "rel_diff": float(np.linalg.norm(A_loc - A_bc) / np.linalg.norm(A_bc)),
+                "s1_token_local": float(np.linalg.norm(A_loc, 2)),
+                "s1_broadcast": float(np.linalg.norm(A_bc, 2)),
+            }
+        )
 tok = pd.DataFrame(tok_rows)
 fig, ax = plt.subplots(figsize=(8.5, 4))
 sns.barplot(data=tok, x="factor", y="rel_diff", hue="init", ax=ax)
-ax.set(yscale="log", xlabel="GPT factor (sub-block)", ylabel="relative Frobenius difference\n(token-local vs broadcast)",
-       title=f"Token-local = broadcast on MLP sub-blocks (max {tok[tok.sub_block == 'mlp'].rel_diff.max():.1g}); "
-             f"attention differs by up to {tok[tok.sub_block == 'attn'].rel_diff.max():.2g}")
+ax.set(
+    yscale="log",
+    xlabel="GPT factor (sub-block)",
+    ylabel="relative Frobenius difference\n(token-local vs broadcast)",
+    title=f"Token-local = broadcast on MLP sub-blocks (max {tok[tok.sub_block == 'mlp'].rel_diff.max():.1g}); "
+    f"attention differs by up to {tok[tok.sub_block == 'attn'].rel_diff.max():.2g}",
+)
 fig.tight_layout()
 lsa.save_figure(fig, "token_local_vs_broadcast")
 plt.show()
@@ -285,22 +368,35 @@ for fas in analyses.values():
         kk = np.arange(1, K + 1)
         tails_ok &= bool(np.all(fa.spec.tail(kk) <= gc.orbit_tail(fa.spec.r, fa.alpha, kk) + fa.eps_star + 1e-15))
 tr, rd = prof[prof.init == "trained"], prof[prof.init == "random"]
-lsa.write_metrics({
-    "bw_fisher_rel_err": ident["bw_fisher"], "h1_prime_rel_err": ident["h1_prime"], "ratio_rel_err": ident["ratio"],
-    "bw_hellinger_rel_err": ident["bw_hellinger"], "rq_max_excess": erank["max_excess"],
-    "tail_sandwich": erank["sandwich"], "drift_ratio": drift["drift_ratio"],
-    "near_identity_ratio": drift["near_identity_ratio"], "orbit_alpha_err": fitc["alpha_err"],
-    "orbit_eps_star": fitc["eps_star"], "tails_certified": tails_ok,
-    "frac_G_trained": float(tr.G.mean()), "frac_G_random": float(rd.G.mean()),
-    "median_alphahat_trained": float(tr.alphahat.median()), "median_alphahat_random": float(rd.alphahat.median()),
-    "median_r90_trained": float(tr.r90_over_d.median()), "median_r90_random": float(rd.r90_over_d.median()),
-    "gram_n_factors": len(gram), "gram_dominance_margin": float(gram.margin.min()),
-    "gram_mean_rel_err": float(gram.mean_rel_err.max()),
-    "gram_energy_ratio_trained": float(gram[gram.init == "trained"].energy_ratio.median()),
-    "gram_energy_ratio_random": float(gram[gram.init == "random"].energy_ratio.median()),
-    "token_local_mlp_rel_diff_max": float(tok[tok.sub_block == "mlp"].rel_diff.max()),
-    "token_local_n_mlp": int((tok.sub_block == "mlp").sum()),
-    "token_local_attn_rel_diff": tok[tok.sub_block == "attn"].rel_diff.tolist(),
-    "taps_alphahat": taps_df.alphahat_taps.tolist(), "dc_alphahat": taps_df.alphahat_dc.tolist(),
-    "taps_flatter_share": share,
-})
+lsa.write_metrics(
+    {
+        "bw_fisher_rel_err": ident["bw_fisher"],
+        "h1_prime_rel_err": ident["h1_prime"],
+        "ratio_rel_err": ident["ratio"],
+        "bw_hellinger_rel_err": ident["bw_hellinger"],
+        "rq_max_excess": erank["max_excess"],
+        "tail_sandwich": erank["sandwich"],
+        "drift_ratio": drift["drift_ratio"],
+        "near_identity_ratio": drift["near_identity_ratio"],
+        "orbit_alpha_err": fitc["alpha_err"],
+        "orbit_eps_star": fitc["eps_star"],
+        "tails_certified": tails_ok,
+        "frac_G_trained": float(tr.G.mean()),
+        "frac_G_random": float(rd.G.mean()),
+        "median_alphahat_trained": float(tr.alphahat.median()),
+        "median_alphahat_random": float(rd.alphahat.median()),
+        "median_r90_trained": float(tr.r90_over_d.median()),
+        "median_r90_random": float(rd.r90_over_d.median()),
+        "gram_n_factors": len(gram),
+        "gram_dominance_margin": float(gram.margin.min()),
+        "gram_mean_rel_err": float(gram.mean_rel_err.max()),
+        "gram_energy_ratio_trained": float(gram[gram.init == "trained"].energy_ratio.median()),
+        "gram_energy_ratio_random": float(gram[gram.init == "random"].energy_ratio.median()),
+        "token_local_mlp_rel_diff_max": float(tok[tok.sub_block == "mlp"].rel_diff.max()),
+        "token_local_n_mlp": int((tok.sub_block == "mlp").sum()),
+        "token_local_attn_rel_diff": tok[tok.sub_block == "attn"].rel_diff.tolist(),
+        "taps_alphahat": taps_df.alphahat_taps.tolist(),
+        "dc_alphahat": taps_df.alphahat_dc.tolist(),
+        "taps_flatter_share": share,
+    }
+)

@@ -115,8 +115,7 @@ ov = head_overlaps(blocks)
 L = min(heatmap_layer, len(blocks) - 1)
 fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
 for a_, kind in zip(ax, ("q", "o")):
-    sns.heatmap(ov["within"][kind][L], ax=a_, vmin=0, vmax=1, cmap="viridis",
-                cbar_kws={"label": "overlap (mean cos²)"})
+    sns.heatmap(ov["within"][kind][L], ax=a_, vmin=0, vmax=1, cmap="viridis", cbar_kws={"label": "overlap (mean cos²)"})
     a_.set(xlabel="head", ylabel="head", title=f"layer {L}: {'Q read' if kind == 'q' else 'O write'} overlaps")
 lsa.save_figure(fig, "head_overlap_heatmaps")
 plt.show()
@@ -130,13 +129,18 @@ plt.show()
 rows = []
 for s, lab in ((summ, "pretrained"), (summ_twin, "random init")):
     for pt in ("ov", "qk", "mlp"):
-        rows += [{"model": lab, "pair": pt.upper(), "layer": int(l), "z": float(z)} for l, z in zip(s.layer, s[f"{pt}_z"])]
+        rows += [
+            {"model": lab, "pair": pt.upper(), "layer": int(l), "z": float(z)} for l, z in zip(s.layer, s[f"{pt}_z"])
+        ]
 zdf = pd.DataFrame(rows)
 fig, ax = plt.subplots(figsize=(8, 4))
 sns.barplot(data=zdf, x="pair", y="z", hue="model", ax=ax)
 ax.axhline(0, color="k", lw=0.8)
-ax.set(xlabel="adjacent pair type", ylabel="commutator z-score vs rotation null (mean over layers)",
-       title="Pretrained OV/QK pairs commute more than chance; MLP pairs less")
+ax.set(
+    xlabel="adjacent pair type",
+    ylabel="commutator z-score vs rotation null (mean over layers)",
+    title="Pretrained OV/QK pairs commute more than chance; MLP pairs less",
+)
 lsa.save_figure(fig, "commutator_z_by_pair")
 plt.show()
 
@@ -148,6 +152,7 @@ plt.show()
 # the MLP write subspace $U$ (top left singular vectors of $W_{\mathrm{out}}$ at 90 % energy) is
 # $\lVert R U\rVert_F^2 / \lVert R\rVert_F^2$; for reads with no preferred direction it is $k/d$, so the
 # plot shows the ratio to that chance level (1 = chance).
+
 
 # %%
 def write_read(df, label):
@@ -164,8 +169,11 @@ fig, ax = plt.subplots(figsize=(8, 4))
 sns.barplot(data=wr, x="read", y="ratio", hue="model", ax=ax)
 ax.axhline(1, color="k", lw=0.8, ls="--", label="chance k/d")
 wr_pre = wr[wr.model == "pretrained"].groupby("read").ratio.mean()
-ax.set(xlabel="read matrix of block l+1", ylabel="energy share on MLP write of block l / chance",
-       title=f"Pretrained reads sit {wr_pre.min():.2f}–{wr_pre.max():.2f}× chance on the MLP write subspace")
+ax.set(
+    xlabel="read matrix of block l+1",
+    ylabel="energy share on MLP write of block l / chance",
+    title=f"Pretrained reads sit {wr_pre.min():.2f}–{wr_pre.max():.2f}× chance on the MLP write subspace",
+)
 ax.legend()
 lsa.save_figure(fig, "mlp_write_next_read")
 plt.show()
@@ -199,18 +207,26 @@ chance = float(summ.chance.iloc[0])
 twin_over = np.concatenate([summ_twin[f"overlap_{k}"].to_numpy() for k in "qkvo"])
 pre_over = np.concatenate([summ[f"overlap_{k}"].to_numpy() for k in "qkvo"])
 metrics = {
-    "model": name, "n_layers": len(summ), "chance": chance, "diagnose_seconds": diagnose_seconds,
+    "model": name,
+    "n_layers": len(summ),
+    "chance": chance,
+    "diagnose_seconds": diagnose_seconds,
     "overlap_pretrained": {k: summ[f"overlap_{k}"].tolist() for k in "qkvo"},
     "overlap_random": {k: summ_twin[f"overlap_{k}"].tolist() for k in "qkvo"},
     "c21_random_rel_dev_max": float(np.max(np.abs(twin_over / chance - 1))),
     "c21_pretrained_ratio_max": float(np.max(pre_over / chance)),
     "c21_o_overlap_trend_rho": float(pd.Series(summ.overlap_o).corr(summ.layer, method="spearman")),
-    "c22_z_ov": float(summ.ov_z.mean()), "c22_z_qk": float(summ.qk_z.mean()), "c22_z_mlp": float(summ.mlp_z.mean()),
-    "c22_z_ov_random": float(summ_twin.ov_z.mean()), "c22_z_mlp_random": float(summ_twin.mlp_z.mean()),
+    "c22_z_ov": float(summ.ov_z.mean()),
+    "c22_z_qk": float(summ.qk_z.mean()),
+    "c22_z_mlp": float(summ.mlp_z.mean()),
+    "c22_z_ov_random": float(summ_twin.ov_z.mean()),
+    "c22_z_mlp_random": float(summ_twin.mlp_z.mean()),
     "cka_consecutive": cka,
     "c24_rho_primary": float(val.set_index("diagnostic").rho["mlp_level2"]),
-    "c24_rho_all": val.rho.tolist(), "c24_diagnostics": val.diagnostic.tolist(),
-    "mlp_level2": summ.mlp_level2.tolist(), "mlp_level2_chance": summ.mlp_level2_chance.tolist(),
+    "c24_rho_all": val.rho.tolist(),
+    "c24_diagnostics": val.diagnostic.tolist(),
+    "mlp_level2": summ.mlp_level2.tolist(),
+    "mlp_level2_chance": summ.mlp_level2_chance.tolist(),
     "mlp_write_read_ratio_pretrained": wr_pre.to_dict(),
     "mlp_write_read_ratio_random": wr[wr.model == "random init"].groupby("read").ratio.mean().to_dict(),
 }

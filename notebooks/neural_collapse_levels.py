@@ -30,19 +30,38 @@
 # ~ N(0, I₃₂), noise 0.8, 100 per class); at `default` also on scikit-learn's bundled 8×8 digits, and a small
 # ResNet with and without BatchNorm on digits. The `paper` profile reads CIFAR-10 from a local folder
 # (`cifar_root`, default `~/data/cifar10` holding `cifar-10-batches-py/`; override with
-# `-p cifar_root=/your/path`; nothing is downloaded). Our learning rate (0.2) is 4× the spec's 0.05 with 4× fewer steps (same ηλ·steps budget
+# `-p cifar_root=/your/path`; nothing is downloaded).
+# Our learning rate (0.2) is 4× the spec's 0.05 with 4× fewer steps (same ηλ·steps budget
 # per unit time) to fit the CPU budget.
 # ```
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"activations": ["relu"], "lambdas": [0.0, 0.005], "steps": 3000, "log_every": 500,
-              "digits": False, "resnet_steps": 30, "resnet_samples": 200},
+    "smoke": {
+        "activations": ["relu"],
+        "lambdas": [0.0, 0.005],
+        "steps": 3000,
+        "log_every": 500,
+        "digits": False,
+        "resnet_steps": 30,
+        "resnet_samples": 200,
+    },
     "default": {},
-    "paper": {"steps": 20000, "lr": 0.05, "lambdas": [0.0, 0.001, 0.005], "cifar_root": "~/data/cifar10",
-              "digits_steps": 20000,
-              "resnet_steps": 20000, "resnet_samples": 50000, "resnet_widths": [64, 128, 256], "resnet_blocks": 2,
-              "resnet_batch": 128, "resnet_lr": 0.1, "resnet_momentum": 0.9, "resnet_lambda": 0.0005},
+    "paper": {
+        "steps": 20000,
+        "lr": 0.05,
+        "lambdas": [0.0, 0.001, 0.005],
+        "cifar_root": "~/data/cifar10",
+        "digits_steps": 20000,
+        "resnet_steps": 20000,
+        "resnet_samples": 50000,
+        "resnet_widths": [64, 128, 256],
+        "resnet_blocks": 2,
+        "resnet_batch": 128,
+        "resnet_lr": 0.1,
+        "resnet_momentum": 0.9,
+        "resnet_lambda": 0.0005,
+    },
 }
 
 # %% tags=["parameters"]
@@ -74,7 +93,6 @@ cpu_threads: int = 1  # torch / BLAS CPU threads (one is fastest on a shared 2-c
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
@@ -103,19 +121,47 @@ print(f"mixture {tuple(X.shape)}, MLP {widths}, device {lsa.device(device)}")
 logs = {}
 runs = [(a, lam) for a in activations for lam in lambdas]
 for act, lam in tqdm(runs, desc="MLP runs"):
-    cfg = TrainConfig(widths=widths, activation=act, steps=steps, lr=lr, weight_decay=lam, loss="ce",
-                      log_every=log_every, seed=seed, init_gain=2.0, device=device)
+    cfg = TrainConfig(
+        widths=widths,
+        activation=act,
+        steps=steps,
+        lr=lr,
+        weight_decay=lam,
+        loss="ce",
+        log_every=log_every,
+        seed=seed,
+        init_gain=2.0,
+        device=device,
+    )
     _, logs[(act, lam)] = train_mlp(X, y, cfg, callback=nc_callback(X, y))
 n_pairs = len(widths) - 2
 final = pd.DataFrame([{"activation": a, "lam": lam, **logs[(a, lam)].iloc[-1].to_dict()} for a, lam in runs])
-final[["activation", "lam", "loss", "nc1", "nc2_equinorm", "nc2_equiangular", "nc3", "nc4", "level2_nc",
-       "level3_nc", *[f"comm_{i}" for i in range(n_pairs)]]].round(4)
+final[
+    [
+        "activation",
+        "lam",
+        "loss",
+        "nc1",
+        "nc2_equinorm",
+        "nc2_equiangular",
+        "nc3",
+        "nc4",
+        "level2_nc",
+        "level3_nc",
+        *[f"comm_{i}" for i in range(n_pairs)],
+    ]
+].round(4)
 
 # %%
 fig, ax = plt.subplots(2, 3, figsize=(15, 8))
-panels = [("nc1", "NC1 (within/between variability)", True), ("nc3", "NC3 (classifier ≠ means)", True),
-          ("nc4", "NC4 (mismatch with nearest mean)", False), ("level2_nc", "Level 2 (NC): s̄(row W, span M̃)", False),
-          ("level3_nc", "Level 3 (NC): mean cos(w_c, μ̃_c)", False), ("comm_0", "commutator c of pair (W1, W2)", True)]
+panels = [
+    ("nc1", "NC1 (within/between variability)", True),
+    ("nc3", "NC3 (classifier ≠ means)", True),
+    ("nc4", "NC4 (mismatch with nearest mean)", False),
+    ("level2_nc", "Level 2 (NC): s̄(row W, span M̃)", False),
+    ("level3_nc", "Level 3 (NC): mean cos(w_c, μ̃_c)", False),
+    ("comm_0", "commutator c of pair (W1, W2)", True),
+]
 for a_, (col, lab, logy) in zip(ax.ravel(), panels):
     for (act, lam), log in logs.items():
         a_.plot(log["step"], log[col], label=f"{act}, λ={lam}")
@@ -135,8 +181,10 @@ rows = []
 for (act, lam), log in logs.items():
     last = log.iloc[-1]
     for i in range(n_pairs):
-        rows += [{"run": f"{act}, λ={lam}", "pair": f"(W{i + 1}, W{i + 2})", "score": s, "value": last[f"{c}_{i}"]}
-                 for c, s in (("level2", "Level 2"), ("level3", "Level 3"), ("comm", "commutator"))]
+        rows += [
+            {"run": f"{act}, λ={lam}", "pair": f"(W{i + 1}, W{i + 2})", "score": s, "value": last[f"{c}_{i}"]}
+            for c, s in (("level2", "Level 2"), ("level3", "Level 3"), ("comm", "commutator"))
+        ]
 lay = pd.DataFrame(rows)
 g = sns.catplot(data=lay, x="pair", y="value", hue="run", col="score", kind="bar", height=3.5, sharey=False)
 g.set_axis_labels("adjacent pair", "score")
@@ -158,8 +206,18 @@ extra = []
 if digits:
     Xd, yd = load_digits_tensors()
     for lam in (0.0, max(lambdas)):
-        cfg = TrainConfig(widths=(64, 128, 128, 128, 10), activation="relu", steps=digits_steps, lr=lr / 2,
-                          weight_decay=lam, loss="ce", log_every=log_every, seed=seed, init_gain=2.0, device=device)
+        cfg = TrainConfig(
+            widths=(64, 128, 128, 128, 10),
+            activation="relu",
+            steps=digits_steps,
+            lr=lr / 2,
+            weight_decay=lam,
+            loss="ce",
+            log_every=log_every,
+            seed=seed,
+            init_gain=2.0,
+            device=device,
+        )
         _, log = train_mlp(Xd, yd, cfg, callback=nc_callback(Xd, yd))
         extra.append({"model": "MLP digits", "lam": lam, **log.iloc[-1].to_dict()})
 if resnet_steps > 0:
@@ -173,9 +231,16 @@ if resnet_steps > 0:
         for lam in (0.0, resnet_lambda):
             torch.manual_seed(seed)
             net = ResNet(in_ch, 10, tuple(resnet_widths), resnet_blocks, batchnorm=bn)
-            rc = ClassifierConfig(steps=resnet_steps, lr=resnet_lr, weight_decay=lam, momentum=resnet_momentum,
-                                  batch_size=resnet_batch or None, log_every=max(resnet_steps // 4, 1), seed=seed,
-                                  device=device)
+            rc = ClassifierConfig(
+                steps=resnet_steps,
+                lr=resnet_lr,
+                weight_decay=lam,
+                momentum=resnet_momentum,
+                batch_size=resnet_batch or None,
+                log_every=max(resnet_steps // 4, 1),
+                seed=seed,
+                device=device,
+            )
             _, log = train_classifier(net, Xi, yi, rc)
             extra.append({"model": f"ResNet {'BN' if bn else 'no-BN'}", "lam": lam, **log.iloc[-1].to_dict()})
 extra = pd.DataFrame(extra)
@@ -209,7 +274,9 @@ def fin(act, lam, col):
 
 act_main = "relu" if "relu" in activations else activations[0]
 metrics = {
-    "activations": activations, "lambdas": lambdas, "lam_hi": lam_hi,
+    "activations": activations,
+    "lambdas": lambdas,
+    "lam_hi": lam_hi,
     "c17_nc1_decay": [fin(a, lam_hi, "nc1") for a in activations],
     "c17_nc1_nodecay": [fin(a, 0.0, "nc1") for a in activations],
     "c17_nc3_decay": [fin(a, lam_hi, "nc3") for a in activations],
@@ -219,7 +286,9 @@ metrics = {
     "c17_nc3_ratio_max": max(fin(a, lam_hi, "nc3") / fin(a, 0.0, "nc3") for a in activations),
     "c18_level2_relu": fin(act_main, lam_hi, "level2_nc"),
     "c18_comm_relu": [fin(act_main, lam_hi, f"comm_{i}") for i in range(n_pairs)],
-    "c18_comm_identity": [fin("identity", lam_hi, f"comm_{i}") for i in range(n_pairs)] if "identity" in activations else [],
+    "c18_comm_identity": [fin("identity", lam_hi, f"comm_{i}") for i in range(n_pairs)]
+    if "identity" in activations
+    else [],
     "c18_level2_layers_relu": [fin(act_main, lam_hi, f"level2_{i}") for i in range(n_pairs)],
     "c18_level3_layers_relu": [fin(act_main, lam_hi, f"level3_{i}") for i in range(n_pairs)],
     "nc4_decay": [fin(a, lam_hi, "nc4") for a in activations],

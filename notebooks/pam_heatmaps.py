@@ -35,10 +35,25 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"resnet_widths": [8, 16], "resnet_blocks": 1, "resnet_epochs": 1, "vit_dim": 32, "vit_depth": 2,
-              "vit_epochs": 1, "gpt_layers": 2, "gpt_dim": 32, "gpt_steps": 30, "unet_widths": [16, 32],
-              "unet_steps": 30, "n_probe": 4, "minilm_modes": ["S"], "minilm_layers": 1, "k_max": 8,
-              "timesteps": [100], "n_pairs": 2},
+    "smoke": {
+        "resnet_widths": [8, 16],
+        "resnet_blocks": 1,
+        "resnet_epochs": 1,
+        "vit_dim": 32,
+        "vit_depth": 2,
+        "vit_epochs": 1,
+        "gpt_layers": 2,
+        "gpt_dim": 32,
+        "gpt_steps": 30,
+        "unet_widths": [16, 32],
+        "unet_steps": 30,
+        "n_probe": 4,
+        "minilm_modes": ["S"],
+        "minilm_layers": 1,
+        "k_max": 8,
+        "timesteps": [100],
+        "n_pairs": 2,
+    },
     "default": {},
     "paper": {"scale": "paper", "n_probe": 16, "n_pairs": 3, "minilm_pairs": 3, "k_max": 64},
 }
@@ -88,21 +103,24 @@ if bad:
     raise ValueError(f"unknown model(s) {bad}; expected resnet, vit, gpt, unet, minilm")
 cfg = GSAConfig(k_max=k_max, seed=seed)
 dev = lsa.device()
-small = {"resnet": dict(widths=resnet_widths, blocks=resnet_blocks, epochs=resnet_epochs),
-         "vit": dict(dim=vit_dim, depth=vit_depth, heads=4, mlp=2 * vit_dim, epochs=vit_epochs),
-         "gpt": dict(n_layer=gpt_layers, n_embd=gpt_dim, n_head=4, n_inner=4 * gpt_dim, ctx=32, steps=gpt_steps,
-                     batch=16),
-         "unet": dict(widths=unet_widths, steps=unet_steps)}
+small = {
+    "resnet": dict(widths=resnet_widths, blocks=resnet_blocks, epochs=resnet_epochs),
+    "vit": dict(dim=vit_dim, depth=vit_depth, heads=4, mlp=2 * vit_dim, epochs=vit_epochs),
+    "gpt": dict(n_layer=gpt_layers, n_embd=gpt_dim, n_head=4, n_inner=4 * gpt_dim, ctx=32, steps=gpt_steps, batch=16),
+    "unet": dict(widths=unet_widths, steps=unet_steps),
+}
 
 
 def get_model(kind, is_trained):
     """Small scale: trained (cached) or random twin. Paper scale: standard config, checkpoint if given."""
     if kind == "minilm":
         from lsa.models.minilm import load_minilm
+
         return load_minilm(pretrained=is_trained, seed=seed)[0]
     if scale == "small":
         return trained(kind, seed, trained=is_trained, **small[kind])[0]
     from lsa.gsa.zoo import _defaults
+
     model = build(kind, {**_defaults(kind), **suite.PAPER_CONFIGS[kind]}, seed)
     if is_trained and checkpoint_dir:
         suite.load_checkpoint(model, f"{checkpoint_dir}/{kind}.pt")
@@ -113,6 +131,7 @@ rows, fractions, heats = [], [], {}
 for kind in tqdm(models, desc="models"):
     if kind == "minilm":
         from lsa.models.minilm import load_minilm
+
         x = suite.minilm_probe(load_minilm(True)[1], n_probe, 32, seed)
     else:
         x = probe(kind, n_probe, seed)
@@ -121,7 +140,7 @@ for kind in tqdm(models, desc="models"):
         modes = minilm_modes if kind == "minilm" else ("S", "J")
         chains = suite.model_chains(kind, model, x, modes, tuple(timesteps))
         if kind == "minilm" and "S" in chains:
-            chains["S"] = chains["S"][:4 * minilm_layers]
+            chains["S"] = chains["S"][: 4 * minilm_layers]
         n = minilm_pairs if kind == "minilm" else (n_pairs or None)
         pairs_for = {c: (n if c.startswith("J") or kind != "minilm" else None) for c in chains}
         for chain, fs in chains.items():
@@ -166,7 +185,7 @@ for ax, ((kind, chain, init), d) in zip(axes.flat, groups):
     ax.stackplot(d.depth, d.f_core, d.f_ovl, d.f_noise, labels=["core", "overlap", "noise"], alpha=0.85)
     ax.set_title(f"{kind} {chain} ({init})", fontsize=7)
     ax.set_xlabel("interface index", fontsize=7)
-for ax in axes.flat[len(groups):]:
+for ax in axes.flat[len(groups) :]:
     ax.axis("off")
 for ax in axes[:, 0]:
     ax.set_ylabel("energy fraction of B^tr")
@@ -179,12 +198,22 @@ lsa.save_figure(fig, "F6_fractions")
 # ## T2 — trained vs random-initialisation twin (spec claim 13, reported, not asserted)
 
 # %%
-agg = T1.groupby(["kind", "init"]).agg(interfaces=("interfaces", "sum"), CERT_emp=("CERT_emp", "sum"),
-                                       CERT_GC=("CERT_GC", "sum"), VERIFY=("VERIFY", "sum"),
-                                       alphahat=("median_alphahat", "median"), r90_over_d=("median_r90_over_d", "median"),
-                                       f_core=("median_f_core", "median")).reset_index()
+agg = (
+    T1.groupby(["kind", "init"])
+    .agg(
+        interfaces=("interfaces", "sum"),
+        CERT_emp=("CERT_emp", "sum"),
+        CERT_GC=("CERT_GC", "sum"),
+        VERIFY=("VERIFY", "sum"),
+        alphahat=("median_alphahat", "median"),
+        r90_over_d=("median_r90_over_d", "median"),
+        f_core=("median_f_core", "median"),
+    )
+    .reset_index()
+)
 T2 = agg.pivot(index="kind", columns="init")
 T2
+
 
 # %%
 def _cmp(col, better):
@@ -195,12 +224,19 @@ def _cmp(col, better):
 
 hc = suite.heat_checks([{k: v} for k, v in heats.items()])
 fsum = float(np.max(np.abs(frac[["f_core", "f_ovl", "f_noise"]].sum(1) - 1))) if len(frac) else 0.0
-lsa.write_metrics({
-    "n_chains": len(T1), "n_interfaces": int(T1.interfaces.sum()), "cert_without_verify": int(T1.bugs.sum()),
-    "heat_column_sum_dev": hc["column_sum_dev"], "fraction_sum_dev": fsum,
-    "cert_emp_trained": int(T1[T1.init == "trained"].CERT_emp.sum()),
-    "cert_emp_random": int(T1[T1.init == "random"].CERT_emp.sum()),
-    "share_models_alpha_larger": _cmp("alphahat", "larger"), "share_models_r90_smaller": _cmp("r90_over_d", "smaller"),
-    "share_models_fcore_larger": _cmp("f_core", "larger"),
-    "models": models, "scale": scale,
-})
+lsa.write_metrics(
+    {
+        "n_chains": len(T1),
+        "n_interfaces": int(T1.interfaces.sum()),
+        "cert_without_verify": int(T1.bugs.sum()),
+        "heat_column_sum_dev": hc["column_sum_dev"],
+        "fraction_sum_dev": fsum,
+        "cert_emp_trained": int(T1[T1.init == "trained"].CERT_emp.sum()),
+        "cert_emp_random": int(T1[T1.init == "random"].CERT_emp.sum()),
+        "share_models_alpha_larger": _cmp("alphahat", "larger"),
+        "share_models_r90_smaller": _cmp("r90_over_d", "smaller"),
+        "share_models_fcore_larger": _cmp("f_core", "larger"),
+        "models": models,
+        "scale": scale,
+    }
+)

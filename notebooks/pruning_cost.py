@@ -33,14 +33,31 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"nsamples": 8, "repeats": 2, "layer_dims": [128, 256], "eval_windows": 32,
-              "grid_gamma": [0.0, 1.0], "grid_a": [1.0], "grid_weight_terms": ["abs"],
-              "ec_modes": ["mv", "exact"], "ec_granularities": ["row"], "ablation_patterns": ["50%"]},
+    "smoke": {
+        "nsamples": 8,
+        "repeats": 2,
+        "layer_dims": [128, 256],
+        "eval_windows": 32,
+        "grid_gamma": [0.0, 1.0],
+        "grid_a": [1.0],
+        "grid_weight_terms": ["abs"],
+        "ec_modes": ["mv", "exact"],
+        "ec_granularities": ["row"],
+        "ablation_patterns": ["50%"],
+    },
     "default": {},
-    "paper": {"model": "facebook/opt-125m", "wikitext_path": "data/external/wikitext-2-raw",
-              "c4_train_path": "data/external/c4-train.00000-of-01024.json.gz", "seqlen": 2048,
-              "nsamples": 128, "eval_windows": 0, "batch_size": 1, "dtype": "float16", "device": "cuda",
-              "layer_dims": [1024, 2048, 4096, 8192]},
+    "paper": {
+        "model": "facebook/opt-125m",
+        "wikitext_path": "data/external/wikitext-2-raw",
+        "c4_train_path": "data/external/c4-train.00000-of-01024.json.gz",
+        "seqlen": 2048,
+        "nsamples": 128,
+        "eval_windows": 0,
+        "batch_size": 1,
+        "dtype": "float16",
+        "device": "cuda",
+        "layer_dims": [1024, 2048, 4096, 8192],
+    },
 }
 
 # %% tags=["parameters"]
@@ -90,7 +107,11 @@ if model == "small-gpt":
 else:
     setup = ex.hf_setup(model, wikitext_path, c4_train_path, seqlen=seqlen or 2048, device=dev, dtype=dtype)
 samples = ex.calibration_samples(setup, nsamples, seed, dev)
-device_name = torch.cuda.get_device_name(0) if dev.type == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+device_name = (
+    torch.cuda.get_device_name(0)
+    if dev.type == "cuda"
+    else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+)
 print(f"model {model}; {nsamples} × {setup.seqlen} calibration tokens; device: {device_name}")
 
 # %% [markdown]
@@ -143,9 +164,18 @@ plt.show()
 
 # %%
 mw = eval_windows or None
-abl = pd.DataFrame(ex.run_grid(setup, ["magnitude", "magnitude+ec", "wanda", "wanda+ec", "ria", "ria+ec", "cvr", "cvr+ec"],
-                               ablation_patterns, samples, max_windows=mw, batch_size=batch_size, val=True,
-                               progress=True))
+abl = pd.DataFrame(
+    ex.run_grid(
+        setup,
+        ["magnitude", "magnitude+ec", "wanda", "wanda+ec", "ria", "ria+ec", "cvr", "cvr+ec"],
+        ablation_patterns,
+        samples,
+        max_windows=mw,
+        batch_size=batch_size,
+        val=True,
+        progress=True,
+    )
+)
 dense_val = ex.perplexity(setup.fresh(), setup.val_ids, setup.seqlen, batch_size=batch_size, max_windows=mw)
 display(abl.pivot(index="method", columns="pattern", values="ppl").round(3))
 fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -170,30 +200,60 @@ grid = []
 for wt in grid_weight_terms:
     for a in grid_a:
         for gmm in grid_gamma:
-            r = ex.run_grid(setup, ["cvr"], ["50%"], samples, max_windows=mw, batch_size=batch_size, val=True,
-                            cvr_a=a, cvr_gamma=gmm, cvr_weight_term=wt)[0]
+            r = ex.run_grid(
+                setup,
+                ["cvr"],
+                ["50%"],
+                samples,
+                max_windows=mw,
+                batch_size=batch_size,
+                val=True,
+                cvr_a=a,
+                cvr_gamma=gmm,
+                cvr_weight_term=wt,
+            )[0]
             grid.append({"weight_term": wt, "a": a, "gamma": gmm, "ppl": r["ppl"]})
 grid = pd.DataFrame(grid)
 best = grid.loc[grid.ppl.idxmin()]
 ecv = []
 for mode in ec_modes:
     for gran in ec_granularities:
-        r = ex.run_grid(setup, ["cvr+ec"], ["50%"], samples, max_windows=mw, batch_size=batch_size, val=True,
-                        ec_mode=mode, ec_granularity=gran)[0]
-        ecv.append({"mode": mode, "granularity": gran, "ppl": r["ppl"], "alpha_median": r["alpha_median"],
-                    "alpha_clipped": r["alpha_clipped"]})
+        r = ex.run_grid(
+            setup,
+            ["cvr+ec"],
+            ["50%"],
+            samples,
+            max_windows=mw,
+            batch_size=batch_size,
+            val=True,
+            ec_mode=mode,
+            ec_granularity=gran,
+        )[0]
+        ecv.append(
+            {
+                "mode": mode,
+                "granularity": gran,
+                "ppl": r["ppl"],
+                "alpha_median": r["alpha_median"],
+                "alpha_clipped": r["alpha_clipped"],
+            }
+        )
 ecv = pd.DataFrame(ecv)
 display(grid.round(4))
 display(ecv.round(4))
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 sns.lineplot(data=grid, x="gamma", y="ppl", hue="weight_term", style="a", markers=True, ax=axes[0])
-axes[0].set(xlabel="variance calibration γ (0 gives the Wanda / RIA family member)", ylabel="validation perplexity (50 %)")
+axes[0].set(
+    xlabel="variance calibration γ (0 gives the Wanda / RIA family member)", ylabel="validation perplexity (50 %)"
+)
 sns.barplot(data=ecv, x="mode", y="ppl", hue="granularity", ax=axes[1])
 axes[1].axhline(float(av.get(("cvr", "50%"), np.nan)), color="k", ls="--", lw=1, label="CVR without EC")
 axes[1].set(xlabel="EC mode", ylabel="validation perplexity (50 %)", ylim=(ecv.ppl.min() * 0.98, None))
 axes[1].legend(fontsize=8)
-fig.suptitle(f"Best CVR setting on validation: a = {best.a}, γ = {best.gamma}, {best.weight_term}; "
-             f"best EC: {ecv.loc[ecv.ppl.idxmin(), 'mode']} / {ecv.loc[ecv.ppl.idxmin(), 'granularity']}")
+fig.suptitle(
+    f"Best CVR setting on validation: a = {best.a}, γ = {best.gamma}, {best.weight_term}; "
+    f"best EC: {ecv.loc[ecv.ppl.idxmin(), 'mode']} / {ecv.loc[ecv.ppl.idxmin(), 'granularity']}"
+)
 fig.tight_layout()
 lsa.save_figure(fig, "ablation_grid")
 plt.show()
@@ -209,24 +269,38 @@ plt.show()
 # them on a GPU with `torch.cuda.synchronize()` around every timer.
 
 # %%
-lsa.write_metrics({
-    "device_name": device_name, "pattern": pattern, "repeats": repeats, "nsamples": nsamples,
-    "methods": methods,
-    "time_total": [float(med.loc[m, "total"]) for m in methods],
-    "time_calibration": [float(med.loc[m, "calibration"]) for m in methods],
-    "time_scoring": [float(med.loc[m, "scoring"]) for m in methods],
-    "time_compensation": [float(med.loc[m, "compensation"]) for m in methods],
-    "cost_ratio_cvr_ec_over_wanda": float(ratio_wanda), "cost_ratio_sparsegpt_over_cvr_ec": float(ratio_sgpt),
-    "scoring_ratio_cvr_ec_over_wanda": float(score_only),
-    "layer_dims": layer_dims, "layer_ratio_sparsegpt_over_cvr_ec": float(layer_ratio),
-    "timing_masks_ok": bool(trows.masks_ok.all()),
-    "split_sums_le_total": bool(((trows.calibration + trows.scoring + trows.compensation) <= trows.total * 1.001 + 1e-6).all()),
-    "magnitude_calibration_time": float(med.loc["magnitude", "calibration"]) if "magnitude" in methods else None,
-    "val_dense_ppl": dense_val,
-    "val_ppl_wanda_50pct": av.get(("wanda", "50%")), "val_ppl_wanda_ec_50pct": av.get(("wanda+ec", "50%")),
-    "val_ppl_cvr_50pct": av.get(("cvr", "50%")), "val_ppl_cvr_ec_50pct": av.get(("cvr+ec", "50%")),
-    "ec_gain_50pct": [ec_gain[s] for s in ("magnitude", "wanda", "ria", "cvr")],
-    "grid_best_a": float(best.a), "grid_best_gamma": float(best.gamma), "grid_best_weight_term": best.weight_term,
-    "grid_ppl": grid.ppl.tolist(), "ec_variant_ppl": ecv.ppl.tolist(),
-    "ec_alpha_clipped_max": int(ecv.alpha_clipped.max()),
-})
+lsa.write_metrics(
+    {
+        "device_name": device_name,
+        "pattern": pattern,
+        "repeats": repeats,
+        "nsamples": nsamples,
+        "methods": methods,
+        "time_total": [float(med.loc[m, "total"]) for m in methods],
+        "time_calibration": [float(med.loc[m, "calibration"]) for m in methods],
+        "time_scoring": [float(med.loc[m, "scoring"]) for m in methods],
+        "time_compensation": [float(med.loc[m, "compensation"]) for m in methods],
+        "cost_ratio_cvr_ec_over_wanda": float(ratio_wanda),
+        "cost_ratio_sparsegpt_over_cvr_ec": float(ratio_sgpt),
+        "scoring_ratio_cvr_ec_over_wanda": float(score_only),
+        "layer_dims": layer_dims,
+        "layer_ratio_sparsegpt_over_cvr_ec": float(layer_ratio),
+        "timing_masks_ok": bool(trows.masks_ok.all()),
+        "split_sums_le_total": bool(
+            ((trows.calibration + trows.scoring + trows.compensation) <= trows.total * 1.001 + 1e-6).all()
+        ),
+        "magnitude_calibration_time": float(med.loc["magnitude", "calibration"]) if "magnitude" in methods else None,
+        "val_dense_ppl": dense_val,
+        "val_ppl_wanda_50pct": av.get(("wanda", "50%")),
+        "val_ppl_wanda_ec_50pct": av.get(("wanda+ec", "50%")),
+        "val_ppl_cvr_50pct": av.get(("cvr", "50%")),
+        "val_ppl_cvr_ec_50pct": av.get(("cvr+ec", "50%")),
+        "ec_gain_50pct": [ec_gain[s] for s in ("magnitude", "wanda", "ria", "cvr")],
+        "grid_best_a": float(best.a),
+        "grid_best_gamma": float(best.gamma),
+        "grid_best_weight_term": best.weight_term,
+        "grid_ppl": grid.ppl.tolist(),
+        "ec_variant_ppl": ecv.ppl.tolist(),
+        "ec_alpha_clipped_max": int(ecv.alpha_clipped.max()),
+    }
+)

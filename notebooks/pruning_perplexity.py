@@ -41,15 +41,33 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"nsamples": 8, "patterns": ["50%", "2:4"], "eval_windows": 48, "minilm_calib": 4,
-              "minilm_pairs": 32, "minilm_patterns": ["50%"], "minilm_methods": ["wanda", "cvr+ec"], "outlier_tokens": 2048, "recipe_steps": 3,
-              "stability_seeds": []},
+    "smoke": {
+        "nsamples": 8,
+        "patterns": ["50%", "2:4"],
+        "eval_windows": 48,
+        "minilm_calib": 4,
+        "minilm_pairs": 32,
+        "minilm_patterns": ["50%"],
+        "minilm_methods": ["wanda", "cvr+ec"],
+        "outlier_tokens": 2048,
+        "recipe_steps": 3,
+        "stability_seeds": [],
+    },
     "default": {},
-    "paper": {"model": "facebook/opt-125m", "wikitext_path": "data/external/wikitext-2-raw",
-              "c4_train_path": "data/external/c4-train.00000-of-01024.json.gz",
-              "c4_val_path": "data/external/c4-validation.00000-of-00008.json.gz", "seqlen": 2048,
-              "nsamples": 128, "eval_windows": 0, "batch_size": 1, "dtype": "float16", "device": "cuda",
-              "minilm_calib": 64, "minilm_pairs": 1000},
+    "paper": {
+        "model": "facebook/opt-125m",
+        "wikitext_path": "data/external/wikitext-2-raw",
+        "c4_train_path": "data/external/c4-train.00000-of-01024.json.gz",
+        "c4_val_path": "data/external/c4-validation.00000-of-00008.json.gz",
+        "seqlen": 2048,
+        "nsamples": 128,
+        "eval_windows": 0,
+        "batch_size": 1,
+        "dtype": "float16",
+        "device": "cuda",
+        "minilm_calib": 64,
+        "minilm_pairs": 1000,
+    },
 }
 
 # %% tags=["parameters"]
@@ -95,19 +113,26 @@ if cpu_threads:
 dev = lsa.device(device)
 torch.manual_seed(seed)
 if model in ("small-gpt", "small-gpt-train"):
-    setup = ex.small_gpt_setup("checkpoint" if model == "small-gpt" else "train", device=dev, progress=True,
-                               recipe_steps=recipe_steps if model == "small-gpt" else 0)
+    setup = ex.small_gpt_setup(
+        "checkpoint" if model == "small-gpt" else "train",
+        device=dev,
+        progress=True,
+        recipe_steps=recipe_steps if model == "small-gpt" else 0,
+    )
     if seqlen:
         assert seqlen <= setup.seqlen, f"seqlen={seqlen} exceeds the small GPT's context {setup.seqlen}"
         setup.seqlen = seqlen
 else:
-    setup = ex.hf_setup(model, wikitext_path, c4_train_path, c4_val_path, seqlen=seqlen or 2048, device=dev,
-                        dtype=dtype)
+    setup = ex.hf_setup(
+        model, wikitext_path, c4_train_path, c4_val_path, seqlen=seqlen or 2048, device=dev, dtype=dtype
+    )
 max_windows = eval_windows or None
 samples = ex.calibration_samples(setup, nsamples, seed, dev)
 n_eval_windows = min(setup.eval_ids.numel() // setup.seqlen, max_windows or 10**12)
-print(f"model {model}: {setup.info.get('n_params', 'n/a')} parameters; seqlen {setup.seqlen}; "
-      f"{nsamples} calibration windows; {n_eval_windows} test windows ({n_eval_windows * setup.seqlen} tokens)")
+print(
+    f"model {model}: {setup.info.get('n_params', 'n/a')} parameters; seqlen {setup.seqlen}; "
+    f"{nsamples} calibration windows; {n_eval_windows} test windows ({n_eval_windows * setup.seqlen} tokens)"
+)
 
 # %% [markdown]
 # ## The model and its recipe
@@ -124,32 +149,38 @@ if "loss_curve" in setup.info:
     loss = np.array(setup.info["loss_curve"])
     ax.plot(loss, lw=0.6, alpha=0.5, label="per step")
     k = max(1, len(loss) // 50)
-    ax.plot(np.arange(len(loss))[k - 1:], np.convolve(loss, np.ones(k) / k, "valid"), label=f"mean of {k}")
+    ax.plot(np.arange(len(loss))[k - 1 :], np.convolve(loss, np.ones(k) / k, "valid"), label=f"mean of {k}")
     if recipe:
         ax.plot(recipe["replayed"], "o", ms=3, label="replayed in this run")
-    ax.set(xlabel="training step", ylabel="cross-entropy (nats / byte)",
-           title=f"Small GPT trained to {loss[-50:].mean():.2f} nats/byte")
+    ax.set(
+        xlabel="training step",
+        ylabel="cross-entropy (nats / byte)",
+        title=f"Small GPT trained to {loss[-50:].mean():.2f} nats/byte",
+    )
     ax.legend()
     lsa.save_figure(fig, "gpt_training_loss")
     plt.show()
 if recipe:
-    print(f"recipe replay: max relative loss difference over {len(recipe['replayed'])} steps "
-          f"= {recipe['max_rel_diff']:.2e}")
+    print(
+        f"recipe replay: max relative loss difference over {len(recipe['replayed'])} steps "
+        f"= {recipe['max_rel_diff']:.2e}"
+    )
 
 # %% [markdown]
 # ## Dense perplexity and two independent computations
 
 # %%
 dense = ex.dense_perplexity_check(setup, max_windows, batch_size)
-print(f"dense perplexity {dense['ppl']:.4f} (batched log-softmax) vs {dense['ppl_direct']:.4f} "
-      f"(plain loop with F.cross_entropy): relative difference {dense['rel_diff']:.1e}")
+print(
+    f"dense perplexity {dense['ppl']:.4f} (batched log-softmax) vs {dense['ppl_direct']:.4f} "
+    f"(plain loop with F.cross_entropy): relative difference {dense['rel_diff']:.1e}"
+)
 
 # %% [markdown]
 # ## Perplexity by method and sparsity
 
 # %%
-rows = ex.run_grid(setup, methods, patterns, samples, max_windows=max_windows, batch_size=batch_size,
-                   progress=True)
+rows = ex.run_grid(setup, methods, patterns, samples, max_windows=max_windows, batch_size=batch_size, progress=True)
 res = pd.DataFrame(rows)
 table = res.pivot(index="method", columns="pattern", values="ppl").loc[methods, [r for r in res.pattern.unique()]]
 table.insert(0, "dense", dense["ppl"])
@@ -164,7 +195,9 @@ ppl = {(r["method"], r["pattern"]): r["ppl"] for r in rows}
 pats = list(dict.fromkeys(res.pattern))
 unstructured = [p for p in pats if p.endswith("%")]
 nm = [p for p in pats if ":" in p]
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [max(len(unstructured), 1), max(len(nm), 1)]})
+fig, axes = plt.subplots(
+    1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [max(len(unstructured), 1), max(len(nm), 1)]}
+)
 for m in methods:
     if unstructured:
         axes[0].plot([float(p[:-1]) for p in unstructured], [ppl[m, p] for p in unstructured], "o-", label=m)
@@ -175,13 +208,18 @@ if nm:
     sub = res[res.pattern.isin(nm)]
     sns.barplot(data=sub, x="pattern", y="ppl", hue="method", hue_order=methods, ax=axes[1])
     axes[1].axhline(dense["ppl"], color="k", ls="--", lw=1)
-    axes[1].set(xlabel="N:M pattern (N zeros per M)", ylabel="test perplexity (per byte)",
-                ylim=(min(dense["ppl"], sub.ppl.min()) * 0.98, sub.ppl.max() * 1.02))
+    axes[1].set(
+        xlabel="N:M pattern (N zeros per M)",
+        ylabel="test perplexity (per byte)",
+        ylim=(min(dense["ppl"], sub.ppl.min()) * 0.98, sub.ppl.max() * 1.02),
+    )
     axes[1].legend(fontsize=7)
 p50 = "50%" if "50%" in unstructured else (unstructured[0] if unstructured else pats[0])
 win = ppl.get(("cvr+ec", p50), np.inf) <= ppl.get(("wanda", p50), -np.inf)
-fig.suptitle(f"At {p50}: CVR+EC {'≤' if win else '>'} Wanda in perplexity "
-             f"({ppl.get(('cvr+ec', p50), float('nan')):.3f} vs {ppl.get(('wanda', p50), float('nan')):.3f})")
+fig.suptitle(
+    f"At {p50}: CVR+EC {'≤' if win else '>'} Wanda in perplexity "
+    f"({ppl.get(('cvr+ec', p50), float('nan')):.3f} vs {ppl.get(('wanda', p50), float('nan')):.3f})"
+)
 fig.tight_layout()
 lsa.save_figure(fig, "perplexity_by_method")
 plt.show()
@@ -197,30 +235,41 @@ if stability_seeds and "50%" in patterns:
     srows = [{"seed": seed, "method": m, "ppl": ppl[m, "50%"]} for m in ("wanda", "cvr+ec") if (m, "50%") in ppl]
     for s_ in stability_seeds:
         s_samples = ex.calibration_samples(setup, nsamples, s_, dev)
-        srows += [{"seed": s_, **{k: r[k] for k in ("method", "ppl")}}
-                  for r in ex.run_grid(setup, ["wanda", "cvr+ec"], ["50%"], s_samples, max_windows=max_windows,
-                                       batch_size=batch_size)]
+        srows += [
+            {"seed": s_, **{k: r[k] for k in ("method", "ppl")}}
+            for r in ex.run_grid(
+                setup, ["wanda", "cvr+ec"], ["50%"], s_samples, max_windows=max_windows, batch_size=batch_size
+            )
+        ]
     stab = pd.DataFrame(srows)
     display(stab.pivot(index="seed", columns="method", values="ppl").round(4))
     sd = stab.groupby("method").ppl.std()
     gap = stab.groupby("method").ppl.mean()
-    print(f"std over {stab.seed.nunique()} seeds: CVR+EC {sd['cvr+ec']:.4f}, Wanda {sd['wanda']:.4f}; "
-          f"mean CVR+EC − Wanda = {gap['cvr+ec'] - gap['wanda']:+.4f}")
+    print(
+        f"std over {stab.seed.nunique()} seeds: CVR+EC {sd['cvr+ec']:.4f}, Wanda {sd['wanda']:.4f}; "
+        f"mean CVR+EC − Wanda = {gap['cvr+ec'] - gap['wanda']:+.4f}"
+    )
 
 # %% [markdown]
 # ## Guarantees on the real model: exact patterns, CVR = Wanda / RIA, SparseGPT's layer error
 
 # %%
 agree = ex.mask_agreement(setup, samples, [p for p in patterns if p in ("50%", "2:4")] or patterns[:1])
-errs = pd.DataFrame(ex.layer_errors_block0(setup, samples, [p for p in patterns if p in ("50%", "2:4")] or patterns[:1]))
+errs = pd.DataFrame(
+    ex.layer_errors_block0(setup, samples, [p for p in patterns if p in ("50%", "2:4")] or patterns[:1])
+)
 errs["ratio"] = errs["sparsegpt"] / errs["wanda"]
 max_sparsity_error = float(max(abs(r["sparsity"] - r["target"]) for r in rows))
 sparsity_rounding_bound = float(max(1.0 / r["min_d_in"] for r in rows))  # floor(d_in·s) per row loses < 1 entry
-print(f"mask entries compared: {agree['entries']}; CVR(a=1,γ=0) vs Wanda mismatches: {agree['wanda']}; "
-      f"CVR(a=.5,γ=0,relative,layer) vs RIA mismatches: {agree['ria']}")
-print(f"all masks exact: {bool(res.masks_ok.all())}; max |sparsity − target| = {max_sparsity_error:.2e} "
-      f"(per-row rounding bound 1/min d_in = {sparsity_rounding_bound:.2e}); "
-      f"EC kept every mask: {bool(res.ec_kept_mask.all())}")
+print(
+    f"mask entries compared: {agree['entries']}; CVR(a=1,γ=0) vs Wanda mismatches: {agree['wanda']}; "
+    f"CVR(a=.5,γ=0,relative,layer) vs RIA mismatches: {agree['ria']}"
+)
+print(
+    f"all masks exact: {bool(res.masks_ok.all())}; max |sparsity − target| = {max_sparsity_error:.2e} "
+    f"(per-row rounding bound 1/min d_in = {sparsity_rounding_bound:.2e}); "
+    f"EC kept every mask: {bool(res.ec_kept_mask.all())}"
+)
 display(errs.round(5))
 
 # %% [markdown]
@@ -234,8 +283,9 @@ display(errs.round(5))
 # %%
 mini = None
 if minilm:
-    mini = ex.minilm_fidelity(minilm_methods, minilm_patterns, minilm_calib, minilm_pairs, seed, device=dev,
-                              progress=True)
+    mini = ex.minilm_fidelity(
+        minilm_methods, minilm_patterns, minilm_calib, minilm_pairs, seed, device=dev, progress=True
+    )
     mres = pd.DataFrame(mini["rows"])
     display(mres.pivot(index="method", columns="pattern", values=["cosine", "retrieval"]).loc[minilm_methods].round(4))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -248,8 +298,10 @@ if minilm:
         ax.legend(fontsize=7)
     m50 = mres[mres.pattern == mres.pattern.iloc[0]].set_index("method")
     best = m50.cosine.idxmax()
-    fig.suptitle(f"MiniLM-L6 at {mres.pattern.iloc[0]}: {best} keeps the embeddings closest to dense "
-                 f"(cosine {m50.cosine.max():.3f})")
+    fig.suptitle(
+        f"MiniLM-L6 at {mres.pattern.iloc[0]}: {best} keeps the embeddings closest to dense "
+        f"(cosine {m50.cosine.max():.3f})"
+    )
     fig.tight_layout()
     lsa.save_figure(fig, "minilm_fidelity")
     plt.show()
@@ -281,8 +333,10 @@ sns.barplot(data=long, x="method", y="relative output error", hue="error", ax=ax
 axes[1].tick_params(axis="x", rotation=30)
 axes[1].set(xlabel="method (50 % unstructured)", ylabel="relative output error on fresh inputs")
 e = outl["errors"]
-fig.suptitle(f"Outlier layer: centred error CVR {e['cvr']['centred']:.3f} vs Wanda {e['wanda']['centred']:.3f}; "
-             f"raw error CVR {e['cvr']['raw']:.3f} vs Wanda {e['wanda']['raw']:.3f}")
+fig.suptitle(
+    f"Outlier layer: centred error CVR {e['cvr']['centred']:.3f} vs Wanda {e['wanda']['centred']:.3f}; "
+    f"raw error CVR {e['cvr']['raw']:.3f} vs Wanda {e['wanda']['raw']:.3f}"
+)
 fig.tight_layout()
 lsa.save_figure(fig, "outlier_layer")
 plt.show()
@@ -313,23 +367,35 @@ display(pd.DataFrame(reference_rows()).pivot_table(index=["model", "method"], co
 
 # %%
 metrics = {
-    "model": model, "seqlen": setup.seqlen, "nsamples": nsamples, "n_eval_windows": int(n_eval_windows),
+    "model": model,
+    "seqlen": setup.seqlen,
+    "nsamples": nsamples,
+    "n_eval_windows": int(n_eval_windows),
     "n_params": setup.info.get("n_params"),
-    "dense_ppl": dense["ppl"], "dense_ppl_direct": dense["ppl_direct"], "dense_ppl_rel_diff": dense["rel_diff"],
+    "dense_ppl": dense["ppl"],
+    "dense_ppl_direct": dense["ppl_direct"],
+    "dense_ppl_rel_diff": dense["rel_diff"],
     "recipe_max_rel_diff": recipe["max_rel_diff"] if recipe else None,
     "recipe_is_default": recipe["recipe_is_default"] if recipe else None,
-    "all_masks_exact": bool(res.masks_ok.all()), "max_sparsity_error": max_sparsity_error,
+    "all_masks_exact": bool(res.masks_ok.all()),
+    "max_sparsity_error": max_sparsity_error,
     "sparsity_rounding_bound": sparsity_rounding_bound,
     "ec_kept_mask_all": bool(res.ec_kept_mask.all()),
-    "cvr_wanda_mask_mismatch": agree["wanda"], "cvr_ria_mask_mismatch": agree["ria"],
+    "cvr_wanda_mask_mismatch": agree["wanda"],
+    "cvr_ria_mask_mismatch": agree["ria"],
     "mask_entries_compared": agree["entries"],
-    "layer_err_wanda": errs["wanda"].tolist(), "layer_err_sparsegpt": errs["sparsegpt"].tolist(),
+    "layer_err_wanda": errs["wanda"].tolist(),
+    "layer_err_sparsegpt": errs["sparsegpt"].tolist(),
     "layer_err_ratio_max": float(errs["ratio"].max()),
-    "methods": methods, "patterns": pats,
-    "outlier_methods": list(outl["errors"]), "outlier_raw_err": [v["raw"] for v in outl["errors"].values()],
+    "methods": methods,
+    "patterns": pats,
+    "outlier_methods": list(outl["errors"]),
+    "outlier_raw_err": [v["raw"] for v in outl["errors"].values()],
     "outlier_centred_err": [v["centred"] for v in outl["errors"].values()],
-    "outlier_centred_err_cvr": e["cvr"]["centred"], "outlier_centred_err_wanda": e["wanda"]["centred"],
-    "outlier_raw_err_cvr": e["cvr"]["raw"], "outlier_raw_err_wanda": e["wanda"]["raw"],
+    "outlier_centred_err_cvr": e["cvr"]["centred"],
+    "outlier_centred_err_wanda": e["wanda"]["centred"],
+    "outlier_raw_err_cvr": e["cvr"]["raw"],
+    "outlier_raw_err_wanda": e["wanda"]["raw"],
 }
 for (m, p), v in ppl.items():
     metrics[f"ppl_{m.replace('+', '_')}_{_key(p)}"] = v

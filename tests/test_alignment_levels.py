@@ -7,8 +7,14 @@ from threadpoolctl import threadpool_limits
 from lsa.alignment.commutator import commutator_direct, commutator_fast, commutator_magnitude
 from lsa.alignment.flags import dyadic_ladder, flag_intersection_table, flag_ladder
 from lsa.alignment.imbalance import imbalance
-from lsa.alignment.invariance import (balanced_factorisation, gl_invariants, im_row_angles, norm_descent,
-                                      random_gl, reparameterise)
+from lsa.alignment.invariance import (
+    balanced_factorisation,
+    gl_invariants,
+    im_row_angles,
+    norm_descent,
+    random_gl,
+    reparameterise,
+)
 from lsa.alignment.levels import basis_scores, level_scores
 from lsa.alignment.nulls import haar_block, rotation_null, rotation_null_direct, zscore
 from lsa.linalg import random_orthogonal
@@ -70,8 +76,10 @@ def test_level2_without_level3_when_rotated_inside_subspace():
 
 def test_level2_random_pair_near_chance():
     rng = np.random.default_rng(3)
-    vals = [level_scores(rng.standard_normal((200, 50)), rng.standard_normal((50, 200)), k=10)["level2_soft"]
-            for _ in range(20)]
+    vals = [
+        level_scores(rng.standard_normal((200, 50)), rng.standard_normal((50, 200)), k=10)["level2_soft"]
+        for _ in range(20)
+    ]
     assert np.mean(vals) == pytest.approx(10 / 200, rel=0.3)
 
 
@@ -85,8 +93,8 @@ def test_haar_block_moments_match_full_haar():
     rng = np.random.default_rng(4)
     n, r1, r2 = 30, 6, 5
     C = np.array([haar_block(n, r1, r2, rng) for _ in range(3000)])
-    assert np.mean(C ** 2) == pytest.approx(1 / n, rel=0.03)
-    assert np.mean(np.sum(C ** 2, axis=(1, 2))) == pytest.approx(r1 * r2 / n, rel=0.03)
+    assert np.mean(C**2) == pytest.approx(1 / n, rel=0.03)
+    assert np.mean(np.sum(C**2, axis=(1, 2))) == pytest.approx(r1 * r2 / n, rel=0.03)
     # singular values at most 1 (block of an orthogonal matrix)
     assert np.max(np.linalg.svd(C, compute_uv=False)) <= 1 + 1e-12
 
@@ -134,7 +142,7 @@ def test_balanced_factorisation_nuclear_norm():
     np.testing.assert_allclose(W2 @ W1, M, atol=1e-10)
     assert np.linalg.norm(imbalance(W1, W2)) < 1e-10
     nuc = np.linalg.svd(M, compute_uv=False).sum()
-    assert np.sum(W1 ** 2) + np.sum(W2 ** 2) == pytest.approx(2 * nuc, rel=1e-10)
+    assert np.sum(W1**2) + np.sum(W2**2) == pytest.approx(2 * nuc, rel=1e-10)
     with pytest.raises(ValueError, match="exceeds"):
         balanced_factorisation(M, 2)
 
@@ -179,6 +187,7 @@ def test_flag_table_aligned_and_generic():
 
 def test_gram_path_equals_direct_svd_path():
     from lsa.alignment.levels import level_scores_gram
+
     rng = np.random.default_rng(12)
     W1 = rng.standard_normal((60, 12)) * np.linspace(3, 0.2, 12)
     W2 = (rng.standard_normal((10, 60)).T * np.linspace(2, 0.5, 10)).T
@@ -193,6 +202,7 @@ def test_gram_path_equals_direct_svd_path():
 
 def test_rotation_null_many_matches_single():
     from lsa.alignment.nulls import gram_spectra, rotation_null_many
+
     rng = np.random.default_rng(13)
     pairs = [(rng.standard_normal((8, 30)), rng.standard_normal((30, 8))) for _ in range(3)]
     many = rotation_null_many([gram_spectra(a, b)[:2] for a, b in pairs], n=8, n_draws=600, seed=0)
@@ -204,6 +214,7 @@ def test_rotation_null_many_matches_single():
 
 def test_float32_null_matches_float64():
     from lsa.alignment.nulls import gram_spectra, rotation_null_spectra
+
     rng = np.random.default_rng(14)
     p, q, n = gram_spectra(rng.standard_normal((40, 10)), rng.standard_normal((8, 40)))
     a = rotation_null_spectra(p, q, n, 200, seed=3)
@@ -213,6 +224,7 @@ def test_float32_null_matches_float64():
 
 def test_obstruction_checks_small():
     from lsa.alignment.obstruction import commutator_agreement, factorisation_checks, invariance_trials
+
     inv = invariance_trials(n_trials=4, n=10, seed=1)
     assert inv.gl_invariants_equal.all() and inv.o_angle_change_deg.max() < 1e-6
     assert (inv.defect_a == inv.dim_im_cap_ker).all()

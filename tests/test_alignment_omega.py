@@ -10,8 +10,10 @@ from lsa.models.mlp import MLP
 
 def _data(n=40, d_in=6, d_out=3, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, d_in, generator=g, dtype=torch.float64),
-            torch.randn(n, d_out, generator=g, dtype=torch.float64))
+    return (
+        torch.randn(n, d_in, generator=g, dtype=torch.float64),
+        torch.randn(n, d_out, generator=g, dtype=torch.float64),
+    )
 
 
 def _delta_rate_from_autograd(model, X, Y, pair, loss="mse"):
@@ -38,7 +40,9 @@ def test_forcing_is_the_imbalance_rate_of_gradient_flow(act, pair):
 
 def test_linear_has_no_forcing_and_relu_no_diagonal_forcing():
     X, Y = _data(seed=2)
-    lin = obstruction_forcing(MLP((6, 9, 7, 3), "identity", generator=torch.Generator().manual_seed(0)).double(), X, Y, 1)
+    lin = obstruction_forcing(
+        MLP((6, 9, 7, 3), "identity", generator=torch.Generator().manual_seed(0)).double(), X, Y, 1
+    )
     assert lin["forcing_norm"] < 1e-12 * lin["unforced_norm"] and lin["omega"] < 1e-12
     for act in ("relu", "leaky_relu"):
         f = obstruction_forcing(MLP((6, 9, 7, 3), act, generator=torch.Generator().manual_seed(0)).double(), X, Y, 1)

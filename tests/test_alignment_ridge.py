@@ -113,8 +113,14 @@ def test_linear_net_slope_and_conservation():
     assert max(r["rel_err_total"] for r in rows) < 0.02
     # λ = 0: gradient flow conserves Δ; GD drifts by O(η²) per step, i.e. O(η) per unit of flow time t = kη,
     # so halving η over the same flow time halves the drift.
-    drift = [conservation_change(train_mlp(X, Y, TrainConfig(activation="identity", steps=k, lr=eta, log_every=30),
-                                           callback=ImbalanceDrift())[1]) for eta, k in ((1e-3, 300), (5e-4, 600))]
+    drift = [
+        conservation_change(
+            train_mlp(
+                X, Y, TrainConfig(activation="identity", steps=k, lr=eta, log_every=30), callback=ImbalanceDrift()
+            )[1]
+        )
+        for eta, k in ((1e-3, 300), (5e-4, 600))
+    ]
     assert drift[0] < 1e-3 and drift[0] / drift[1] == pytest.approx(2.0, rel=0.1)
     rows = final_alignment(train_mlp(X, Y, cfg)[0])
     assert [r["layer"] for r in rows] == [1, 2] and all(0 <= r["soft_overlap"] <= 1 for r in rows)

@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 
 import pytest
 
-from lsa.runner import REPO_ROOT
 from lsa.runner.book import build_book
 from lsa.runner.chapters import toc_chapters
 
@@ -66,14 +65,26 @@ def test_pages_render_offline_in_chromium(server):
 
     pages = ["index.html", "book/reproduction-status.html"] + [f"book/chapters/{n}.html" for n in toc_chapters()]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_context().new_page()
         page.route("**/*", route)
         page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.on("requestfailed", lambda r: failed.append(f"failed {r.url}")
-                if r.url.startswith("http") and r.url not in outside else None)
+        page.on(
+            "requestfailed",
+            lambda r: failed.append(f"failed {r.url}") if r.url.startswith("http") and r.url not in outside else None,
+        )
         for path in pages:
             response = page.goto(f"{server}/{path}", wait_until="networkidle")
             assert response is not None and response.ok, path
@@ -83,8 +94,11 @@ def test_pages_render_offline_in_chromium(server):
             if path.startswith("book/chapters/"):
                 assert len(images) >= 1, f"{path}: no figures"
                 if page.locator(".math").count():
-                    page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 0"
-                                           " && document.querySelectorAll('mjx-merror').length === 0", timeout=30000)
+                    page.wait_for_function(
+                        "() => document.querySelectorAll('mjx-container').length > 0"
+                        " && document.querySelectorAll('mjx-merror').length === 0",
+                        timeout=30000,
+                    )
                     src = page.eval_on_selector("script[src*='tex-mml-chtml.js']", "e => e.src")
                     assert urlparse(src).hostname == "127.0.0.1", src
         browser.close()

@@ -21,8 +21,11 @@ def test_chapter_smoke_run_and_claims(name):
     result = run_chapter(name, profile="smoke", progress=False)
     by_id = {r.id: r for r in result.claims}
     assert set(by_id) == {c.id for c in declared}
-    broken = [f"{r.id}: {r.status} {r.detail} (measured {r.measured})" for r in result.claims
-              if r.kind == "guarantee" and r.status != "pass" and r.status != "n/a"]
+    broken = [
+        f"{r.id}: {r.status} {r.detail} (measured {r.measured})"
+        for r in result.claims
+        if r.kind == "guarantee" and r.status != "pass" and r.status != "n/a"
+    ]
     assert not broken, f"{name}: guarantees that do not hold at smoke: {broken}"
     unevaluated = [f"{r.id}: {r.detail}" for r in result.claims if r.kind == "finding" and r.status == "error"]
     assert not unevaluated, f"{name}: findings that could not be evaluated: {unevaluated}"

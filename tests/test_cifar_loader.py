@@ -18,8 +18,9 @@ def write_fake_cifar(root, n=7, seed=0):
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, n).tolist()
         with open(folder / name, "wb") as f:
-            pickle.dump({b"batch_label": name.encode(), b"data": data, b"labels": labels,
-                         b"filenames": [b"x.png"] * n}, f)
+            pickle.dump(
+                {b"batch_label": name.encode(), b"data": data, b"labels": labels, b"filenames": [b"x.png"] * n}, f
+            )
         truth[name] = (data, labels)
     return truth
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from lsa.alignment.commutator import commutator_direct
@@ -81,6 +81,7 @@ def test_unmappable_modules_named():
 
 def test_transformer_rows():
     from transformers import GPT2Config, GPT2LMHeadModel
+
     torch.manual_seed(0)
     m = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=20, n_positions=8))
     df = diagnose(m, null_draws=8)
@@ -95,19 +96,37 @@ def test_transformer_rows():
 
 def test_llama_and_bert_rows():
     from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
-    llama = LlamaForCausalLM(LlamaConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4,
-                                         num_key_value_heads=2, intermediate_size=64, vocab_size=30))
+    llama = LlamaForCausalLM(
+        LlamaConfig(
+            num_hidden_layers=2,
+            hidden_size=32,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=64,
+            vocab_size=30,
+        )
+    )
     df = diagnose(llama, null_draws=4)
     assert {"mlp.up-out", "mlp.gate-out"} <= set(df.pair)
     assert len(df[(df.kind == "qk") & (df.metric == "commutator")]) == 2 * 4
-    bert = BertModel(BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64,
-                                vocab_size=30, max_position_embeddings=8))
+    bert = BertModel(
+        BertConfig(
+            num_hidden_layers=2,
+            hidden_size=32,
+            num_attention_heads=4,
+            intermediate_size=64,
+            vocab_size=30,
+            max_position_embeddings=8,
+        )
+    )
     assert set(diagnose(bert, null_draws=0).kind) == {"mlp", "ov", "qk", "head_overlap", "mlp_write_read"}
 
 
 def test_parallel_table_equals_serial_and_n_jobs_checked():
     from transformers import GPT2Config, GPT2Model
+
     torch.manual_seed(0)
     m = GPT2Model(GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=20, n_positions=8))
     key = ["layer", "pair", "kind", "head", "metric"]

@@ -12,8 +12,7 @@ from lsa.gsa.certificate import certify, certify_columns, constructive_flip, mar
 from lsa.gsa.config import GSAConfig
 from lsa.gsa.factors import Factor, interfaces, jacobian_factors, static_factors
 from lsa.gsa.jacobian import MeanChannelJacobian, per_sample_mean_jacobian
-from lsa.gsa.labels import (adversarial_label_perturbation, channel_labels, label_certificate,
-                            label_fragile_example)
+from lsa.gsa.labels import adversarial_label_perturbation, channel_labels, label_certificate, label_fragile_example
 from lsa.gsa.pam import decompose, pam_structure, row_groups_argmax, row_groups_blocks, structure_diff
 from lsa.gsa.protocol import run_protocol
 from lsa.gsa.spectra import dense_spectrum, randomized_spectrum
@@ -37,7 +36,7 @@ def structured_pam(rng, m=24, n=6, G=4, noise=0.05):
     groups = np.arange(m) % G
     P = noise * rng.standard_normal((m, n))
     for j in range(n):
-        for g in ([j % G] if j % 3 else [j % G, (j + 1) % G]):
+        for g in [j % G] if j % 3 else [j % G, (j + 1) % G]:
             P[groups == g, j] += rng.standard_normal((groups == g).sum())
     return P, groups
 
@@ -53,7 +52,7 @@ def test_gibbs_cartan_identities(r, alpha):
     d_h1 = (gc.top_radial(r, alpha + h) - gc.top_radial(r, alpha - h)) / (2 * h)
     assert d_h1 == pytest.approx(0.5 * gc.mean_log_rank(r, alpha), rel=1e-6)
     lam = gc.orbit_lambda(r, alpha)
-    assert lam[0] / lam[-1] == pytest.approx(r ** alpha, rel=1e-9)
+    assert lam[0] / lam[-1] == pytest.approx(r**alpha, rel=1e-9)
     assert lam.sum() == pytest.approx(r, rel=1e-12)
     rng = np.random.default_rng(r)
     p, q = rng.dirichlet(np.ones(r)), rng.dirichlet(np.ones(r))
@@ -63,7 +62,7 @@ def test_gibbs_cartan_identities(r, alpha):
 # ---- claim 9: effective-rank asymptotics and tail sandwich --------------------------------------
 @pytest.mark.parametrize("alpha", [0.3, 1.0, 2.0])
 def test_effective_rank_asymptotics_and_tail_sandwich(alpha):
-    r = 10 ** 6
+    r = 10**6
     for q in (0.5, 0.9):
         exact, pred = gc.orbit_effective_rank(r, alpha, q), gc.asymptotic_effective_rank(r, alpha, q)
         assert abs(exact - pred) <= max(0.02 * exact, 1.0)
@@ -122,11 +121,11 @@ def test_orthogonal_decomposition(tau):
     st = pam_structure(P, row_groups_argmax(P), cfg)
     d = decompose(P, st)
     parts = [d["core"], d["overlap"], d["noise"]]
-    nrm = np.sum(P ** 2)
+    nrm = np.sum(P**2)
     for i in range(3):
         for j in range(i + 1, 3):
             assert abs(np.sum(parts[i] * parts[j])) <= 1e-12 * nrm
-    assert sum(np.sum(x ** 2) for x in parts) == pytest.approx(nrm, rel=1e-12)
+    assert sum(np.sum(x**2) for x in parts) == pytest.approx(nrm, rel=1e-12)
     assert np.allclose(sum(parts), P)
     assert d["f_core"] + d["f_overlap"] + d["f_noise"] == pytest.approx(1.0, abs=1e-12)
 
@@ -165,7 +164,7 @@ def test_truncation_bounds_random_and_resnet():
 def test_source_mode_changes_under_degenerate_rotation_physical_does_not():
     rng = np.random.default_rng(5)
     d = 10
-    s = np.array([5, 3, 3, 3, 2, 1, .5, .3, .2, .1])
+    s = np.array([5, 3, 3, 3, 2, 1, 0.5, 0.3, 0.2, 0.1])
     U0, V0 = random_orthogonal(d, rng), random_orthogonal(d, rng)
     A = U0 @ np.diag(s) @ V0.T
     Bm = rng.standard_normal((8, d))
@@ -265,8 +264,9 @@ def test_mean_jacobian_operator_and_randomized_svd():
     lin = torch.nn.Linear(24, 24, bias=False).double()
     rng = np.random.default_rng(1)
     with torch.no_grad():
-        lin.weight.copy_(torch.as_tensor(random_orthogonal(24, rng) @ np.diag(0.6 ** np.arange(24))
-                                         @ random_orthogonal(24, rng).T))
+        lin.weight.copy_(
+            torch.as_tensor(random_orthogonal(24, rng) @ np.diag(0.6 ** np.arange(24)) @ random_orthogonal(24, rng).T)
+        )
     op = MeanChannelJacobian(lambda h: torch.tanh(lin(h)), torch.randn(4, 5, 24, dtype=torch.double) * 0.1, -1)
     dense = dense_spectrum(op.dense())
     rnd = randomized_spectrum(op, 6, oversample=10, n_iter=2, fro2=dense.fro2)
@@ -343,7 +343,7 @@ def test_hutchinson_exact_for_diagonal_and_randomized_spectrum_bounds_tail():
     d = 3 * 0.6 ** np.arange(30)
     A = np.diag(d)  # for diagonal A and Rademacher z, ||A z||^2 = ||A||_F^2 exactly
     mean, upper = hutchinson_fro2(aslinearoperator(A), 16, seed=1)
-    assert mean == pytest.approx(np.sum(d ** 2), rel=1e-12) and upper == pytest.approx(mean, rel=1e-12)
+    assert mean == pytest.approx(np.sum(d**2), rel=1e-12) and upper == pytest.approx(mean, rel=1e-12)
     spec = randomized_spectrum(aslinearoperator(A), 5, oversample=10, n_iter=2)
     assert not spec.exact and np.allclose(spec.s, d[:5], rtol=1e-8)
-    assert spec.tail(5) == pytest.approx(np.sum(d[5:] ** 2) / np.sum(d ** 2), rel=1e-10)
+    assert spec.tail(5) == pytest.approx(np.sum(d[5:] ** 2) / np.sum(d**2), rel=1e-10)

@@ -36,8 +36,12 @@ def test_rotation_inside_a_cluster_leaves_the_block_structure_unchanged():
         aQ, cQ = amplitudes(Q, groups, CLUSTERS)
         np.testing.assert_allclose(aQ, aP, rtol=1e-12)
         np.testing.assert_allclose(cQ, cP, rtol=1e-12)
-        assert structure_diff(pam_structure(P, groups, col_clusters=CLUSTERS),
-                              pam_structure(Q, groups, col_clusters=CLUSTERS)) == {}
+        assert (
+            structure_diff(
+                pam_structure(P, groups, col_clusters=CLUSTERS), pam_structure(Q, groups, col_clusters=CLUSTERS)
+            )
+            == {}
+        )
         # the column-level objects are not defined up to that rotation: they move
         g1 = row_groups_argmax(P)
         assert np.max(np.abs(amplitudes(Q, g1)[0] - amplitudes(P, g1)[0])) > 1e-2
@@ -56,8 +60,11 @@ def test_singleton_blocks_reduce_to_columns_and_blocks_are_validated():
     # block energy adds up: sum over a block's columns of a_{g,j}^2 is a_{g,J}^2
     aB, _ = amplitudes(P, g, CLUSTERS)
     np.testing.assert_allclose(aB[:, 1] ** 2, np.sum(a1[:, 1:4] ** 2, axis=1), rtol=1e-12)
-    for bad in ([np.array([0, 1]), np.array([3, 4])], [np.array([1]), np.array([0, 2, 3, 4])],
-                [np.array([0, 1, 2, 3, 4]), np.array([], dtype=int)]):
+    for bad in (
+        [np.array([0, 1]), np.array([3, 4])],
+        [np.array([1]), np.array([0, 2, 3, 4])],
+        [np.array([0, 1, 2, 3, 4]), np.array([], dtype=int)],
+    ):
         with pytest.raises(ValueError, match="column clusters"):
             column_blocks(5, bad)
     assert [list(c) for c in degenerate_clusters([3.0, 2.0, 2.0, 2.0 * (1 - 1e-4), 1.0])] == [[0], [1, 2, 3], [4]]

@@ -57,7 +57,7 @@ def test_static_factors_fold_batchnorm_and_layernorm():
     v = torch.randn(4)
     x = v[None, :, None, None].expand(1, 4, 7, 7)
     with torch.no_grad():
-        y = (net.blocks[0].conv1(x) * (bn.weight / torch.sqrt(bn.running_var + bn.eps))[None, :, None, None])
+        y = net.blocks[0].conv1(x) * (bn.weight / torch.sqrt(bn.running_var + bn.eps))[None, :, None, None]
     assert np.allclose(W1 @ v.numpy(), y[0, :, 3, 3].numpy(), atol=1e-5)
     assert np.allclose(conv_dc(net.blocks[0].conv2.weight), net.blocks[0].conv2.weight.detach().sum((2, 3)).numpy())
     gpt = _gpt()
@@ -66,7 +66,7 @@ def test_static_factors_fold_batchnorm_and_layernorm():
     fs = static_factors(gpt)
     b = gpt.transformer.h[0]
     d = 16
-    Wv = b.attn.c_attn.weight.detach().numpy()[:, 2 * d:].T * b.ln_1.weight.detach().numpy()[None]
+    Wv = b.attn.c_attn.weight.detach().numpy()[:, 2 * d :].T * b.ln_1.weight.detach().numpy()[None]
     assert np.allclose(fs[0].op, Wv) and [f.name for f in fs[:4]] == ["L0.W_V", "L0.W_O", "L0.W_up", "L0.W_down"]
 
 

@@ -8,8 +8,12 @@ import torch
 from scipy.sparse.linalg import aslinearoperator
 
 from lsa.gsa.config import GSAConfig
-from lsa.gsa.jacobian import (MeanChannelJacobian, gram_average_spectrum, per_sample_channel_jacobians,
-                              per_sample_mean_jacobian)
+from lsa.gsa.jacobian import (
+    MeanChannelJacobian,
+    gram_average_spectrum,
+    per_sample_channel_jacobians,
+    per_sample_mean_jacobian,
+)
 from lsa.gsa.pam import row_groups, row_groups_argmax, row_groups_spectral
 from lsa.gsa.spectra import hutchinson_fro2, hutchpp_fro2, randomized_spectrum
 from lsa.linalg import random_orthogonal, randomized_svd
@@ -26,7 +30,7 @@ def decaying_matrix(m, n, rng, power=1.0):
 def test_hutchpp_exact_when_basis_spans_row_space():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((40, 6)) @ rng.standard_normal((6, 30))  # rank 6
-    truth = float(np.sum(A ** 2))
+    truth = float(np.sum(A**2))
     V, _ = np.linalg.qr(A.T @ rng.standard_normal((40, 6)))  # an orthonormal basis of the row space
     est, upper = hutchpp_fro2(aslinearoperator(A), n_samples=10, seed=3, basis=V)
     assert est == pytest.approx(truth, rel=1e-12) and upper == pytest.approx(truth, rel=1e-12)
@@ -39,7 +43,7 @@ def test_hutchpp_interval_covers_truth_and_is_much_narrower_than_hutchinson():
     rng = np.random.default_rng(100)
     A = decaying_matrix(120, 100, rng)
     op = aslinearoperator(A)
-    truth = float(np.sum(A ** 2))
+    truth = float(np.sum(A**2))
     budget, k, seeds = 60, 20, range(200)
     _, _, Vt = randomized_svd(op, k, oversample=10, n_iter=2, seed=0)
     for basis, max_ratio in ((Vt.T, 0.1), (None, 0.3)):
@@ -56,7 +60,7 @@ def test_hutchpp_interval_covers_truth_and_is_much_narrower_than_hutchinson():
 def test_randomized_spectrum_uses_deflated_estimate():
     rng = np.random.default_rng(7)
     A = decaying_matrix(80, 60, rng)
-    truth = float(np.sum(A ** 2))
+    truth = float(np.sum(A**2))
     spec = randomized_spectrum(aslinearoperator(A), 8, oversample=10, n_iter=2, seed=0, n_hutch=32)
     assert not spec.exact
     assert truth <= spec.fro2 <= truth * 1.02  # upper end of a narrow interval (plain Hutchinson: 10-45 %)
@@ -88,7 +92,7 @@ def test_per_sample_jacobians_match_jacrev_reference_and_mean_operator():
     J = per_sample_channel_jacobians(fn, x, -1, chunk=4)
     assert J.shape == (4, 6, 6)
     for n in range(4):  # independent reference: torch.func.jacrev on one sample
-        assert np.allclose(J[n], per_sample_mean_jacobian(fn, x[n:n + 1], -1), atol=1e-12, rtol=0)
+        assert np.allclose(J[n], per_sample_mean_jacobian(fn, x[n : n + 1], -1), atol=1e-12, rtol=0)
     assert np.allclose(J.mean(0), MeanChannelJacobian(fn, x, -1).dense(), atol=1e-12, rtol=0)
     # NCHW layout: a conv block, channels on axis 1
     torch.manual_seed(1)
@@ -96,7 +100,7 @@ def test_per_sample_jacobians_match_jacrev_reference_and_mean_operator():
     xc = torch.randn(3, 3, 6, 6, dtype=torch.double)
     Jc = per_sample_channel_jacobians(lambda h: torch.tanh(conv(h)), xc, 1)
     for n in range(3):
-        ref = per_sample_mean_jacobian(lambda h: torch.tanh(conv(h)), xc[n:n + 1], 1)
+        ref = per_sample_mean_jacobian(lambda h: torch.tanh(conv(h)), xc[n : n + 1], 1)
         assert np.allclose(Jc[n], ref, atol=1e-12, rtol=0)
 
 
@@ -110,9 +114,9 @@ def test_gram_average_spectrum_dominates_mean_jacobian(seed):
     assert np.all(np.diff(g) <= 0) and g.shape == (8,)
     assert np.all(g >= s - 1e-10 * s[0])
     # the excess energy is exactly the sample variance of the Jacobians (and positive for a nonlinear block)
-    excess = np.sum(g ** 2) - np.sum(s ** 2)
+    excess = np.sum(g**2) - np.sum(s**2)
     assert excess == pytest.approx(np.mean(np.sum((J - J.mean(0)) ** 2, axis=(1, 2))), rel=1e-8)
-    assert excess > 1e-3 * np.sum(s ** 2)
+    assert excess > 1e-3 * np.sum(s**2)
     assert np.allclose(gram_average_spectrum(None, None, jacobians=J), g, rtol=1e-13, atol=0)
 
 

@@ -11,11 +11,12 @@ C, T, N = 6, 5, 3
 
 def _attention_block(seed=0):
     g = torch.Generator().manual_seed(seed)
-    Wq, Wk, Wv = (torch.randn(C, C, generator=g, dtype=torch.float64) / C ** 0.5 for _ in range(3))
+    Wq, Wk, Wv = (torch.randn(C, C, generator=g, dtype=torch.float64) / C**0.5 for _ in range(3))
 
     def f(h):
-        a = torch.softmax((h @ Wq) @ (h @ Wk).transpose(-1, -2) / C ** 0.5, -1)
+        a = torch.softmax((h @ Wq) @ (h @ Wk).transpose(-1, -2) / C**0.5, -1)
         return h + a @ (h @ Wv)
+
     return f
 
 
@@ -38,10 +39,9 @@ def test_token_local_equals_broadcast_for_a_tokenwise_block_and_rejects_other_la
     torch.manual_seed(0)
     mlp = torch.nn.Sequential(torch.nn.Linear(C, 8), torch.nn.Tanh(), torch.nn.Linear(8, C)).double()
     x = torch.randn(N, T, C, dtype=torch.float64)
-    g = lambda h: h + mlp(h)  # noqa: E731
+    g = lambda h: h + mlp(h)
     with torch.no_grad():
-        np.testing.assert_allclose(TokenLocalJacobian(g, x).dense(), MeanChannelJacobian(g, x, -1).dense(),
-                                   atol=1e-13)
+        np.testing.assert_allclose(TokenLocalJacobian(g, x).dense(), MeanChannelJacobian(g, x, -1).dense(), atol=1e-13)
     conv = torch.nn.Conv2d(3, 3, 3, padding=1).double()
     with pytest.raises(ValueError, match="token activations"):
         TokenLocalJacobian(conv, torch.randn(2, 3, 4, 4, dtype=torch.float64))

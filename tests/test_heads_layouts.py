@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 import torch
+from threadpoolctl import threadpool_limits
 from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel
 
 from lsa.alignment.heads import head_bases, head_overlaps, overlap_matrix, transformer_blocks
@@ -25,11 +25,27 @@ def tiny(kind):
     if kind == "gpt2":
         m = GPT2Model(GPT2Config(n_layer=2, n_embd=D, n_head=H, vocab_size=50, n_positions=16))
     elif kind == "bert":
-        m = BertModel(BertConfig(num_hidden_layers=2, hidden_size=D, num_attention_heads=H, intermediate_size=4 * D,
-                                 vocab_size=50, max_position_embeddings=16))
+        m = BertModel(
+            BertConfig(
+                num_hidden_layers=2,
+                hidden_size=D,
+                num_attention_heads=H,
+                intermediate_size=4 * D,
+                vocab_size=50,
+                max_position_embeddings=16,
+            )
+        )
     else:
-        m = LlamaModel(LlamaConfig(num_hidden_layers=2, hidden_size=D, num_attention_heads=H, num_key_value_heads=2,
-                                   intermediate_size=3 * D, vocab_size=50))
+        m = LlamaModel(
+            LlamaConfig(
+                num_hidden_layers=2,
+                hidden_size=D,
+                num_attention_heads=H,
+                num_key_value_heads=2,
+                intermediate_size=3 * D,
+                vocab_size=50,
+            )
+        )
     with torch.no_grad():  # non-trivial norm gains so that folding matters
         for n, p in m.named_parameters():
             if p.ndim == 1 and ("ln" in n.lower() or "norm" in n.lower()) and n.endswith("weight"):
@@ -39,7 +55,7 @@ def tiny(kind):
 
 def normalise(x, rms=False, eps=1e-5):
     if rms:
-        return x / torch.sqrt((x ** 2).mean(-1, keepdim=True) + 1e-6)
+        return x / torch.sqrt((x**2).mean(-1, keepdim=True) + 1e-6)
     mu, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True, unbiased=False)
     return (x - mu) / torch.sqrt(var + eps)
 
@@ -53,10 +69,10 @@ def test_folded_read_matrices_reproduce_module_outputs(kind):
     if kind == "gpt2":
         blk = m.h[1]
         q_mod = blk.attn.c_attn(blk.ln_1(x))[:, :D]
-        v_mod = blk.attn.c_attn(blk.ln_1(x))[:, 2 * D:]
+        v_mod = blk.attn.c_attn(blk.ln_1(x))[:, 2 * D :]
         xh, q_lin = normalise(x), torch.from_numpy(b.Wq)
         const = blk.ln_1.bias @ blk.attn.c_attn.weight[:, :D] + blk.attn.c_attn.bias[:D]
-        cv = blk.ln_1.bias @ blk.attn.c_attn.weight[:, 2 * D:] + blk.attn.c_attn.bias[2 * D:]
+        cv = blk.ln_1.bias @ blk.attn.c_attn.weight[:, 2 * D :] + blk.attn.c_attn.bias[2 * D :]
         np.testing.assert_allclose((xh @ q_lin.T + const).detach(), q_mod.detach(), atol=1e-10)
         np.testing.assert_allclose((xh @ torch.from_numpy(b.Wv).T + cv).detach(), v_mod.detach(), atol=1e-10)
         out_mod = blk.attn.c_proj(x[:, :D]) - blk.attn.c_proj.bias
@@ -66,17 +82,24 @@ def test_folded_read_matrices_reproduce_module_outputs(kind):
         q_mod = m.encoder.layer[1].attention.self.query(ln(x))
         lin = m.encoder.layer[1].attention.self.query
         const = ln.bias @ lin.weight.T + lin.bias
-        np.testing.assert_allclose((normalise(x, eps=ln.eps) @ torch.from_numpy(b.Wq).T + const).detach(), q_mod.detach(),
-                                   atol=1e-10)
+        np.testing.assert_allclose(
+            (normalise(x, eps=ln.eps) @ torch.from_numpy(b.Wq).T + const).detach(), q_mod.detach(), atol=1e-10
+        )
         ln2 = m.encoder.layer[1].attention.output.LayerNorm
         inter = m.encoder.layer[1].intermediate.dense
-        np.testing.assert_allclose((normalise(x, eps=ln2.eps) @ torch.from_numpy(b.mlp_in["in"]).T + ln2.bias @ inter.weight.T
-                                    + inter.bias).detach(), inter(ln2(x)).detach(), atol=1e-10)
+        np.testing.assert_allclose(
+            (
+                normalise(x, eps=ln2.eps) @ torch.from_numpy(b.mlp_in["in"]).T + ln2.bias @ inter.weight.T + inter.bias
+            ).detach(),
+            inter(ln2(x)).detach(),
+            atol=1e-10,
+        )
     else:
         blk = m.layers[1]
         q_mod = blk.self_attn.q_proj(blk.input_layernorm(x))
-        np.testing.assert_allclose((normalise(x, rms=True) @ torch.from_numpy(b.Wq).T).detach(), q_mod.detach(),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            (normalise(x, rms=True) @ torch.from_numpy(b.Wq).T).detach(), q_mod.detach(), atol=1e-6
+        )
         assert b.Wk.shape == (2 * D // H, D) and b.head("k", 3) is not None
         np.testing.assert_array_equal(b.head("k", 2), b.head("k", 3))  # grouped-query: heads 2,3 share K
         assert set(b.mlp_in) == {"up", "gate"}
@@ -110,6 +133,7 @@ def test_random_heads_at_chance():
 
 def test_linear_cka_properties():
     from lsa.alignment.cka import linear_cka
+
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 10))
     assert linear_cka(X, X) == pytest.approx(1.0)

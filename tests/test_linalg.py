@@ -4,9 +4,18 @@ import numpy as np
 import pytest
 import scipy.linalg as sl
 
-from lsa.linalg import (chance_soft_overlap, effective_rank, generic_intersection_dim, intersection_dim,
-                        orthonormal_basis, principal_angles, random_orthogonal, randomized_svd, soft_overlap,
-                        top_subspace)
+from lsa.linalg import (
+    chance_soft_overlap,
+    effective_rank,
+    generic_intersection_dim,
+    intersection_dim,
+    orthonormal_basis,
+    principal_angles,
+    random_orthogonal,
+    randomized_svd,
+    soft_overlap,
+    top_subspace,
+)
 
 
 def _basis(rng, n, k):
@@ -104,8 +113,14 @@ def test_randomized_svd_matches_dense_on_decaying_spectrum():
     assert principal_angles(Vt.T, Vtd[:k].T).max() < 1e-6
     from scipy.sparse.linalg import LinearOperator
 
-    op = LinearOperator(M.shape, matvec=lambda x: M @ x, rmatvec=lambda y: M.T @ y,
-                        matmat=lambda X: M @ X, rmatmat=lambda Y: M.T @ Y, dtype=float)
+    op = LinearOperator(
+        M.shape,
+        matvec=lambda x: M @ x,
+        rmatvec=lambda y: M.T @ y,
+        matmat=lambda X: M @ X,
+        rmatmat=lambda Y: M.T @ Y,
+        dtype=float,
+    )
     _, sv_op, _ = randomized_svd(op, k, seed=1)
     np.testing.assert_allclose(sv_op, sd[:k], rtol=1e-8)
     with pytest.raises(ValueError, match="k="):
@@ -125,8 +140,7 @@ def _counting_operator(M):
         count["cols"] += Y.shape[1]
         return M.T @ Y
 
-    op = LinearOperator(M.shape, matvec=lambda x: M @ x, rmatvec=lambda y: M.T @ y, matmat=mm, rmatmat=rmm,
-                        dtype=float)
+    op = LinearOperator(M.shape, matvec=lambda x: M @ x, rmatvec=lambda y: M.T @ y, matmat=mm, rmatmat=rmm, dtype=float)
     return op, count
 
 

@@ -18,9 +18,19 @@ def _records(n=8):
     recs = []
     for i in range(n):
         r = S.render_subject(cfg, i)
-        recs.append(dict(participant_id=r.subject_id, diagnosis=r.diagnosis, t1w=r.image(0.0), affine=r.affine,
-                         age=r.age, sex="M" if i % 3 else "F", site=f"S{r.site}", wm_mask=r.gt_wm,
-                         brain_mask=r.brain.astype(np.uint8)))
+        recs.append(
+            dict(
+                participant_id=r.subject_id,
+                diagnosis=r.diagnosis,
+                t1w=r.image(0.0),
+                affine=r.affine,
+                age=r.age,
+                sex="M" if i % 3 else "F",
+                site=f"S{r.site}",
+                wm_mask=r.gt_wm,
+                brain_mask=r.brain.astype(np.uint8),
+            )
+        )
     return recs
 
 

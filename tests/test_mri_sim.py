@@ -82,7 +82,7 @@ def test_calibration_gives_requested_d(cfg):
         assert abs(shift - d) <= 0.15 * max(d, 0.1)
         # empirical Cohen's d between groups within 3 standard errors of the requested d (spec §11: ±0.5)
         emp = S.cohens_d(s[y == 0], s[y == 1])
-        se = np.sqrt(4 / len(y) + d ** 2 / (2 * len(y)))
+        se = np.sqrt(4 / len(y) + d**2 / (2 * len(y)))
         assert abs(emp - d) < max(0.5, 3 * se), (d, emp)
 
 

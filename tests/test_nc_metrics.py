@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 import torch
+from threadpoolctl import threadpool_limits
 
 from lsa.alignment.neural_collapse import nc_metrics
 from lsa.data.digits import load_digits_tensors
@@ -46,7 +46,7 @@ def test_nc1_closed_form_and_scrambled_classifier():
     # each class: mean ± eps·e (along a direction inside the class-mean span): within-class var eps²
     e = Mt[:, 0] / np.linalg.norm(Mt[:, 0])
     H = np.concatenate([[Mt[:, c] + eps * e, Mt[:, c] - eps * e] for c in range(C)])
-    Sigma_W = eps ** 2 * np.outer(e, e)
+    Sigma_W = eps**2 * np.outer(e, e)
     Sigma_B = Mt @ Mt.T / C
     expected = np.trace(Sigma_W @ np.linalg.pinv(Sigma_B)) / C
     out = nc_metrics(H, y, Mt.T)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 import torch
+from threadpoolctl import threadpool_limits
 
 from lsa.alignment.commutator import commutator_magnitude
 from lsa.alignment.diagnose import weight_pairs
@@ -30,8 +30,7 @@ def test_resnet_training_logs_and_learns(bn):
     X[y == 1, :, :4] += 2.0
     X[y == 2, :, 4:] += 2.0
     net = ResNet(1, 3, (4, 8), 1, batchnorm=bn)
-    _, log = train_classifier(net, X, y, ClassifierConfig(steps=40, lr=0.05, log_every=20, batch_size=16,
-                                                          device="cpu"))
+    _, log = train_classifier(net, X, y, ClassifierConfig(steps=40, lr=0.05, log_every=20, batch_size=16, device="cpu"))
     assert list(log.step) == [0, 20, 40]
     assert log.loss.iloc[-1] < log.loss.iloc[0]
     snap = nc_snapshot(net, X, y, resnet_features)
@@ -44,13 +43,16 @@ def test_resnet_training_logs_and_learns(bn):
 
 def test_mlp_callback_columns_and_config_errors():
     X, y = gaussian_mixture(3, 6, 10, seed=1)
-    cfg = TrainConfig(widths=(6, 8, 8, 3), activation="relu", steps=20, lr=0.1, loss="ce", log_every=10,
-                      device="cpu")
+    cfg = TrainConfig(widths=(6, 8, 8, 3), activation="relu", steps=20, lr=0.1, loss="ce", log_every=10, device="cpu")
     _, log = train_mlp(X, y, cfg, callback=nc_callback(X, y))
     for col in ("nc1", "nc3", "nc4", "level2_nc", "level2_0", "level3_1", "comm_1"):
         assert col in log.columns and np.isfinite(log[col]).all()
     with pytest.raises(ValueError, match="momentum"):
         ClassifierConfig(momentum=1.5)
     with pytest.raises(ValueError, match="samples"):
-        train_classifier(ResNet(1, 3, (4,), 1), torch.zeros(5, 1, 8, 8), torch.zeros(4, dtype=torch.long),
-                         ClassifierConfig(device="cpu"))
+        train_classifier(
+            ResNet(1, 3, (4,), 1),
+            torch.zeros(5, 1, 8, 8),
+            torch.zeros(4, dtype=torch.long),
+            ClassifierConfig(device="cpu"),
+        )

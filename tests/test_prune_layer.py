@@ -53,10 +53,10 @@ def test_cvr_wanda_setting_equals_wanda_reference_mask(pat):
     if pat.is_nm:
         for ii in range(metric.shape[1]):
             if ii % pat.m == 0:
-                tmp = metric[:, ii:ii + pat.m].float()
+                tmp = metric[:, ii : ii + pat.m].float()
                 ref_prune.scatter_(1, ii + torch.topk(tmp, pat.n, dim=1, largest=False)[1], True)
     else:
-        idx = torch.sort(metric, dim=-1, stable=True)[1][:, :int(metric.shape[1] * pat.sparsity)]
+        idx = torch.sort(metric, dim=-1, stable=True)[1][:, : int(metric.shape[1] * pat.sparsity)]
         ref_prune.scatter_(1, idx, True)
     wanda = select_mask(wanda_score(W, st.second_moment), pat, "row")
     cvr = select_mask(cvr_score(W, st.second_moment, st.var, CVRConfig(a=1, gamma=0, weight_term="abs")), pat, "row")
@@ -70,8 +70,9 @@ def test_cvr_ria_setting_equals_ria_mask(pat):
     W, X = _layer_data(seed=1)
     st = _stats(X)
     ria = select_mask(ria_score(W, st.second_moment, a=0.5), pat, "layer")
-    cvr = select_mask(cvr_score(W, st.second_moment, st.var, CVRConfig(a=0.5, gamma=0, weight_term="relative")),
-                      pat, "layer")
+    cvr = select_mask(
+        cvr_score(W, st.second_moment, st.var, CVRConfig(a=0.5, gamma=0, weight_term="relative")), pat, "layer"
+    )
     assert torch.equal(cvr, ria)
     # reference RIA metric (lib/prune.py prune_ria) and its threshold rule
     Wa = W.abs()
@@ -80,7 +81,7 @@ def test_cvr_ria_setting_equals_ria_mask(pat):
         ref = torch.zeros_like(metric, dtype=torch.bool)
         for ii in range(metric.shape[1]):
             if ii % pat.m == 0:
-                ref.scatter_(1, ii + torch.topk(metric[:, ii:ii + pat.m], pat.n, dim=1, largest=False)[1], True)
+                ref.scatter_(1, ii + torch.topk(metric[:, ii : ii + pat.m], pat.n, dim=1, largest=False)[1], True)
         assert torch.equal(ria, ~ref)
     else:
         thresh = torch.sort(metric.flatten())[0][int(W.numel() * pat.sparsity)]
@@ -151,8 +152,8 @@ def _sparsegpt_reference(W, H, pat, blocksize, percdamp=0.01):
             tmp = W[:, blk] ** 2 / torch.diag(U)[blk] ** 2
             prune[:, blk] = tmp <= torch.sort(tmp.flatten())[0][int(tmp.numel() * pat.sparsity)]
         if pat.is_nm and c % pat.m == 0:
-            tmp = W[:, c:c + pat.m] ** 2 / torch.diag(U)[c:c + pat.m] ** 2
-            prune[:, c:c + pat.m].scatter_(1, torch.topk(tmp, pat.n, dim=1, largest=False)[1], True)
+            tmp = W[:, c : c + pat.m] ** 2 / torch.diag(U)[c : c + pat.m] ** 2
+            prune[:, c : c + pat.m].scatter_(1, torch.topk(tmp, pat.n, dim=1, largest=False)[1], True)
         q = torch.where(prune[:, c], torch.zeros_like(W[:, c]), W[:, c])
         err = (W[:, c] - q) / U[c, c]
         W[:, c:] -= err[:, None] * U[c, c:][None, :]
@@ -224,8 +225,14 @@ def test_ec_exact_single_token_reproduces_energy_ratio_and_ls_is_least_squares()
     torch.testing.assert_close(alpha**2, yd**2 / yp**2, rtol=1e-8, atol=0)
     # ls_exact: α_i minimises ||X W_iᵀ − α X P_iᵀ||² (closed-form 1-D least squares)
     st2 = _stats(X, gram=True)
-    a_ls, _ = energy_alpha(W, P, st2.mean, st2.var, ECConfig(mode="ls_exact", alpha_min=1e-6, alpha_max=1e6),
-                           st2.covariance_second_moment())
+    a_ls, _ = energy_alpha(
+        W,
+        P,
+        st2.mean,
+        st2.var,
+        ECConfig(mode="ls_exact", alpha_min=1e-6, alpha_max=1e6),
+        st2.covariance_second_moment(),
+    )
     Yd, Yp = X.double() @ W.double().T, X.double() @ P.double().T
     ref = (Yd * Yp).sum(0) / (Yp * Yp).sum(0)
     torch.testing.assert_close(a_ls, ref, rtol=1e-8, atol=0)

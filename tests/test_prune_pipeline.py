@@ -17,33 +17,67 @@ torch.set_num_threads(2)
 
 def _gpt2():
     from transformers import GPT2Config, GPT2LMHeadModel
+
     torch.manual_seed(0)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=32, n_embd=32, n_layer=2, n_head=2,
-                                      bos_token_id=0, eos_token_id=0)).eval()
+    return GPT2LMHeadModel(
+        GPT2Config(vocab_size=64, n_positions=32, n_embd=32, n_layer=2, n_head=2, bos_token_id=0, eos_token_id=0)
+    ).eval()
 
 
 def _llama():
     from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=4, num_key_value_heads=2,
-                                        max_position_embeddings=64, bos_token_id=0, eos_token_id=0,
-                                        pad_token_id=0)).eval()
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=64,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+        )
+    ).eval()
 
 
 def _opt():
     from transformers import OPTConfig, OPTForCausalLM
+
     torch.manual_seed(0)
-    return OPTForCausalLM(OPTConfig(vocab_size=64, hidden_size=32, ffn_dim=64, num_hidden_layers=2,
-                                    num_attention_heads=4, max_position_embeddings=64, word_embed_proj_dim=32,
-                                    bos_token_id=0, eos_token_id=0, pad_token_id=1)).eval()
+    return OPTForCausalLM(
+        OPTConfig(
+            vocab_size=64,
+            hidden_size=32,
+            ffn_dim=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=64,
+            word_embed_proj_dim=32,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=1,
+        )
+    ).eval()
 
 
 def _bert():
     from transformers import BertConfig, BertModel
+
     torch.manual_seed(0)
-    return BertModel(BertConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                num_attention_heads=4, max_position_embeddings=64)).eval()
+    return BertModel(
+        BertConfig(
+            vocab_size=64,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=64,
+        )
+    ).eval()
 
 
 MODELS = {"gpt2": _gpt2, "llama": _llama, "opt": _opt, "bert": _bert}
@@ -74,8 +108,11 @@ def test_capture_and_replay_reproduce_the_model(arch):
         for h, s in zip(inputs.hidden, samples):
             ref = model(**s, output_hidden_states=True).hidden_states[-1]
             if arch != "bert":  # decoders apply a final norm after the last block
-                final_norm = {"gpt2": lambda m: m.transformer.ln_f, "llama": lambda m: m.model.norm,
-                              "opt": lambda m: m.model.decoder.final_layer_norm}[arch](model)
+                final_norm = {
+                    "gpt2": lambda m: m.transformer.ln_f,
+                    "llama": lambda m: m.model.norm,
+                    "opt": lambda m: m.model.decoder.final_layer_norm,
+                }[arch](model)
                 h = final_norm(h)
             torch.testing.assert_close(h, ref, rtol=1e-4, atol=1e-4)
 
@@ -92,8 +129,8 @@ def test_every_method_gives_exact_pattern(arch, method):
         rep = prune_model(m, samples, PruneConfig(method=method, pattern=pattern, ec=method in ("cvr", "wanda")))
         assert rep["masks_ok"] and rep["ec_kept_mask"]
         assert abs(rep["sparsity"] - 0.5) < 1e-3
-        for b, block in enumerate(find_blocks(m)):
-            for name, mod in find_linears(block).items():
+        for block in find_blocks(m):
+            for mod in find_linears(block).values():
                 W = weight_view(mod)
                 zeros = (W == 0).reshape(W.shape[0], -1, 4).sum(-1)
                 if pattern == "2:4":
@@ -130,6 +167,7 @@ class _Uniform(nn.Module):
     def forward(self, input_ids):
         class Out:
             pass
+
         o = Out()
         o.logits = torch.zeros(*input_ids.shape, self.vocab) + self.p
         return o
@@ -163,7 +201,7 @@ def test_calibration_sampling_follows_reference_rule():
             if docs[i].numel() > 16:
                 break
         j = random.randint(0, docs[i].numel() - 16 - 1)
-        ref.append(docs[i][j:j + 16])
+        ref.append(docs[i][j : j + 16])
     assert all(torch.equal(s["input_ids"][0], r) for s, r in zip(got, ref))
     texts = ["a" * n for n in (5, 40, 17)]
     lazy = sample_calibration(texts, 3, 16, seed=1, encode=lambda t: torch.tensor([ord(c) for c in t]))
@@ -186,9 +224,20 @@ def test_paper_path_on_a_local_hf_model_and_files(tmp_path):
 
     torch.manual_seed(0)
     model_dir = tmp_path / "tiny-opt"
-    OPTForCausalLM(OPTConfig(vocab_size=30522, hidden_size=16, ffn_dim=32, num_hidden_layers=1,
-                             num_attention_heads=2, max_position_embeddings=64, word_embed_proj_dim=16,
-                             pad_token_id=0, bos_token_id=101, eos_token_id=102)).save_pretrained(model_dir)
+    OPTForCausalLM(
+        OPTConfig(
+            vocab_size=30522,
+            hidden_size=16,
+            ffn_dim=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=64,
+            word_embed_proj_dim=16,
+            pad_token_id=0,
+            bos_token_id=101,
+            eos_token_id=102,
+        )
+    ).save_pretrained(model_dir)
     for f in minilm_path().iterdir():
         if "token" in f.name or f.name == "vocab.txt":
             shutil.copy(f, model_dir / f.name)
@@ -197,8 +246,14 @@ def test_paper_path_on_a_local_hf_model_and_files(tmp_path):
     with gzip.open(tmp_path / "c4.json.gz", "wt") as f:
         for i in range(5):
             f.write(json.dumps({"text": text * (3 + i), "timestamp": "t", "url": "u"}) + "\n")
-    setup = hf_setup(str(model_dir), str(tmp_path / "wiki.test.raw"), str(tmp_path / "c4.json.gz"),
-                     seqlen=16, device="cpu", dtype="float32")
+    setup = hf_setup(
+        str(model_dir),
+        str(tmp_path / "wiki.test.raw"),
+        str(tmp_path / "c4.json.gz"),
+        seqlen=16,
+        device="cpu",
+        dtype="float32",
+    )
     samples = calibration_samples(setup, 3, 0, "cpu")
     dense = dense_perplexity_check(setup, None)
     assert dense["rel_diff"] < 1e-4

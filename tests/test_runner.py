@@ -13,9 +13,9 @@ import pytest
 
 from lsa.data.checksums import ChecksumError, update_manifest, verify, verify_all
 from lsa.runner.claims import Claim, ClaimError, evaluate, load_claims
-from lsa.runner.params import Param, ParameterError, parse_override, parse_parameters_cell, resolve
+from lsa.runner.params import ParameterError, parse_override, parse_parameters_cell, resolve
 
-TINY = '''# %% [markdown]
+TINY = """# %% [markdown]
 # # Tiny test chapter
 
 # %% tags=["profiles"]
@@ -42,9 +42,9 @@ time.sleep(float(os.environ.get("TINY_SLEEP", "0")))
 
 # %%
 lsa.write_metrics({"total": n * scale, "n": n, "ntags": len(tags)})
-'''
+"""
 
-CLAIMS = '''- id: T1
+CLAIMS = """- id: T1
   statement: "total is n times the scale"
   source: ours
   kind: guarantee
@@ -52,7 +52,7 @@ CLAIMS = '''- id: T1
   measured: total, n
   check: "total == n * 1.5"
   expected: "n × 1.5"
-'''
+"""
 
 
 @pytest.fixture
@@ -77,7 +77,11 @@ def lsa(*args, extra_env=None, **kw):
 
 def good_runs(root: Path) -> list[Path]:
     base = root / "runs" / "tiny"
-    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "failed-"))) if base.exists() else []
+    return (
+        sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "failed-")))
+        if base.exists()
+        else []
+    )
 
 
 def test_list_shows_parameters(env):
@@ -86,14 +90,20 @@ def test_list_shows_parameters(env):
     assert "tiny — Tiny test chapter" in out.stdout and "n: int = 5" in out.stdout and "# a scale" in out.stdout
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["run", "nosuch"], "available chapters: tiny"),
-    (["run", "tiny", "-p", "n"], "name=value"),
-    (["run", "tiny", "-p", "m=3"], "unknown parameter(s) 'm'; valid parameters: seed (int), n (int), scale (float)"),
-    (["run", "tiny", "-p", "n=abc"], "expects int"),
-    (["run", "tiny", "-p", "scale=1.5.2"], "expects float"),
-    (["run", "tiny", "-p", "profile=smoke"], "--profile"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["run", "nosuch"], "available chapters: tiny"),
+        (["run", "tiny", "-p", "n"], "name=value"),
+        (
+            ["run", "tiny", "-p", "m=3"],
+            "unknown parameter(s) 'm'; valid parameters: seed (int), n (int), scale (float)",
+        ),
+        (["run", "tiny", "-p", "n=abc"], "expects int"),
+        (["run", "tiny", "-p", "scale=1.5.2"], "expects float"),
+        (["run", "tiny", "-p", "profile=smoke"], "--profile"),
+    ],
+)
 def test_bad_input_exits_2_before_anything_runs(env, args, needle):
     out = lsa(*args)
     assert out.returncode == 2, out.stderr
@@ -136,8 +146,12 @@ def test_interrupted_run_keeps_the_good_run(env, sig):
     assert lsa("run", "tiny", "-q").returncode == 0
     (run,) = good_runs(env)
     before = (run / "metrics.json").read_bytes()
-    proc = subprocess.Popen([sys.executable, "-m", "lsa.cli", "run", "tiny", "-q", "--force"],
-                            env={**os.environ, "TINY_SLEEP": "60"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lsa.cli", "run", "tiny", "-q", "--force"],
+        env={**os.environ, "TINY_SLEEP": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while not list((env / "runs" / "tiny").glob(".tmp-*/started.txt")):
         assert time.time() < deadline and proc.poll() is None, "the run never started"
@@ -150,9 +164,13 @@ def test_interrupted_run_keeps_the_good_run(env, sig):
 
 
 def test_parameter_parsing():
-    p = {q.name: q for q in parse_parameters_cell(
-        "profile: str = 'default'  # p\nseed: int = 0  # s\nx: float = 1  # x\nf: bool = True  # f\n"
-        "xs: list[float] = [1, 2.5]  # xs\n")}
+    p = {
+        q.name: q
+        for q in parse_parameters_cell(
+            "profile: str = 'default'  # p\nseed: int = 0  # s\nx: float = 1  # x\nf: bool = True  # f\n"
+            "xs: list[float] = [1, 2.5]  # xs\n"
+        )
+    }
     assert p["x"].default == 1.0 and p["x"].comment == "x"
     assert parse_override(p["xs"], "[0.1, 2]") == [0.1, 2.0]
     assert parse_override(p["xs"], "0.1, 2") == [0.1, 2.0]
@@ -163,11 +181,13 @@ def test_parameter_parsing():
         parse_override(p["xs"], "['a']")
     with pytest.raises(ParameterError, match="unknown profile"):
         resolve(list(p.values()), {}, "huge", {})
-    for bad, needle in [("profile: str = 'a'\nseed = 0\n", "expected 'name: type"),
-                        ("profile: str = 'a'\nseed: complex = 0\n", "is not one of"),
-                        ("profile: str = 'a'\nseed: int = 'zero'\n", "expects int"),
-                        ("seed: int = 0\n", "'profile' is required"),
-                        ("profile: str = 'a'\nseed: int = 0  # seed, 0 = fixed\n", "contains '='")]:
+    for bad, needle in [
+        ("profile: str = 'a'\nseed = 0\n", "expected 'name: type"),
+        ("profile: str = 'a'\nseed: complex = 0\n", "is not one of"),
+        ("profile: str = 'a'\nseed: int = 'zero'\n", "expects int"),
+        ("seed: int = 0\n", "'profile' is required"),
+        ("profile: str = 'a'\nseed: int = 0  # seed, 0 = fixed\n", "contains '='"),
+    ]:
         with pytest.raises(ParameterError, match=needle):
             parse_parameters_cell(bad)
 
@@ -181,7 +201,9 @@ def test_claims_validation_and_evaluation(tmp_path):
     with pytest.raises(ClaimError, match="unknown fields"):
         load_claims(path)
     for check in ("__import__('os').system('true')", "total.real > 0", "open('x')"):
-        path.write_text(CLAIMS.replace('"total == n * 1.5"', repr(check).replace("'", '"') if '"' not in check else check))
+        path.write_text(
+            CLAIMS.replace('"total == n * 1.5"', repr(check).replace("'", '"') if '"' not in check else check)
+        )
         with pytest.raises(ClaimError):
             load_claims(path)
     claim = Claim("T", "s", "ours", "guarantee", ["smoke"], "a", "max(a) <= 1 and all(x > 0 for x in a)", "e")
@@ -267,4 +289,5 @@ def test_archive_keeps_a_run_and_the_page_reevaluates_its_claims(env, monkeypatc
     page = render_archive_page([a], root=env)
     assert "Device: Test GPU" in page and "`n=100`" in page and "| T1 | ✅ pass" in page
     from lsa.runner import REPO_ROOT
+
     assert not (REPO_ROOT / "results" / "paper" / "tiny").exists()  # tests never write into the repo

@@ -63,8 +63,14 @@ def test_wikitext_raw_file_and_folder(tmp_path):
     (folder / "wiki.test.raw").write_text(WIKI_RAW, encoding="utf-8")
     lines = load_wikitext2(folder / "wiki.test.raw")
     # the Hugging Face builder: blank lines -> "", others keep their newline
-    assert lines == ["", " = Valkyria Chronicles III = \n", "", " Senjō no Valkyria 3 is a game @-@ played .\n",
-                     "", " = = Plot = = \n"]
+    assert lines == [
+        "",
+        " = Valkyria Chronicles III = \n",
+        "",
+        " Senjō no Valkyria 3 is a game @-@ played .\n",
+        "",
+        " = = Plot = = \n",
+    ]
     assert load_wikitext2(tmp_path, "test") == lines
     text = wikitext_eval_text(lines)
     assert text.startswith("\n\n = Valkyria") and text.count("Senjō") == 1
@@ -79,8 +85,14 @@ def test_wikitext_raw_file_and_folder(tmp_path):
 
 def test_c4_shard_format(tmp_path):
     shard = tmp_path / "c4-train.00000-of-01024.json.gz"
-    docs = [{"text": f"Document {i}. " + "word " * (10 * i + 1), "timestamp": "2019-04-25T12:57:54Z",
-             "url": f"https://example.com/{i}"} for i in range(5)]
+    docs = [
+        {
+            "text": f"Document {i}. " + "word " * (10 * i + 1),
+            "timestamp": "2019-04-25T12:57:54Z",
+            "url": f"https://example.com/{i}",
+        }
+        for i in range(5)
+    ]
     with gzip.open(shard, "wt", encoding="utf-8") as f:
         for d in docs:
             f.write(json.dumps(d) + "\n")

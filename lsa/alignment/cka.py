@@ -7,6 +7,7 @@ Used by the head-overlap chapter (claim C24).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from lsa.linalg import as_float64
@@ -30,8 +31,9 @@ def linear_cka(X, Y) -> float:
 
 
 @torch.no_grad()
-def token_hidden_states(model, tokenizer, sentences: list[str], max_length: int = 64,
-                        batch_size: int = 32) -> list[np.ndarray]:
+def token_hidden_states(
+    model, tokenizer, sentences: list[str], max_length: int = 64, batch_size: int = 32
+) -> list[np.ndarray]:
     """Hidden states of every layer (embeddings first) at the non-padding tokens, float64 ``(N_tokens, d)``.
 
     Used by the head_overlap chapter.
@@ -41,8 +43,9 @@ def token_hidden_states(model, tokenizer, sentences: list[str], max_length: int 
     dev = next(model.parameters()).device
     per_layer = None
     for i in range(0, len(sentences), batch_size):
-        batch = tokenizer(sentences[i:i + batch_size], padding=True, truncation=True, max_length=max_length,
-                          return_tensors="pt").to(dev)
+        batch = tokenizer(
+            sentences[i : i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ).to(dev)
         out = model(**batch, output_hidden_states=True)
         mask = batch["attention_mask"].bool()
         hs = [h[mask].double().cpu().numpy() for h in out.hidden_states]
@@ -58,12 +61,11 @@ def consecutive_cka(states: list[np.ndarray]) -> list[float]:
     return [linear_cka(a, b) for a, b in zip(states, states[1:])]
 
 
-def spearman_table(summary, cka_values, columns) -> "pd.DataFrame":
+def spearman_table(summary, cka_values, columns) -> pd.DataFrame:
     """Spearman ρ (and p-value) across layers between each weight-only column of ``summary`` and ``cka_values``.
 
     Used by the head-overlap chapter (claim C24, spec §4.2 E6).
     """
-    import pandas as pd
     from scipy.stats import spearmanr
 
     if len(summary) != len(cka_values):

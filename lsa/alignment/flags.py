@@ -63,8 +63,12 @@ def flag_intersection_table(W_l, W_next, ladder=None, tau: float = 1e-2) -> dict
     if ladder is None:
         ladder = flag_ladder(s_l if effective_rank(s_l) <= effective_rank(s_n) else s_n)
     ladder = [int(r) for r in ladder]
-    if any(b <= a for a, b in zip(ladder, ladder[1:])) or not ladder or ladder[0] < 1 \
-            or ladder[-1] > min(U.shape[1], V.shape[1]):
+    if (
+        any(b <= a for a, b in zip(ladder, ladder[1:]))
+        or not ladder
+        or ladder[0] < 1
+        or ladder[-1] > min(U.shape[1], V.shape[1])
+    ):
         raise ValueError(f"ladder must be strictly increasing within [1, {min(U.shape[1], V.shape[1])}], got {ladder}")
     m = len(ladder)
     table, soft = np.zeros((m, m), dtype=int), np.zeros((m, m))
@@ -73,5 +77,10 @@ def flag_intersection_table(W_l, W_next, ladder=None, tau: float = 1e-2) -> dict
             table[i, j] = intersection_dim(U[:, :ri], V[:, :rj], tau)
             soft[i, j] = soft_overlap(U[:, :ri], V[:, :rj])
     r = np.array(ladder)
-    return {"ladder": ladder, "table": table, "soft": soft,
-            "generic": np.maximum(0, r[:, None] + r[None, :] - n), "aligned": np.minimum(r[:, None], r[None, :])}
+    return {
+        "ladder": ladder,
+        "table": table,
+        "soft": soft,
+        "generic": np.maximum(0, r[:, None] + r[None, :] - n),
+        "aligned": np.minimum(r[:, None], r[None, :]),
+    }

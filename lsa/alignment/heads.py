@@ -53,13 +53,13 @@ class BlockWeights:
         dh = self.d_head
         g = h // (self.n_heads // self.n_kv_heads)  # grouped-query: K/V head shared by a group
         if kind == "q":
-            return self.Wq[h * dh:(h + 1) * dh]
+            return self.Wq[h * dh : (h + 1) * dh]
         if kind == "k":
-            return self.Wk[g * dh:(g + 1) * dh]
+            return self.Wk[g * dh : (g + 1) * dh]
         if kind == "v":
-            return self.Wv[g * dh:(g + 1) * dh]
+            return self.Wv[g * dh : (g + 1) * dh]
         if kind == "o":
-            return self.Wo[:, h * dh:(h + 1) * dh]
+            return self.Wo[:, h * dh : (h + 1) * dh]
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
@@ -97,13 +97,21 @@ def transformer_layout(model) -> str | None:
     Used by the head_overlap chapter and ``lsa.diagnose``.
     """
     m = unwrap_transformer(model)
-    if hasattr(m, "encoder") and hasattr(m.encoder, "layer") and len(m.encoder.layer) \
-            and hasattr(m.encoder.layer[0], "attention"):
+    if (
+        hasattr(m, "encoder")
+        and hasattr(m.encoder, "layer")
+        and len(m.encoder.layer)
+        and hasattr(m.encoder.layer[0], "attention")
+    ):
         return "bert"
     if hasattr(m, "h") and len(m.h) and hasattr(m.h[0], "attn") and hasattr(m.h[0].attn, "c_attn"):
         return "gpt2"
-    if hasattr(m, "layers") and len(m.layers) and hasattr(m.layers[0], "self_attn") \
-            and hasattr(m.layers[0].self_attn, "q_proj"):
+    if (
+        hasattr(m, "layers")
+        and len(m.layers)
+        and hasattr(m.layers[0], "self_attn")
+        and hasattr(m.layers[0].self_attn, "q_proj")
+    ):
         return "llama"
     return None
 
@@ -114,8 +122,10 @@ def _check_block(block, path: str, required: tuple[str, ...]):
         for part in name.split("."):
             obj = getattr(obj, part, None)
             if obj is None:
-                raise ValueError(f"cannot map module {path} ({type(block).__name__}): it has no {name!r}; "
-                                 f"supported layouts are BERT, GPT-2 and LLaMA blocks")
+                raise ValueError(
+                    f"cannot map module {path} ({type(block).__name__}): it has no {name!r}; "
+                    f"supported layouts are BERT, GPT-2 and LLaMA blocks"
+                )
 
 
 def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeights]]:
@@ -149,14 +159,24 @@ def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeig
         prev_ln = getattr(getattr(m, "embeddings", None), "LayerNorm", None)
         for i, blk in enumerate(m.encoder.layer):
             path = f"encoder.layer.{i}"
-            _check_block(blk, path, ("attention.self.query", "attention.output.dense", "intermediate.dense",
-                                     "output.dense"))
+            _check_block(
+                blk, path, ("attention.self.query", "attention.output.dense", "intermediate.dense", "output.dense")
+            )
             att = blk.attention
             g_in, g_mlp = _gain(prev_ln, fold_ln), _gain(att.output.LayerNorm, fold_ln)
-            blocks.append(BlockWeights(
-                i, _fold(_np(att.self.query.weight), g_in), _fold(_np(att.self.key.weight), g_in),
-                _fold(_np(att.self.value.weight), g_in), _np(att.output.dense.weight),
-                {"in": _fold(_np(blk.intermediate.dense.weight), g_mlp)}, _np(blk.output.dense.weight), H, H))
+            blocks.append(
+                BlockWeights(
+                    i,
+                    _fold(_np(att.self.query.weight), g_in),
+                    _fold(_np(att.self.key.weight), g_in),
+                    _fold(_np(att.self.value.weight), g_in),
+                    _np(att.output.dense.weight),
+                    {"in": _fold(_np(blk.intermediate.dense.weight), g_mlp)},
+                    _np(blk.output.dense.weight),
+                    H,
+                    H,
+                )
+            )
             prev_ln = blk.output.LayerNorm
     elif layout == "gpt2":
         H = cfg.n_head
@@ -166,29 +186,60 @@ def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeig
             W = _np(blk.attn.c_attn.weight).T  # Conv1D stores (in, out)
             d = W.shape[1]
             g1, g2 = _gain(blk.ln_1, fold_ln), _gain(blk.ln_2, fold_ln)
-            blocks.append(BlockWeights(
-                i, _fold(W[:d], g1), _fold(W[d:2 * d], g1), _fold(W[2 * d:], g1), _np(blk.attn.c_proj.weight).T,
-                {"in": _fold(_np(blk.mlp.c_fc.weight).T, g2)}, _np(blk.mlp.c_proj.weight).T, H, H))
+            blocks.append(
+                BlockWeights(
+                    i,
+                    _fold(W[:d], g1),
+                    _fold(W[d : 2 * d], g1),
+                    _fold(W[2 * d :], g1),
+                    _np(blk.attn.c_proj.weight).T,
+                    {"in": _fold(_np(blk.mlp.c_fc.weight).T, g2)},
+                    _np(blk.mlp.c_proj.weight).T,
+                    H,
+                    H,
+                )
+            )
     elif layout == "llama":
         H = cfg.num_attention_heads
         H_kv = getattr(cfg, "num_key_value_heads", None) or H
         for i, blk in enumerate(m.layers):
             path = f"layers.{i}"
-            _check_block(blk, path, ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                     "self_attn.o_proj", "mlp.up_proj", "mlp.down_proj"))
+            _check_block(
+                blk,
+                path,
+                (
+                    "self_attn.q_proj",
+                    "self_attn.k_proj",
+                    "self_attn.v_proj",
+                    "self_attn.o_proj",
+                    "mlp.up_proj",
+                    "mlp.down_proj",
+                ),
+            )
             a = blk.self_attn
             g1, g2 = _gain(blk.input_layernorm, fold_ln), _gain(blk.post_attention_layernorm, fold_ln)
             mlp_in = {"up": _fold(_np(blk.mlp.up_proj.weight), g2)}
             if getattr(blk.mlp, "gate_proj", None) is not None:
                 mlp_in["gate"] = _fold(_np(blk.mlp.gate_proj.weight), g2)
-            blocks.append(BlockWeights(
-                i, _fold(_np(a.q_proj.weight), g1), _fold(_np(a.k_proj.weight), g1),
-                _fold(_np(a.v_proj.weight), g1), _np(a.o_proj.weight), mlp_in, _np(blk.mlp.down_proj.weight),
-                H, H_kv))
+            blocks.append(
+                BlockWeights(
+                    i,
+                    _fold(_np(a.q_proj.weight), g1),
+                    _fold(_np(a.k_proj.weight), g1),
+                    _fold(_np(a.v_proj.weight), g1),
+                    _np(a.o_proj.weight),
+                    mlp_in,
+                    _np(blk.mlp.down_proj.weight),
+                    H,
+                    H_kv,
+                )
+            )
     else:
         first = next((f"{n} ({type(c).__name__})" for n, c in m.named_children()), type(m).__name__)
-        raise ValueError(f"cannot map module {type(m).__name__}: no BERT (encoder.layer.*.attention), GPT-2 "
-                         f"(h.*.attn.c_attn) or LLaMA (layers.*.self_attn.q_proj) blocks found; first child: {first}")
+        raise ValueError(
+            f"cannot map module {type(m).__name__}: no BERT (encoder.layer.*.attention), GPT-2 "
+            f"(h.*.attn.c_attn) or LLaMA (layers.*.self_attn.q_proj) blocks found; first child: {first}"
+        )
     return layout, blocks
 
 
@@ -278,9 +329,12 @@ def head_overlaps(blocks: list[BlockWeights]) -> dict:
     per_layer = [within_overlaps(b, blk.d_head) for b, blk in zip(bases, blocks)]
     within = {k: [w[k] for w in per_layer] for k in KINDS}
     cross_l = [cross_overlap_means(bases[l], bases[l + 1], blocks[l].d_head) for l in range(len(blocks) - 1)]
-    return {"within": within, "within_mean": {k: [mean_offdiag(M) for M in within[k]] for k in KINDS},
-            "cross_mean": {k: [c[k] for c in cross_l] for k in ("q", "k", "v")},
-            "chance": blocks[0].d_head / blocks[0].d_model}
+    return {
+        "within": within,
+        "within_mean": {k: [mean_offdiag(M) for M in within[k]] for k in KINDS},
+        "cross_mean": {k: [c[k] for c in cross_l] for k in ("q", "k", "v")},
+        "chance": blocks[0].d_head / blocks[0].d_model,
+    }
 
 
 def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -291,8 +345,10 @@ def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarra
     OV: ``(W_V^h, W_O^h)`` (hidden space = head space); QK: ``(W_Q^h, W_K^hᵀ)`` so that
     ``P = W_K^h W_K^hᵀ`` and ``Q = W_Q^h W_Q^hᵀ``.
     """
-    return {"ov": [(block.head("v", h), block.head("o", h)) for h in range(block.n_heads)],
-            "qk": [(block.head("q", h), block.head("k", h).T) for h in range(block.n_heads)]}
+    return {
+        "ov": [(block.head("v", h), block.head("o", h)) for h in range(block.n_heads)],
+        "qk": [(block.head("q", h), block.head("k", h).T) for h in range(block.n_heads)],
+    }
 
 
 def load_local_transformer(name_or_path: str):
@@ -310,8 +366,9 @@ def load_local_transformer(name_or_path: str):
         model = AutoModel.from_pretrained(name_or_path, local_files_only=True)
         tok = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
     except OSError as err:
-        raise OSError(f"model {name_or_path!r} is not available offline (give a local folder or pre-cache it): "
-                      f"{err}") from err
+        raise OSError(
+            f"model {name_or_path!r} is not available offline (give a local folder or pre-cache it): {err}"
+        ) from err
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model.eval(), tok

@@ -35,7 +35,9 @@ def reparameterise(W_l, W_next, g):
     """
     W_l, W_next, g = as_float64(W_l), as_float64(W_next), as_float64(g)
     if g.shape != (W_l.shape[0], W_l.shape[0]) or W_next.shape[1] != W_l.shape[0]:
-        raise ValueError(f"g must be n_l × n_l = {W_l.shape[0]}² for the pair {W_l.shape}, {W_next.shape}; got {g.shape}")
+        raise ValueError(
+            f"g must be n_l × n_l = {W_l.shape[0]}² for the pair {W_l.shape}, {W_next.shape}; got {g.shape}"
+        )
     return g @ W_l, np.linalg.solve(g.T, W_next.T).T
 
 
@@ -68,8 +70,15 @@ def gl_invariants(W_l, W_next, rtol: float = 1e-9) -> dict[str, int]:
     s = np.linalg.svd(W_next @ im, compute_uv=False)
     r = int(np.sum(s > rtol * np.linalg.norm(W_next, 2)))
     dim_cap = im.shape[1] - r
-    return {"rank_l": r_l, "rank_next": r_n, "rank_product": r_p, "dim_im_cap_ker": dim_cap,
-            "defect_a": r_l - r_p, "defect_b": r_n - r_p, "polystable": bool(r_l == r_p == r_n)}
+    return {
+        "rank_l": r_l,
+        "rank_next": r_n,
+        "rank_product": r_p,
+        "dim_im_cap_ker": dim_cap,
+        "defect_a": r_l - r_p,
+        "defect_b": r_n - r_p,
+        "polystable": bool(r_l == r_p == r_n),
+    }
 
 
 def im_row_angles(W_l, W_next, rtol: float = 1e-9) -> np.ndarray:
@@ -130,7 +139,7 @@ def norm_descent(W_l, W_next, steps: int = 500, lr: float = 0.25, tol: float = 1
     norms, imb = [], []
     for _ in range(steps + 1):
         D = imbalance(W_l, W_next)
-        norms.append(float(np.sum(W_l ** 2) + np.sum(W_next ** 2)))
+        norms.append(float(np.sum(W_l**2) + np.sum(W_next**2)))
         imb.append(float(np.linalg.norm(D)))
         if imb[-1] < tol:
             break

@@ -17,8 +17,14 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from lsa.alignment.commutator import commutator_magnitude
-from lsa.linalg import (as_float64, chance_soft_overlap, effective_rank, generic_intersection_dim,
-                        intersection_dim, soft_overlap)
+from lsa.linalg import (
+    as_float64,
+    chance_soft_overlap,
+    effective_rank,
+    generic_intersection_dim,
+    intersection_dim,
+    soft_overlap,
+)
 
 TAUS = (1e-1, 1e-2, 1e-3)
 
@@ -59,15 +65,15 @@ def pair_subspaces(W_l, W_next):
     """
     W_l, W_next = as_float64(W_l), as_float64(W_next)
     if W_l.ndim != 2 or W_next.ndim != 2 or W_next.shape[1] != W_l.shape[0]:
-        raise ValueError(f"need 2-D adjacent weights with W_next.shape[1] == W_l.shape[0], "
-                         f"got {W_l.shape} and {W_next.shape}")
+        raise ValueError(
+            f"need 2-D adjacent weights with W_next.shape[1] == W_l.shape[0], got {W_l.shape} and {W_next.shape}"
+        )
     U, s_l, _ = np.linalg.svd(W_l, full_matrices=False)
     _, s_n, Vt = np.linalg.svd(W_next, full_matrices=False)
     return U, s_l, Vt.T, s_n
 
 
-def level_scores_from_bases(U, s_l, V, s_next, n: int, k: int | None = None, energy: float = 0.9,
-                            taus=TAUS) -> dict:
+def level_scores_from_bases(U, s_l, V, s_next, n: int, k: int | None = None, energy: float = 0.9, taus=TAUS) -> dict:
     """Level-2/3 scores from precomputed ordered singular bases (``U``: write side, ``V``: read side).
 
     See :func:`level_scores`; this entry point lets ``lsa.diagnose`` reuse Gram-based factors of wide layers.
@@ -80,9 +86,15 @@ def level_scores_from_bases(U, s_l, V, s_next, n: int, k: int | None = None, ene
     if not 1 <= k <= min(U.shape[1], V.shape[1]):
         raise ValueError(f"k={k} must lie in [1, {min(U.shape[1], V.shape[1])}] for this pair")
     Uk, Vk = U[:, :k], V[:, :k]
-    out = {"n": int(n), "k": k, "k_write": int(k_w), "k_read": int(k_r),
-           "level2_soft": soft_overlap(Uk, Vk), "level2_chance": chance_soft_overlap(k, k, n),
-           "generic_dim": generic_intersection_dim(k, k, n)}
+    out = {
+        "n": int(n),
+        "k": k,
+        "k_write": int(k_w),
+        "k_read": int(k_r),
+        "level2_soft": soft_overlap(Uk, Vk),
+        "level2_chance": chance_soft_overlap(k, k, n),
+        "generic_dim": generic_intersection_dim(k, k, n),
+    }
     for tau in taus:
         d = intersection_dim(Uk, Vk, tau)
         out[f"level2_dim_tau{tau:g}"] = d
@@ -94,8 +106,7 @@ def level_scores_from_bases(U, s_l, V, s_next, n: int, k: int | None = None, ene
     return out
 
 
-def level_scores(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TAUS,
-                 commutator: bool = True) -> dict:
+def level_scores(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TAUS, commutator: bool = True) -> dict:
     """Level-2 and Level-3 alignment scores of an adjacent pair ``(W_l, W_{l+1})``.
 
     Parameters
@@ -139,9 +150,15 @@ def overlap_scores(C_full, s_l, s_next, n: int, k: int | None = None, energy: fl
     k = min(k_w, k_r) if k is None else int(k)
     C = C_full[:k, :k]
     cos = np.clip(np.linalg.svd(C, compute_uv=False), 0, 1)
-    out = {"n": int(n), "k": k, "k_write": int(k_w), "k_read": int(k_r),
-           "level2_soft": float(np.sum(C ** 2) / k), "level2_chance": chance_soft_overlap(k, k, n),
-           "generic_dim": generic_intersection_dim(k, k, n)}
+    out = {
+        "n": int(n),
+        "k": k,
+        "k_write": int(k_w),
+        "k_read": int(k_r),
+        "level2_soft": float(np.sum(C**2) / k),
+        "level2_chance": chance_soft_overlap(k, k, n),
+        "generic_dim": generic_intersection_dim(k, k, n),
+    }
     for tau in taus:
         out[f"level2_dim_tau{tau:g}"] = int(np.sum(cos >= 1 - tau - 1e-15))
     cos_wr = np.clip(np.linalg.svd(C_full[:k_w, :k_r], compute_uv=False), 0, 1)
@@ -170,8 +187,7 @@ def gram_factors(W_l, W_next, S_eig=None) -> dict:
     wR, VR = np.linalg.eigh(R)
     wR, VR = wR[::-1].clip(0), VR[:, ::-1]
     S, wS, US = outer_gram_eig(A) if S_eig is None else S_eig
-    return {"R": R, "S": S, "M": M, "s_l": np.sqrt(wR), "VR": VR, "s_next": np.sqrt(wS), "US": US,
-            "n": B.shape[0]}
+    return {"R": R, "S": S, "M": M, "s_l": np.sqrt(wR), "VR": VR, "s_next": np.sqrt(wS), "US": US, "n": B.shape[0]}
 
 
 def outer_gram_eig(A):

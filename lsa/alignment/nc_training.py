@@ -7,8 +7,8 @@ optional momentum and minibatches, for any ``nn.Module`` classifier. Used by the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -114,12 +114,14 @@ def nc_callback(X, y, features: Callable = mlp_features, max_samples: int | None
 
     Used by the neural_collapse_levels chapter.
     """
-    return lambda step, model: nc_snapshot(model, X.to(next(model.parameters()).device), y, features,
-                                           max_samples=max_samples)
+    return lambda step, model: nc_snapshot(
+        model, X.to(next(model.parameters()).device), y, features, max_samples=max_samples
+    )
 
 
-def train_classifier(model: nn.Module, X, y, config: ClassifierConfig, features: Callable = resnet_features,
-                     max_eval: int | None = 2000):
+def train_classifier(
+    model: nn.Module, X, y, config: ClassifierConfig, features: Callable = resnet_features, max_eval: int | None = 2000
+):
     """Train ``model`` with softmax cross-entropy and log NC metrics and pair scores.
 
     Used by the neural_collapse_levels chapter.
@@ -151,8 +153,7 @@ def train_classifier(model: nn.Module, X, y, config: ClassifierConfig, features:
     dtype = next(model.parameters()).dtype
     X, y = X.to(dev, dtype), y.to(dev)
     gen = torch.Generator().manual_seed(config.seed)
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                          weight_decay=config.weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     rows, batches = [], MinibatchOrder(len(X), config.batch_size, gen, dev)
     for step in range(config.steps + 1):
         if step % config.log_every == 0 or step == config.steps:
@@ -161,8 +162,14 @@ def train_classifier(model: nn.Module, X, y, config: ClassifierConfig, features:
                 logits = model(X[:max_eval])
                 loss = float(nn.functional.cross_entropy(logits, y[:max_eval]))
                 acc = float((logits.argmax(1) == y[:max_eval]).double().mean())
-            rows.append({"step": step, "loss": loss, "accuracy": acc,
-                         **nc_snapshot(model, X, y.cpu(), features, max_samples=max_eval)})
+            rows.append(
+                {
+                    "step": step,
+                    "loss": loss,
+                    "accuracy": acc,
+                    **nc_snapshot(model, X, y.cpu(), features, max_samples=max_eval),
+                }
+            )
             model.train()
         if step == config.steps:
             break

@@ -71,7 +71,14 @@ def nc_metrics(H, y, W, b=None) -> dict[str, float]:
     Mb, _ = top_subspace(Mt, side="left", k=C - 1)
     wn = np.linalg.norm(W, axis=1)
     level3 = float(np.mean(np.sum(W.T * Mt, 0) / (wn * norms)))
-    return {"nc1": nc1, "nc2_equinorm": float(norms.std() / norms.mean()),
-            "nc2_equiangular": float(off.std()), "nc2_maxangle": float(np.mean(np.abs(off + 1.0 / (C - 1)))),
-            "nc3": nc3, "nc4": nc4, "level2_nc": soft_overlap(Wr, Mb), "level2_nc_chance": (C - 1) / n,
-            "level3_nc": level3}
+    return {
+        "nc1": nc1,
+        "nc2_equinorm": float(norms.std() / norms.mean()),
+        "nc2_equiangular": float(off.std()),
+        "nc2_maxangle": float(np.mean(np.abs(off + 1.0 / (C - 1)))),
+        "nc3": nc3,
+        "nc4": nc4,
+        "level2_nc": soft_overlap(Wr, Mb),
+        "level2_nc_chance": (C - 1) / n,
+        "level3_nc": level3,
+    }

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from lsa.alignment.imbalance import grams
 from lsa.linalg import as_float64
 
 
@@ -64,7 +63,7 @@ def commutator_from_spectra(p, q, C) -> float:
     """
     p, q = np.asarray(p, dtype=C.dtype), np.asarray(q, dtype=C.dtype)
     X = (p[:, None] * C) * q[None, :] @ C.T  # D_p C D_q Cᵀ
-    t1 = float(np.sum((p[:, None] ** 2) * (C ** 2) * (q[None, :] ** 2)))
+    t1 = float(np.sum((p[:, None] ** 2) * (C**2) * (q[None, :] ** 2)))
     t2 = float(np.sum(X * X.T))
     denom = np.linalg.norm(p) * np.linalg.norm(q)
     return float(np.sqrt(max(2.0 * (t1 - t2), 0.0)) / denom) if denom > 0 else 0.0
@@ -106,8 +105,10 @@ def rotation_null_spectra(p, q, n: int, n_draws: int = 100, seed: int = 0, dtype
     else:
         p = np.asarray(p, dtype=np.float64) / np.max(p)  # scale-free statistic: normalise before float32
         q = np.asarray(q, dtype=np.float64) / np.max(q)
-        vals = np.array([commutator_from_spectra(p, q, haar_block(n, len(p), len(q), rng, dtype))
-                         for _ in range(n_draws)], dtype=np.float64)
+        vals = np.array(
+            [commutator_from_spectra(p, q, haar_block(n, len(p), len(q), rng, dtype)) for _ in range(n_draws)],
+            dtype=np.float64,
+        )
     return {"mean": float(vals.mean()), "sd": float(vals.std(ddof=1)), "values": vals}
 
 
@@ -157,9 +158,9 @@ def rotation_null_many(spectra, n: int, n_draws: int = 100, seed: int = 0) -> li
         if len(p) == 0 or len(q) == 0:
             out.append({"mean": 0.0, "sd": 0.0})
             continue
-        C = Qs[:, :len(p), :len(q)]
+        C = Qs[:, : len(p), : len(q)]
         X = (p[None, :, None] * C * q[None, None, :]) @ np.swapaxes(C, 1, 2)
-        t1 = np.sum((p[None, :, None] ** 2) * C ** 2 * (q[None, None, :] ** 2), axis=(1, 2))
+        t1 = np.sum((p[None, :, None] ** 2) * C**2 * (q[None, None, :] ** 2), axis=(1, 2))
         t2 = np.sum(X * np.swapaxes(X, 1, 2), axis=(1, 2))
         vals = np.sqrt(np.maximum(2 * (t1 - t2), 0)) / (np.linalg.norm(p) * np.linalg.norm(q))
         out.append({"mean": float(vals.mean()), "sd": float(vals.std(ddof=1))})

@@ -17,11 +17,17 @@ import pandas as pd
 from lsa.alignment.commutator import commutator_direct, commutator_fast
 from lsa.alignment.flags import flag_intersection_table
 from lsa.alignment.imbalance import imbalance
-from lsa.alignment.invariance import (balanced_factorisation, gl_invariants, im_row_angles, norm_descent,
-                                      random_gl, reparameterise)
+from lsa.alignment.invariance import (
+    balanced_factorisation,
+    gl_invariants,
+    im_row_angles,
+    norm_descent,
+    random_gl,
+    reparameterise,
+)
 from lsa.alignment.levels import level_scores
-from lsa.alignment.omega import obstruction_forcing
 from lsa.alignment.nulls import rotation_null, zscore
+from lsa.alignment.omega import obstruction_forcing
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
 from lsa.alignment.training import TrainConfig, train_mlp
 from lsa.linalg import random_orthogonal
@@ -48,11 +54,16 @@ def invariance_trials(n_trials: int = 20, n: int = 16, seed: int = 0, cond: floa
         inv, ang = gl_invariants(W1, W2), im_row_angles(W1, W2)
         G1, G2 = reparameterise(W1, W2, random_gl(n, rng, cond))
         O1, O2 = reparameterise(W1, W2, random_orthogonal(n, rng))
-        rows.append({"trial": t, **inv,
-                     "gl_invariants_equal": gl_invariants(G1, G2) == inv,
-                     "o_invariants_equal": gl_invariants(O1, O2) == inv,
-                     "gl_angle_change_deg": float(np.degrees(np.max(np.abs(im_row_angles(G1, G2) - ang)))),
-                     "o_angle_change_deg": float(np.degrees(np.max(np.abs(im_row_angles(O1, O2) - ang))))})
+        rows.append(
+            {
+                "trial": t,
+                **inv,
+                "gl_invariants_equal": gl_invariants(G1, G2) == inv,
+                "o_invariants_equal": gl_invariants(O1, O2) == inv,
+                "gl_angle_change_deg": float(np.degrees(np.max(np.abs(im_row_angles(G1, G2) - ang)))),
+                "o_angle_change_deg": float(np.degrees(np.max(np.abs(im_row_angles(O1, O2) - ang)))),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -69,8 +80,14 @@ def factorisation_checks(n_trials: int = 10, seed: int = 0, descent_steps: int =
         (max relative gap to ``2‖M‖_*``) and one ``descent_trace`` (imbalance and norm per step) for plotting.
     """
     rng = np.random.default_rng(seed)
-    out = {"product_err": 0.0, "imbalance": 0.0, "norm_identity_rel_err": 0.0, "descent_final_imbalance": 0.0,
-           "descent_monotone": True, "descent_norm_vs_nuclear": 0.0}
+    out = {
+        "product_err": 0.0,
+        "imbalance": 0.0,
+        "norm_identity_rel_err": 0.0,
+        "descent_final_imbalance": 0.0,
+        "descent_monotone": True,
+        "descent_norm_vs_nuclear": 0.0,
+    }
     for t in range(n_trials):
         n_in, n, n_out = rng.integers(4, 10, size=3)
         r = int(rng.integers(1, min(n_in, n_out, n) + 1))
@@ -79,8 +96,9 @@ def factorisation_checks(n_trials: int = 10, seed: int = 0, descent_steps: int =
         nuc = np.linalg.svd(M, compute_uv=False).sum()
         out["product_err"] = max(out["product_err"], float(np.linalg.norm(W2 @ W1 - M) / np.linalg.norm(M)))
         out["imbalance"] = max(out["imbalance"], float(np.linalg.norm(imbalance(W1, W2))))
-        out["norm_identity_rel_err"] = max(out["norm_identity_rel_err"],
-                                           float(abs((W1 ** 2).sum() + (W2 ** 2).sum() - 2 * nuc) / (2 * nuc)))
+        out["norm_identity_rel_err"] = max(
+            out["norm_identity_rel_err"], float(abs((W1**2).sum() + (W2**2).sum() - 2 * nuc) / (2 * nuc))
+        )
         # closed orbit: full-rank pair through width n = min dims, then a random GL re-basing
         m = int(min(n_in, n_out))
         A, B = rng.standard_normal((m, n_in)), rng.standard_normal((n_out, m))
@@ -89,7 +107,9 @@ def factorisation_checks(n_trials: int = 10, seed: int = 0, descent_steps: int =
         nuc2 = np.linalg.svd(B @ A, compute_uv=False).sum()
         out["descent_final_imbalance"] = max(out["descent_final_imbalance"], float(d["imbalance"][-1]))
         out["descent_monotone"] &= bool(np.all(np.diff(d["norms"]) <= 1e-10 * d["norms"][0]))
-        out["descent_norm_vs_nuclear"] = max(out["descent_norm_vs_nuclear"], float(abs(d["norms"][-1] / (2 * nuc2) - 1)))
+        out["descent_norm_vs_nuclear"] = max(
+            out["descent_norm_vs_nuclear"], float(abs(d["norms"][-1] / (2 * nuc2) - 1))
+        )
         if t == 0:
             out["descent_trace"] = {"imbalance": d["imbalance"], "norm": d["norms"], "nuclear2": 2 * nuc2}
     return out
@@ -119,12 +139,26 @@ def commutator_agreement(widths=(256, 512, 1024), n_random: int = 200, seed: int
         W1 = rng.standard_normal((n, int(rng.integers(1, 30)))) * rng.lognormal(0, 2)
         W2 = rng.standard_normal((int(rng.integers(1, 30)), n)) ** int(rng.integers(1, 4))
         vals.append(commutator_direct(W1, W2))
-    return {"fast_direct_rel_err": max(p[3] for p in per), "per_width": per,
-            "c_min": float(min(vals)), "c_max": float(max(vals))}
+    return {
+        "fast_direct_rel_err": max(p[3] for p in per),
+        "per_width": per,
+        "c_min": float(min(vals)),
+        "c_max": float(max(vals)),
+    }
 
 
-def activation_grid(X, Y, activations, lambdas, base: TrainConfig, pair: int = 1, k: int | None = None,
-                    null_draws: int = 100, burn_in: int = 500, progress=None):
+def activation_grid(
+    X,
+    Y,
+    activations,
+    lambdas,
+    base: TrainConfig,
+    pair: int = 1,
+    k: int | None = None,
+    null_draws: int = 100,
+    burn_in: int = 500,
+    progress=None,
+):
     """Train one MLP per (activation, λ) and score the adjacent pair ``(W_pair, W_pair+1)`` (0-based).
 
     Used by the alignment_commutator chapter.
@@ -162,7 +196,7 @@ def activation_grid(X, Y, activations, lambdas, base: TrainConfig, pair: int = 1
     """
     runs = [(a, lam) for a in activations for lam in lambdas]
     rows, logs, flags = [], {}, {}
-    for act, lam in (progress(runs) if progress else runs):
+    for act, lam in progress(runs) if progress else runs:
         cfg = TrainConfig(**{**base.__dict__, "activation": act, "weight_decay": float(lam)})
         model, log = train_mlp(X, Y, cfg)
         W = [w.detach().cpu().double().numpy() for w in model.weights()]
@@ -171,11 +205,20 @@ def activation_grid(X, Y, activations, lambdas, base: TrainConfig, pair: int = 1
         sc = level_scores(W1, W2, k=kk)
         null = rotation_null(W1, W2, n_draws=null_draws, seed=cfg.seed)
         forcing = obstruction_forcing(model, X, Y, pair, loss=cfg.loss)
-        row = {"activation": act, "lam": float(lam), **sc, "null_mean": null["mean"], "null_sd": null["sd"],
-               "z": zscore(sc["commutator"], null), "comm_init": float(log[f"comm_{pair + 1}"].iloc[0]),
-               "omega": forcing["omega"],
-               "forcing_diag_rel": forcing["forcing_diag"] / forcing["forcing_norm"] if forcing["forcing_norm"] > 0 else 0.0,
-               "final_loss": float(log["loss"].iloc[-1])}
+        row = {
+            "activation": act,
+            "lam": float(lam),
+            **sc,
+            "null_mean": null["mean"],
+            "null_sd": null["sd"],
+            "z": zscore(sc["commutator"], null),
+            "comm_init": float(log[f"comm_{pair + 1}"].iloc[0]),
+            "omega": forcing["omega"],
+            "forcing_diag_rel": forcing["forcing_diag"] / forcing["forcing_norm"]
+            if forcing["forcing_norm"] > 0
+            else 0.0,
+            "final_loss": float(log["loss"].iloc[-1]),
+        }
         if lam > 0:
             pred = predicted_slope(cfg.lr, lam, cfg.momentum)
             for part in ("diag", "offdiag", "total"):

@@ -59,7 +59,9 @@ def obstruction_forcing(model: MLP, X: torch.Tensor, Y: torch.Tensor, pair: int,
         raise ValueError(f"obstruction_forcing needs an lsa.models.mlp.MLP, got {type(model).__name__}")
     n_layers = len(model.layers)
     if not isinstance(pair, int) or not 0 <= pair < n_layers - 1:
-        raise ValueError(f"pair must be an int in [0, {n_layers - 2}] (a hidden layer between two weights), got {pair!r}")
+        raise ValueError(
+            f"pair must be an int in [0, {n_layers - 2}] (a hidden layer between two weights), got {pair!r}"
+        )
     if loss not in ("mse", "ce"):
         raise ValueError(f"loss must be 'mse' or 'ce', got {loss!r}")
     if X.ndim != 2 or X.shape[1] != model.widths[0] or Y.shape[0] != X.shape[0]:
@@ -76,7 +78,7 @@ def obstruction_forcing(model: MLP, X: torch.Tensor, Y: torch.Tensor, pair: int,
         (dsigma,) = torch.autograd.grad(hidden.sum(), z, retain_graph=True)  # σ'(z), elementwise
         h_l = hidden.detach().requires_grad_(True)
         out = h_l
-        for i, lin in enumerate(model.layers[pair + 1:]):
+        for i, lin in enumerate(model.layers[pair + 1 :]):
             out = lin(out)
             if pair + 1 + i < n_layers - 1:
                 out = model.act(out)
@@ -86,5 +88,11 @@ def obstruction_forcing(model: MLP, X: torch.Tensor, Y: torch.Tensor, pair: int,
     B = (G.T @ H - (Ds * G).T @ Z) / n
     EM = G.T @ Z / n
     forcing, unforced = float(np.linalg.norm(B + B.T)), float(np.linalg.norm(EM + EM.T))
-    return {"B": B, "EM": EM, "omega": forcing / unforced if unforced > 0 else 0.0, "forcing_norm": forcing,
-            "forcing_diag": float(np.linalg.norm(np.diag(B))), "unforced_norm": unforced}
+    return {
+        "B": B,
+        "EM": EM,
+        "omega": forcing / unforced if unforced > 0 else 0.0,
+        "forcing_norm": forcing,
+        "forcing_diag": float(np.linalg.norm(np.diag(B))),
+        "unforced_norm": unforced,
+    }

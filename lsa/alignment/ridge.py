@@ -16,7 +16,7 @@ from tqdm import tqdm
 from lsa.alignment.imbalance import imbalance
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
 from lsa.alignment.training import TrainConfig, train_mlp
-from lsa.linalg import intersection_dim, soft_overlap, top_subspace, chance_soft_overlap
+from lsa.linalg import chance_soft_overlap, intersection_dim, soft_overlap, top_subspace
 
 TAUS = (1e-1, 1e-2, 1e-3)
 
@@ -46,8 +46,15 @@ def hidden_layers(log: pd.DataFrame) -> list[int]:
     return sorted(int(c.rsplit("_", 1)[1]) for c in log.columns if c.startswith("delta_total_"))
 
 
-def slope_rows(log: pd.DataFrame, eta: float, lam: float, beta: float = 0.0, burn_in: int = 500,
-               fit_until: int | None = None, **labels) -> list[dict]:
+def slope_rows(
+    log: pd.DataFrame,
+    eta: float,
+    lam: float,
+    beta: float = 0.0,
+    burn_in: int = 500,
+    fit_until: int | None = None,
+    **labels,
+) -> list[dict]:
     """Fitted slopes of ln‖Δ‖ (total, diagonal, off-diagonal) for every hidden layer, beside the prediction.
 
     The fit uses the logged steps in ``[burn_in, fit_until)`` (``fit_until=None``: to the end). The law is
@@ -81,8 +88,13 @@ def final_alignment(model, k: int | None = None, energy: float = 0.9) -> list[di
     for l in range(len(W) - 1):
         V, kk = top_subspace(W[l + 1], "right", k=k, energy=energy)
         U, _ = top_subspace(W[l], "left", k=kk)
-        row = {"layer": l + 1, "k": kk, "n": W[l].shape[0], "soft_overlap": soft_overlap(U, V),
-               "chance": chance_soft_overlap(kk, kk, W[l].shape[0])}
+        row = {
+            "layer": l + 1,
+            "k": kk,
+            "n": W[l].shape[0],
+            "soft_overlap": soft_overlap(U, V),
+            "chance": chance_soft_overlap(kk, kk, W[l].shape[0]),
+        }
         row.update({f"d_tau_{tau:g}": intersection_dim(U, V, tau) for tau in TAUS})
         rows.append(row)
     return rows
@@ -102,8 +114,10 @@ class ImbalanceDrift:
         deltas = [imbalance(W[l], W[l + 1]) for l in range(len(W) - 1)]
         if self.initial is None:
             self.initial = deltas
-        return {f"drift_{l + 1}": float(np.linalg.norm(d - d0) / np.linalg.norm(d0))
-                for l, (d, d0) in enumerate(zip(deltas, self.initial))}
+        return {
+            f"drift_{l + 1}": float(np.linalg.norm(d - d0) / np.linalg.norm(d0))
+            for l, (d, d0) in enumerate(zip(deltas, self.initial))
+        }
 
 
 def conservation_change(log: pd.DataFrame) -> float:

@@ -7,8 +7,8 @@ assume: ``torch.optim.SGD(weight_decay=λ)`` adds ``λW`` to the gradient (coupl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -118,13 +118,14 @@ class MinibatchOrder:
             return X, Y
         if self.pos + self.batch_size > self.n:
             self.order, self.pos = torch.randperm(self.n, generator=self.gen), 0
-        idx = self.order[self.pos:self.pos + self.batch_size].to(self.device)
+        idx = self.order[self.pos : self.pos + self.batch_size].to(self.device)
         self.pos += self.batch_size
         return X[idx], Y[idx]
 
 
-def train_mlp(X: torch.Tensor, Y: torch.Tensor, config: TrainConfig,
-              callback: Callable[[int, MLP], dict] | None = None):
+def train_mlp(
+    X: torch.Tensor, Y: torch.Tensor, config: TrainConfig, callback: Callable[[int, MLP], dict] | None = None
+):
     """Train a bias-free :class:`~lsa.models.mlp.MLP` and log alignment quantities.
 
     Parameters
@@ -153,8 +154,9 @@ def train_mlp(X: torch.Tensor, Y: torch.Tensor, config: TrainConfig,
     X = X.to(dev, torch.float64)
     Y = Y.to(dev, torch.long if config.loss == "ce" else torch.float64)
     if config.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                              weight_decay=config.weight_decay)
+        opt = torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 

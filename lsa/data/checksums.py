@@ -78,8 +78,11 @@ def manifest_digest(data_dir: Path = DATA_DIR) -> str:
 def update_manifest(data_dir: Path = DATA_DIR) -> Path:
     """Rewrite ``data/SHA256SUMS`` from the files present (a maintainer's step after adding data)."""
     data_dir = Path(data_dir)
-    lines = [f"{sha256_file(p)}  {p.relative_to(data_dir).as_posix()}"
-             for p in sorted(data_dir.rglob("*")) if p.is_file() and p.name != MANIFEST]
+    lines = [
+        f"{sha256_file(p)}  {p.relative_to(data_dir).as_posix()}"
+        for p in sorted(data_dir.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    ]
     out = data_dir / MANIFEST
     out.write_text("\n".join(lines) + ("\n" if lines else ""))
     return out

@@ -29,10 +29,15 @@ def cifar_folder(root) -> Path:
     for cand in (root / "cifar-10-batches-py", root):
         if all((cand / f).is_file() for f in TRAIN_FILES + TEST_FILES):
             return cand
-    missing = [f for f in TRAIN_FILES + TEST_FILES if not (root / "cifar-10-batches-py" / f).is_file()
-               and not (root / f).is_file()]
-    raise FileNotFoundError(f"CIFAR-10 not found under {root}: expected cifar-10-batches-py/"
-                            f"{{data_batch_1..5, test_batch}}; missing {missing}")
+    missing = [
+        f
+        for f in TRAIN_FILES + TEST_FILES
+        if not (root / "cifar-10-batches-py" / f).is_file() and not (root / f).is_file()
+    ]
+    raise FileNotFoundError(
+        f"CIFAR-10 not found under {root}: expected cifar-10-batches-py/"
+        f"{{data_batch_1..5, test_batch}}; missing {missing}"
+    )
 
 
 def read_batch(path) -> tuple[np.ndarray, np.ndarray]:
@@ -47,19 +52,24 @@ def read_batch(path) -> tuple[np.ndarray, np.ndarray]:
     except (pickle.UnpicklingError, EOFError, ValueError) as err:
         raise ValueError(f"{path} is not a CIFAR-10 python-pickle batch: {err}") from err
     if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
-        raise ValueError(f"{path}: expected a dict with b'data' and b'labels', got {type(d).__name__} "
-                         f"with keys {list(d)[:5] if isinstance(d, dict) else '—'}")
+        raise ValueError(
+            f"{path}: expected a dict with b'data' and b'labels', got {type(d).__name__} "
+            f"with keys {list(d)[:5] if isinstance(d, dict) else '—'}"
+        )
     data, labels = np.asarray(d[b"data"]), np.asarray(d[b"labels"], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise ValueError(f"{path}: b'data' must be uint8 N×3072 with N labels, got {data.dtype} {data.shape} "
-                         f"and {len(labels)} labels")
+        raise ValueError(
+            f"{path}: b'data' must be uint8 N×3072 with N labels, got {data.dtype} {data.shape} "
+            f"and {len(labels)} labels"
+        )
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise ValueError(f"{path}: labels must lie in 0..9, got range [{labels.min()}, {labels.max()}]")
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def load_cifar10(root, train: bool = True, limit: int | None = None, normalise: bool = True,
-                 dtype: torch.dtype = torch.float32):
+def load_cifar10(
+    root, train: bool = True, limit: int | None = None, normalise: bool = True, dtype: torch.dtype = torch.float32
+):
     """CIFAR-10 images and labels as tensors.
 
     Used by the neural_collapse_levels chapter (paper profile).

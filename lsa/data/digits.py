@@ -6,8 +6,13 @@ import numpy as np
 import torch
 
 
-def load_digits_tensors(image: bool = False, standardise: bool = True, dtype: torch.dtype = torch.float64,
-                        limit: int | None = None, seed: int = 0):
+def load_digits_tensors(
+    image: bool = False,
+    standardise: bool = True,
+    dtype: torch.dtype = torch.float64,
+    limit: int | None = None,
+    seed: int = 0,
+):
     """The 1,797 bundled digits (10 classes) as ``(X, y)``.
 
     Used by the neural_collapse_levels chapter.

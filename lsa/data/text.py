@@ -23,7 +23,6 @@ SNAPSHOT = "text/docs.jsonl.gz"
 SPLITS = ("train", "validation", "test")
 
 
-
 def iter_jsonl(path: Path):
     """Yield ``(line number, object)`` for each non-blank line of a JSON-lines file (``.gz`` read transparently).
 
@@ -39,6 +38,7 @@ def iter_jsonl(path: Path):
                 yield n, json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not a JSON line ({e})") from None
+
 
 def load_documents(path: str | Path | None = None) -> list[dict]:
     """Return the snapshot's documents as dicts ``{"id", "source", "text"}`` in file order.
@@ -74,8 +74,9 @@ def _unit(doc_id: str, seed: int) -> float:
     return int.from_bytes(h[:8], "big") / 2**64
 
 
-def split_documents(docs: list[dict], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                    seed: int = 0) -> dict[str, list[dict]]:
+def split_documents(
+    docs: list[dict], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> dict[str, list[dict]]:
     """Split documents into ``train`` / ``validation`` / ``test`` by a stable hash of their id.
 
     A document lands in exactly one split; the assignment of a document does not depend on the other

@@ -103,10 +103,25 @@ def _documents(name: str, finder: str, budget: int) -> list[dict]:
                 total += len(text)
         return docs
     root = _package_dir(finder)
-    files = sorted(p for p in root.rglob("*.py")
-                   if not any(part in {"tests", "test", "idlelib", "site-packages", "__pycache__",
-                                       "lib2to3", "turtledemo", "_vendor", "externals"}
-                              for part in p.relative_to(root).parts))
+    files = sorted(
+        p
+        for p in root.rglob("*.py")
+        if not any(
+            part
+            in {
+                "tests",
+                "test",
+                "idlelib",
+                "site-packages",
+                "__pycache__",
+                "lib2to3",
+                "turtledemo",
+                "_vendor",
+                "externals",
+            }
+            for part in p.relative_to(root).parts
+        )
+    )
     for path in files:
         if total >= budget:
             break
@@ -131,8 +146,15 @@ def build(out_dir: Path | None = None) -> Path:
     for name, dist, finder, budget, licence in SOURCES:
         docs = _documents(name, finder, budget)
         version = md.version(dist) if dist else sys.version.split()[0]
-        meta.append({"source": name, "version": version, "licence": licence, "documents": len(docs),
-                     "characters": sum(len(d["text"]) for d in docs)})
+        meta.append(
+            {
+                "source": name,
+                "version": version,
+                "licence": licence,
+                "documents": len(docs),
+                "characters": sum(len(d["text"]) for d in docs),
+            }
+        )
         all_docs.extend(docs)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="") as gz:

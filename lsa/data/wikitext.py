@@ -21,13 +21,19 @@ def _resolve(path: Path, split: str) -> Path:
         return path
     if path.is_dir():
         stem = SPLIT_FILES[split]
-        for cand in [path / f"{stem}.raw", path / "wikitext-2-raw" / f"{stem}.raw", path / f"{stem}.tokens",
-                     path / "wikitext-2" / f"{stem}.tokens", *sorted(path.glob(f"{split}-*.parquet")),
-                     *sorted(path.glob(f"wikitext-2-raw-v1/{split}-*.parquet"))]:
+        for cand in [
+            path / f"{stem}.raw",
+            path / "wikitext-2-raw" / f"{stem}.raw",
+            path / f"{stem}.tokens",
+            path / "wikitext-2" / f"{stem}.tokens",
+            *sorted(path.glob(f"{split}-*.parquet")),
+            *sorted(path.glob(f"wikitext-2-raw-v1/{split}-*.parquet")),
+        ]:
             if cand.is_file():
                 return cand
-        raise FileNotFoundError(f"no WikiText-2 {split} file in {path}: expected {stem}.raw, {stem}.tokens "
-                                f"or {split}-*.parquet")
+        raise FileNotFoundError(
+            f"no WikiText-2 {split} file in {path}: expected {stem}.raw, {stem}.tokens or {split}-*.parquet"
+        )
     raise FileNotFoundError(f"WikiText-2 path {path} does not exist")
 
 
@@ -56,8 +62,10 @@ def load_wikitext2(path: str | Path, split: str = "test") -> list[str]:
         try:
             import pyarrow.parquet as pq
         except ModuleNotFoundError:
-            raise ModuleNotFoundError(f"reading {file} needs pyarrow (pip install pyarrow), or pass the "
-                                      f"raw release's wiki.{split}.raw instead") from None
+            raise ModuleNotFoundError(
+                f"reading {file} needs pyarrow (pip install pyarrow), or pass the "
+                f"raw release's wiki.{split}.raw instead"
+            ) from None
         table = pq.read_table(file, columns=["text"])
         lines = [str(t) for t in table.column("text").to_pylist()]
     else:

@@ -42,8 +42,16 @@ def margins(struct: PAMStructure, cfg: GSAConfig = GSAConfig()) -> dict:
     rho_noise = mu / (1.0 + cfg.nu)
     rho = min(rho_act, rho_pair, rho_noise) if mu > REL_FAIL * struct.fro else 0.0
     g_star, j_star = np.unravel_index(int(np.argmin(gamma)), gamma.shape) if gamma.size else (0, 0)
-    return {"gamma": gamma, "pi": pi, "mu": float(mu), "rho_act": rho_act, "rho_pair": rho_pair,
-            "rho_noise": float(rho_noise), "rho": float(max(rho, 0.0)), "argmin_act": (int(g_star), int(j_star))}
+    return {
+        "gamma": gamma,
+        "pi": pi,
+        "mu": float(mu),
+        "rho_act": rho_act,
+        "rho_pair": rho_pair,
+        "rho_noise": float(rho_noise),
+        "rho": float(max(rho, 0.0)),
+        "argmin_act": (int(g_star), int(j_star)),
+    }
 
 
 def _strict(margin, bound, scale) -> bool:
@@ -60,8 +68,9 @@ def certify(struct: PAMStructure, delta_F: float, cfg: GSAConfig = GSAConfig(), 
     return bool(struct.N and m["mu"] > REL_FAIL * struct.fro and _strict(m["rho"], delta_F, max(m["rho"], 1e-300)))
 
 
-def certify_columns(struct: PAMStructure, delta_cols, delta_F: float, cfg: GSAConfig = GSAConfig(),
-                    marg: dict | None = None) -> bool:
+def certify_columns(
+    struct: PAMStructure, delta_cols, delta_F: float, cfg: GSAConfig = GSAConfig(), marg: dict | None = None
+) -> bool:
     """Column-refined T4 test with per-column perturbation bounds ``delta_cols`` (>= ||Delta[:, j]||_2).
 
     With column blocks (degenerate modes) the bound of block ``J`` is ``sqrt(sum_{j in J} delta_j^2)``
@@ -72,7 +81,7 @@ def certify_columns(struct: PAMStructure, delta_cols, delta_F: float, cfg: GSACo
     m = marg or margins(struct, cfg)
     d = np.asarray(delta_cols, dtype=np.float64)
     if struct.col_block is not None and d.shape == struct.col_block.shape:
-        d = np.sqrt(np.bincount(struct.col_block, weights=d ** 2, minlength=struct.c.size))
+        d = np.sqrt(np.bincount(struct.col_block, weights=d**2, minlength=struct.c.size))
     c = struct.c
     if d.shape != c.shape:
         raise ValueError(f"delta_cols must have one entry per PAM column ({c.size}), got shape {d.shape}")
@@ -111,10 +120,10 @@ def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float 
     for flat in np.argsort(gamma, axis=None, kind="stable"):
         g, j = np.unravel_index(int(flat), gamma.shape)
         a, c = struct.a[g, j], struct.c[j]
-        rest2 = c ** 2 - a ** 2
-        if c == 0 or rest2 <= 1e-24 * c ** 2:
+        rest2 = c**2 - a**2
+        if c == 0 or rest2 <= 1e-24 * c**2:
             continue
-        t_star = cfg.tau * np.sqrt(rest2 / (1.0 - cfg.tau ** 2))  # a' = tau c' exactly
+        t_star = cfg.tau * np.sqrt(rest2 / (1.0 - cfg.tau**2))  # a' = tau c' exactly
         active = bool(struct.support[g, j])
         step = max(overshoot * abs(a - t_star), 1e-12 * c)
         t = t_star - step if active else t_star + step
@@ -125,13 +134,26 @@ def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float 
             Delta[np.ix_(rows, cols)] = block * (t / a) - block
         else:
             Delta[rows[0], cols[0]] = t
-        return Delta, {"norm": float(np.linalg.norm(Delta)), "bound": float(gamma[g, j] / (1.0 - cfg.tau)),
-                       "g": int(g), "j": int(j), "active": active}
+        return Delta, {
+            "norm": float(np.linalg.norm(Delta)),
+            "bound": float(gamma[g, j] / (1.0 - cfg.tau)),
+            "g": int(g),
+            "j": int(j),
+            "active": active,
+        }
     raise ValueError("no support membership of this PAM can be flipped by rescaling a single block")
 
 
-def perturbation_test(P, groups, radius: float, scales=(0.25, 0.5, 0.9, 0.999), n_draws: int = 200,
-                      cfg: GSAConfig = GSAConfig(), seed: int = 0, col_clusters=None) -> dict:
+def perturbation_test(
+    P,
+    groups,
+    radius: float,
+    scales=(0.25, 0.5, 0.9, 0.999),
+    n_draws: int = 200,
+    cfg: GSAConfig = GSAConfig(),
+    seed: int = 0,
+    col_clusters=None,
+) -> dict:
     """Soundness test of T4: draw ``n_draws`` Gaussian Delta per scale s with ||Delta||_F = s * radius and
     return the fraction whose structures equal those of P (spec claim 5), at the column blocks
     ``col_clusters`` if given.

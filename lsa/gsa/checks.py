@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import torch
 
 from lsa.gsa.certificate import certify, constructive_flip, margins, perturbation_test
 from lsa.gsa.config import GSAConfig
@@ -35,7 +34,9 @@ def bound_ratios(analyses) -> dict:
         if B["full"] is not None:
             dB = B["full"] - B["tr"]
             r["B_F"] = max(r["B_F"], np.linalg.norm(dB) / max(bd["B_F"], 1e-300))
-            r["B_col"] = max(r["B_col"], float(np.max(np.linalg.norm(dB, axis=0) / np.maximum(bd["delta_cols"], 1e-300))))
+            r["B_col"] = max(
+                r["B_col"], float(np.max(np.linalg.norm(dB, axis=0) / np.maximum(bd["delta_cols"], 1e-300)))
+            )
         P = ia.mats["Phi"]
         if P["full"] is not None:
             dP = P["full"] - P["tr"]
@@ -58,7 +59,7 @@ def decomposition_errors(matrices, cfg: GSAConfig = GSAConfig()) -> dict:
         for i in range(3):
             for j in range(i + 1, 3):
                 orth = max(orth, abs(float(np.sum(parts[i] * parts[j]))) / nrm)
-        energy = max(energy, abs(sum(float(np.sum(x ** 2)) for x in parts) - nrm) / nrm)
+        energy = max(energy, abs(sum(float(np.sum(x**2)) for x in parts) - nrm) / nrm)
     return {"orth": orth, "energy": energy}
 
 
@@ -70,7 +71,7 @@ def structured_pam(rng, m: int = 32, n: int = 8, G: int = 4, noise: float = 0.05
     groups = np.arange(m) % G
     P = noise * rng.standard_normal((m, n))
     for j in range(n):
-        for g in ([j % G] if j % 3 else [j % G, (j + 1) % G]):
+        for g in [j % G] if j % 3 else [j % G, (j + 1) % G]:
             P[groups == g, j] += rng.standard_normal(int((groups == g).sum()))
     return P, groups
 
@@ -83,8 +84,9 @@ def margins_of(P, groups, cfg: GSAConfig = GSAConfig()) -> dict:
     return margins(pam_structure(P, groups, cfg), cfg)
 
 
-def soundness_and_tightness(cases, n_draws: int = 200, scales=(0.25, 0.5, 0.9, 0.999),
-                            cfg: GSAConfig = GSAConfig(), seed: int = 0) -> dict:
+def soundness_and_tightness(
+    cases, n_draws: int = 200, scales=(0.25, 0.5, 0.9, 0.999), cfg: GSAConfig = GSAConfig(), seed: int = 0
+) -> dict:
     """On each (P, groups) with rho > 0: agreement rate under random Delta inside rho (T4 soundness), and
     whether the constructive flip (norm <= (1+tau)/(1-tau) rho_act (1+1e-6)) changes a support.
 
@@ -105,8 +107,12 @@ def soundness_and_tightness(cases, n_draws: int = 200, scales=(0.25, 0.5, 0.9, 0
             continue
         flips.append(bool(structure_diff(st, pam_structure(P + D, groups, cfg)).get("support")))
         within.append(info["norm"] <= (1 + cfg.tau) / (1 - cfg.tau) * m["rho_act"] * (1 + 1e-6) + 1e-12)
-    return {"n_cases": n, "min_agreement": float(min(agree)) if agree else None,
-            "flip_rate": float(np.mean(flips)) if flips else None, "flip_within_bound": bool(all(within))}
+    return {
+        "n_cases": n,
+        "min_agreement": float(min(agree)) if agree else None,
+        "flip_rate": float(np.mean(flips)) if flips else None,
+        "flip_within_bound": bool(all(within)),
+    }
 
 
 def degenerate_rotation(seed: int = 0) -> dict:
@@ -117,7 +123,7 @@ def degenerate_rotation(seed: int = 0) -> dict:
     """
     rng = np.random.default_rng(seed)
     d = 10
-    A = random_orthogonal(d, rng) @ np.diag([5, 3, 3, 3, 2, 1, .5, .3, .2, .1]) @ random_orthogonal(d, rng).T
+    A = random_orthogonal(d, rng) @ np.diag([5, 3, 3, 3, 2, 1, 0.5, 0.3, 0.2, 0.1]) @ random_orthogonal(d, rng).T
     Bm = rng.standard_normal((8, d))
     sa, sb = dense_spectrum(A), dense_spectrum(Bm)
     B1, _ = source_incidence(sa, 5, sb, 4)
@@ -131,10 +137,13 @@ def degenerate_rotation(seed: int = 0) -> dict:
     sa.Vt[2] *= -1
     B3, _ = source_incidence(sa, 5, sb, 4)
     s2, s3 = pam_structure(B2, groups), pam_structure(B3, groups)
-    return {"B_rel_change": float(np.linalg.norm(B2 - B1) / np.linalg.norm(B1)),
-            "Phi_rel_change": float(np.linalg.norm(P2 - P1) / np.linalg.norm(P1)),
-            "sign_flip_invariant": bool(np.allclose(s2.a, s3.a) and not structure_diff(s2, s3)
-                                        and np.allclose(B3[:, 2], -B2[:, 2]))}
+    return {
+        "B_rel_change": float(np.linalg.norm(B2 - B1) / np.linalg.norm(B1)),
+        "Phi_rel_change": float(np.linalg.norm(P2 - P1) / np.linalg.norm(P1)),
+        "sign_flip_invariant": bool(
+            np.allclose(s2.a, s3.a) and not structure_diff(s2, s3) and np.allclose(B3[:, 2], -B2[:, 2])
+        ),
+    }
 
 
 def label_fragility(cfg: GSAConfig = GSAConfig()) -> dict:
@@ -151,9 +160,13 @@ def label_fragility(cfg: GSAConfig = GSAConfig()) -> dict:
     D, info = adversarial_label_perturbation(Phi, groups, cfg)
     lab2 = channel_labels(Phi + D, Phi, groups, cfg)
     ok = label_certificate(lab, groups, np.full(len(groups), info["norm"]), np.zeros(len(groups)), cfg)
-    return {"rho": rho, "norm": info["norm"], "static_same": not structure_diff(st, pam_structure(Phi + D, groups, cfg)),
-            "n_label_flips": int(sum(a != b for a, b in zip(lab["labels"], lab2["labels"]))),
-            "t5_detects": bool(not ok[info["channel"]])}
+    return {
+        "rho": rho,
+        "norm": info["norm"],
+        "static_same": not structure_diff(st, pam_structure(Phi + D, groups, cfg)),
+        "n_label_flips": int(sum(a != b for a, b in zip(lab["labels"], lab2["labels"]))),
+        "t5_detects": bool(not ok[info["channel"]]),
+    }
 
 
 def jacobian_agreement(factor, k: int = 6, n_ref: int = 4, seed: int = 0) -> dict:
@@ -169,11 +182,14 @@ def jacobian_agreement(factor, k: int = 6, n_ref: int = 4, seed: int = 0) -> dic
     rnd = randomized_spectrum(op, k, 10, 4, seed, fro2=dense.fro2)
     sub = MeanChannelJacobian(op.fn, op.x[:n_ref], op.cd, op.chunk)
     ref = per_sample_mean_jacobian(op.fn, op.x[:n_ref], op.cd)
-    return {"sv_rel_err": float(np.max(np.abs(rnd.s - dense.s[:k]) / dense.s[:k])),
-            "max_angle": float(max(principal_angles(dense.U[:, :k], rnd.U).max(),
-                                   principal_angles(dense.Vt[:k].T, rnd.Vt.T).max())),
-            "gap_k": float((dense.s[k - 1] - dense.s[k]) / dense.s[k - 1]),
-            "operator_vs_jacrev": float(np.max(np.abs(sub.dense() - ref)) / max(np.max(np.abs(ref)), 1e-300))}
+    return {
+        "sv_rel_err": float(np.max(np.abs(rnd.s - dense.s[:k]) / dense.s[:k])),
+        "max_angle": float(
+            max(principal_angles(dense.U[:, :k], rnd.U).max(), principal_angles(dense.Vt[:k].T, rnd.Vt.T).max())
+        ),
+        "gap_k": float((dense.s[k - 1] - dense.s[k]) / dense.s[k - 1]),
+        "operator_vs_jacrev": float(np.max(np.abs(sub.dense() - ref)) / max(np.max(np.abs(ref)), 1e-300)),
+    }
 
 
 def invariance(P, groups, cfg: GSAConfig = GSAConfig(), seed: int = 0) -> bool:

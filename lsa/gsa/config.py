@@ -77,18 +77,30 @@ class GSAConfig:
 
     def __post_init__(self):
         checks = {
-            "q_win": 0 < self.q_win <= 1, "q_lo": 0 < self.q_lo <= self.q_win, "q_hi": self.q_win <= self.q_hi <= 1,
-            "k_max": self.k_max >= 1, "g_min": self.g_min >= 0, "g_deg": self.g_deg >= 0,
-            "eps_max": self.eps_max > 0, "tau": 0 < self.tau < 1, "tau2": 0 < self.tau2 < 1,
-            "nu": 0 < self.nu < 1, "h_hub": self.h_hub >= 2, "block_size": self.block_size >= 1,
-            "theta_s": 0 < self.theta_s < 1, "theta_q": 0 < self.theta_q < 1,
-            "theta_kappa": -1 < self.theta_kappa < 1, "oversample": self.oversample >= 0,
-            "n_iter": self.n_iter >= 0, "dense_max": self.dense_max >= 1,
+            "q_win": 0 < self.q_win <= 1,
+            "q_lo": 0 < self.q_lo <= self.q_win,
+            "q_hi": self.q_win <= self.q_hi <= 1,
+            "k_max": self.k_max >= 1,
+            "g_min": self.g_min >= 0,
+            "g_deg": self.g_deg >= 0,
+            "eps_max": self.eps_max > 0,
+            "tau": 0 < self.tau < 1,
+            "tau2": 0 < self.tau2 < 1,
+            "nu": 0 < self.nu < 1,
+            "h_hub": self.h_hub >= 2,
+            "block_size": self.block_size >= 1,
+            "theta_s": 0 < self.theta_s < 1,
+            "theta_q": 0 < self.theta_q < 1,
+            "theta_kappa": -1 < self.theta_kappa < 1,
+            "oversample": self.oversample >= 0,
+            "n_iter": self.n_iter >= 0,
+            "dense_max": self.dense_max >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"GSAConfig: invalid value(s) for {bad}: "
-                             + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad))
+            raise ValueError(
+                f"GSAConfig: invalid value(s) for {bad}: " + ", ".join(f"{k}={getattr(self, k)!r}" for k in bad)
+            )
         if self.row_groups not in ROW_GROUP_RULES:
             raise ValueError(f"GSAConfig.row_groups must be one of {ROW_GROUP_RULES}, got {self.row_groups!r}")
 
@@ -98,7 +110,7 @@ class GSAConfig:
         d["q_grid"] = list(self.q_grid)
         return d
 
-    def with_(self, **changes) -> "GSAConfig":
+    def with_(self, **changes) -> GSAConfig:
         """A copy with ``changes`` applied; unknown names raise a ``ValueError`` naming them."""
         names = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - names)

@@ -32,10 +32,10 @@ class Factor:
     """
 
     name: str
-    op: Any            # ndarray (m x n) or scipy LinearOperator
+    op: Any  # ndarray (m x n) or scipy LinearOperator
     in_space: str
     out_space: str
-    mode: str          # "S" or "J"
+    mode: str  # "S" or "J"
     kind: str = "block"  # "block" | "transition"
 
     @property
@@ -57,11 +57,16 @@ def interfaces(factors: list[Factor]) -> list[tuple[int, int]]:
     """
     if len(factors) < 2:
         raise ValueError(f"need at least two factors to form an interface, got {len(factors)}")
-    pairs = [(i, i + 1) for i in range(len(factors) - 1)
-             if factors[i].out_space == factors[i + 1].in_space and factors[i].shape[0] == factors[i + 1].shape[1]]
+    pairs = [
+        (i, i + 1)
+        for i in range(len(factors) - 1)
+        if factors[i].out_space == factors[i + 1].in_space and factors[i].shape[0] == factors[i + 1].shape[1]
+    ]
     if not pairs:
-        raise ValueError("no consecutive factors share a space: out_space(l) must equal in_space(l+1); got "
-                         + ", ".join(f"{f.name}:{f.in_space}->{f.out_space}" for f in factors))
+        raise ValueError(
+            "no consecutive factors share a space: out_space(l) must equal in_space(l+1); got "
+            + ", ".join(f"{f.name}:{f.in_space}->{f.out_space}" for f in factors)
+        )
     return pairs
 
 
@@ -129,8 +134,16 @@ def _resnet_static(model, conv: str = "dc") -> list[Factor]:
         W2 = W2 if s2 is None else s2[:, None] * W2
         c_in, c_out = blk.conv1.weight.shape[1], W2.shape[0]
         pre = "" if conv == "dc" else "taps:"
-        out.append(Factor(f"block{b}.conv1", W1, f"{pre}stream{c_in}", f"hidden{b}", "S",
-                          "transition" if c_in != c_out else "block"))
+        out.append(
+            Factor(
+                f"block{b}.conv1",
+                W1,
+                f"{pre}stream{c_in}",
+                f"hidden{b}",
+                "S",
+                "transition" if c_in != c_out else "block",
+            )
+        )
         out.append(Factor(f"block{b}.conv2", W2, f"{pre}hidden{b}", f"stream{c_out}", "S"))
     return out
 
@@ -145,8 +158,12 @@ def _prelayer_chain(layers, get) -> list[Factor]:
     out = []
     for i, layer in enumerate(layers):
         V, O, U, D = get(layer)
-        out += [Factor(f"L{i}.W_V", V, "stream", f"heads{i}", "S"), Factor(f"L{i}.W_O", O, f"heads{i}", "stream", "S"),
-                Factor(f"L{i}.W_up", U, "stream", f"mlp{i}", "S"), Factor(f"L{i}.W_down", D, f"mlp{i}", "stream", "S")]
+        out += [
+            Factor(f"L{i}.W_V", V, "stream", f"heads{i}", "S"),
+            Factor(f"L{i}.W_O", O, f"heads{i}", "stream", "S"),
+            Factor(f"L{i}.W_up", U, "stream", f"mlp{i}", "S"),
+            Factor(f"L{i}.W_down", D, f"mlp{i}", "stream", "S"),
+        ]
     return out
 
 
@@ -167,16 +184,28 @@ def static_factors(model, conv: str = "dc") -> list[Factor]:
     if isinstance(model, ResNet):
         return _resnet_static(model, conv)
     if isinstance(model, ViT):
-        return _prelayer_chain(model.blocks, lambda b: (
-            _np(b.attn.v.weight) * _np(b.ln1.weight)[None], _np(b.attn.o.weight),
-            _np(b.fc1.weight) * _np(b.ln2.weight)[None], _np(b.fc2.weight)))
+        return _prelayer_chain(
+            model.blocks,
+            lambda b: (
+                _np(b.attn.v.weight) * _np(b.ln1.weight)[None],
+                _np(b.attn.o.weight),
+                _np(b.fc1.weight) * _np(b.ln2.weight)[None],
+                _np(b.fc2.weight),
+            ),
+        )
     tf = getattr(model, "transformer", model)
     if hasattr(tf, "h") and hasattr(tf, "wte"):  # GPT-2
+
         def gpt(b):
             d = b.attn.c_attn.weight.shape[0]
-            V = _linear(b.attn.c_attn.weight, True)[2 * d:3 * d] * _np(b.ln_1.weight)[None]
-            return (V, _linear(b.attn.c_proj.weight, True),
-                    _linear(b.mlp.c_fc.weight, True) * _np(b.ln_2.weight)[None], _linear(b.mlp.c_proj.weight, True))
+            V = _linear(b.attn.c_attn.weight, True)[2 * d : 3 * d] * _np(b.ln_1.weight)[None]
+            return (
+                V,
+                _linear(b.attn.c_proj.weight, True),
+                _linear(b.mlp.c_fc.weight, True) * _np(b.ln_2.weight)[None],
+                _linear(b.mlp.c_proj.weight, True),
+            )
+
         return _prelayer_chain(tf.h, gpt)
     enc = getattr(model, "encoder", None)
     if enc is not None and hasattr(enc, "layer") and hasattr(enc.layer[0], "intermediate"):  # BERT / MiniLM
@@ -185,9 +214,13 @@ def static_factors(model, conv: str = "dc") -> list[Factor]:
 
         def bert(pair):
             l, g_in = pair
-            return (_np(l.attention.self.value.weight) * g_in[None], _np(l.attention.output.dense.weight),
-                    _np(l.intermediate.dense.weight) * _np(l.attention.output.LayerNorm.weight)[None],
-                    _np(l.output.dense.weight))
+            return (
+                _np(l.attention.self.value.weight) * g_in[None],
+                _np(l.attention.output.dense.weight),
+                _np(l.intermediate.dense.weight) * _np(l.attention.output.LayerNorm.weight)[None],
+                _np(l.output.dense.weight),
+            )
+
         return _prelayer_chain(list(zip(layers, gains)), bert)
     raise TypeError(f"cannot map the blocks of {type(model).__name__} to factors; supported: {SUPPORTED}")
 
@@ -195,8 +228,10 @@ def static_factors(model, conv: str = "dc") -> list[Factor]:
 def _capture(model: nn.Module, modules: list[nn.Module], run) -> list[tuple]:
     """Run ``run()`` and record (args, kwargs) entering each module (first call)."""
     seen: dict[int, tuple] = {}
-    hooks = [m.register_forward_pre_hook(lambda m, a, k, i=i: seen.setdefault(i, (a, k)), with_kwargs=True)
-             for i, m in enumerate(modules)]
+    hooks = [
+        m.register_forward_pre_hook(lambda m, a, k, i=i: seen.setdefault(i, (a, k)), with_kwargs=True)
+        for i, m in enumerate(modules)
+    ]
     try:
         with torch.no_grad():
             run()
@@ -230,22 +265,34 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
     if not isinstance(probe, torch.Tensor):
         raise ValueError(f"probe must be a torch.Tensor, got {type(probe).__name__}")
     if isinstance(model, (ResNet, ViT, TinyUNet)):
-        c_in = (model.stem[0] if isinstance(model, ResNet) else model.patch if isinstance(model, ViT)
-                else model.inp).in_channels
+        c_in = (
+            model.stem[0] if isinstance(model, ResNet) else model.patch if isinstance(model, ViT) else model.inp
+        ).in_channels
         if probe.ndim != 4 or probe.shape[1] != c_in:
-            raise ValueError(f"probe batch for {type(model).__name__} must have shape (N, {c_in}, H, W), "
-                             f"got {tuple(probe.shape)}")
+            raise ValueError(
+                f"probe batch for {type(model).__name__} must have shape (N, {c_in}, H, W), got {tuple(probe.shape)}"
+            )
     elif probe.ndim != 2 or probe.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"probe for a language model must be integer token ids of shape (N, T), got "
-                         f"{tuple(probe.shape)} {probe.dtype}")
+        raise ValueError(
+            f"probe for a language model must be integer token ids of shape (N, T), got "
+            f"{tuple(probe.shape)} {probe.dtype}"
+        )
     if isinstance(model, ResNet):
         blocks = list(model.blocks)
         ins = _capture(model, blocks, lambda: model(probe))
         out = []
         for b, (blk, (a, _)) in enumerate(zip(blocks, ins)):
             ci, co = blk.conv1.in_channels, blk.conv2.out_channels
-            out.append(Factor(f"block{b}", MeanChannelJacobian(blk, a[0], 1, chunk), f"stream{ci}",
-                              f"stream{co}", "J", "transition" if ci != co else "block"))
+            out.append(
+                Factor(
+                    f"block{b}",
+                    MeanChannelJacobian(blk, a[0], 1, chunk),
+                    f"stream{ci}",
+                    f"stream{co}",
+                    "J",
+                    "transition" if ci != co else "block",
+                )
+            )
         return out
     if isinstance(model, ViT):
         ins = _capture(model, list(model.blocks), lambda: model(probe))
@@ -254,8 +301,10 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
             x = a[0]
             with torch.no_grad():
                 x_mid = b.attn_sub(x)
-            out += [Factor(f"L{i}.attn", MeanChannelJacobian(b.attn_sub, x, -1, chunk), "stream", "stream", "J"),
-                    Factor(f"L{i}.mlp", MeanChannelJacobian(b.mlp_sub, x_mid, -1, chunk), "stream", "stream", "J")]
+            out += [
+                Factor(f"L{i}.attn", MeanChannelJacobian(b.attn_sub, x, -1, chunk), "stream", "stream", "J"),
+                Factor(f"L{i}.mlp", MeanChannelJacobian(b.mlp_sub, x_mid, -1, chunk), "stream", "stream", "J"),
+            ]
         return out
     if isinstance(model, TinyUNet):
         if t is None:
@@ -266,8 +315,9 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
         out = []
         for (name, m), (a, _) in zip(blocks, ins):
             x, e = a[0], a[1] if len(a) > 1 else None
-            out.append(Factor(f"t{t}.{name}", MeanChannelJacobian(lambda h, m=m, e=e: m(h, e), x, 1, chunk),
-                              "mid", "mid", "J"))
+            out.append(
+                Factor(f"t{t}.{name}", MeanChannelJacobian(lambda h, m=m, e=e: m(h, e), x, 1, chunk), "mid", "mid", "J")
+            )
         return out
     if hasattr(model, "set_attn_implementation"):  # fused SDPA kernels lack forward-mode AD (spec section 8)
         model.set_attn_implementation("eager")
@@ -282,8 +332,10 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
             f_mlp = lambda h, b=b: h + b.mlp(b.ln_2(h))
             with torch.no_grad():
                 x_mid = f_att(x)
-            out += [Factor(f"L{i}.attn", MeanChannelJacobian(f_att, x, -1, chunk), "stream", "stream", "J"),
-                    Factor(f"L{i}.mlp", MeanChannelJacobian(f_mlp, x_mid, -1, chunk), "stream", "stream", "J")]
+            out += [
+                Factor(f"L{i}.attn", MeanChannelJacobian(f_att, x, -1, chunk), "stream", "stream", "J"),
+                Factor(f"L{i}.mlp", MeanChannelJacobian(f_mlp, x_mid, -1, chunk), "stream", "stream", "J"),
+            ]
         return out
     enc = getattr(model, "encoder", None)
     if enc is not None and hasattr(enc, "layer") and hasattr(enc.layer[0], "intermediate"):  # BERT (post-LN)
@@ -297,7 +349,9 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
             f_mlp = lambda h, l=l: l.output(l.intermediate(h), h)
             with torch.no_grad():
                 x_mid = f_att(x)
-            out += [Factor(f"L{i}.attn", MeanChannelJacobian(f_att, x, -1, chunk), "stream", "stream", "J"),
-                    Factor(f"L{i}.mlp", MeanChannelJacobian(f_mlp, x_mid, -1, chunk), "stream", "stream", "J")]
+            out += [
+                Factor(f"L{i}.attn", MeanChannelJacobian(f_att, x, -1, chunk), "stream", "stream", "J"),
+                Factor(f"L{i}.mlp", MeanChannelJacobian(f_mlp, x_mid, -1, chunk), "stream", "stream", "J"),
+            ]
         return out
     raise TypeError(f"cannot map the blocks of {type(model).__name__} to factors; supported: {SUPPORTED}")

@@ -118,7 +118,7 @@ def tail_bounds(r: int, alpha: float, k: int) -> tuple[float, float]:
     if abs(alpha - 1.0) < 1e-12:
         return math.log((r + 1) / (k + 1)) / H, math.log(r / k) / H
     e = 1.0 - alpha
-    return ((r + 1) ** e - (k + 1) ** e) / (e * H), (r ** e - k ** e) / (e * H)
+    return ((r + 1) ** e - (k + 1) ** e) / (e * H), (r**e - k**e) / (e * H)
 
 
 def orbit_effective_rank(r: int, alpha: float, q: float) -> int:
@@ -141,7 +141,7 @@ def asymptotic_effective_rank(r: int, alpha: float, q: float) -> float:
     if alpha < 1:
         return q ** (1.0 / (1.0 - alpha)) * r
     if alpha == 1:
-        return math.exp(EULER_GAMMA * (q - 1.0)) * r ** q
+        return math.exp(EULER_GAMMA * (q - 1.0)) * r**q
     return ((alpha - 1.0) * zeta(alpha) * (1.0 - q)) ** (-1.0 / (alpha - 1.0))
 
 
@@ -270,15 +270,15 @@ def identity_errors(rs=(8, 64, 512), alphas=(0.3, 1.0, 2.5), h: float = 1e-4, se
             d1 = (top_radial(r, a + h) - top_radial(r, a - h)) / (2 * h)
             err["h1_prime"] = max(err["h1_prime"], abs(d1 / (0.5 * mean_log_rank(r, a)) - 1))
             lam = orbit_lambda(r, a)
-            err["ratio"] = max(err["ratio"], abs(lam[0] / lam[-1] / r ** a - 1))
+            err["ratio"] = max(err["ratio"], abs(lam[0] / lam[-1] / r**a - 1))
         p, q = rng.dirichlet(np.ones(r)), rng.dirichlet(np.ones(r))
-        err["bw_hellinger"] = max(err["bw_hellinger"],
-                                  abs(bures_sq(r * p, r * q) / (2 * r * (1 - hellinger_affinity(p, q))) - 1))
+        err["bw_hellinger"] = max(
+            err["bw_hellinger"], abs(bures_sq(r * p, r * q) / (2 * r * (1 - hellinger_affinity(p, q))) - 1)
+        )
     return err
 
 
-def effective_rank_check(r: int = 10 ** 6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8, 0.9, 0.95),
-                         r_tail: int = 500) -> dict:
+def effective_rank_check(r: int = 10**6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8, 0.9, 0.95), r_tail: int = 500) -> dict:
     """Spec claim 9: largest excess of ``abs(r_q - asymptotic)`` over max(2 % r_q, 1 rank) at rank ``r`` (<= 0 means
     every case is within tolerance), the table of cases, and whether the integral tail sandwich holds for
     all k < ``r_tail``. Used by ``gsa_spectra``."""
@@ -295,8 +295,9 @@ def effective_rank_check(r: int = 10 ** 6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8,
     return {"max_excess": float(excess), "rows": rows, "sandwich": bool(sandwich)}
 
 
-def drift_check(r: int = 64, alpha_max: float = 3.0, n_pairs: int = 200, eps_grid=(0.02, 0.1, 0.3),
-                seed: int = 0) -> dict:
+def drift_check(
+    r: int = 64, alpha_max: float = 3.0, n_pairs: int = 200, eps_grid=(0.02, 0.1, 0.3), seed: int = 0
+) -> dict:
     """Spec claim 10 on synthetic exact-orbit chains: max of ``abs(Delta alpha) c_min / abs(Delta h_1)`` (<= 1 by T7),
     and, for random near-identity factors ||A - I||_2 <= eps, max of alpha_orbit / bound (<= 1).
     Used by ``gsa_spectra``."""

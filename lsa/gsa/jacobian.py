@@ -9,7 +9,7 @@ samples and positions. Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_h
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -35,8 +35,10 @@ class MeanChannelJacobian(LinearOperator):
 
     def __init__(self, fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64):
         if not isinstance(x, torch.Tensor) or x.ndim < 2:
-            raise ValueError(f"probe batch must be a tensor of shape (N, ...) with >= 2 axes, got "
-                             f"{type(x).__name__} {tuple(getattr(x, 'shape', ()))}")
+            raise ValueError(
+                f"probe batch must be a tensor of shape (N, ...) with >= 2 axes, got "
+                f"{type(x).__name__} {tuple(getattr(x, 'shape', ()))}"
+            )
         self.fn, self.x, self.chunk = fn, x.detach(), int(chunk)
         self.cd = channel_dim % x.ndim
         if self.cd == 0:
@@ -44,8 +46,10 @@ class MeanChannelJacobian(LinearOperator):
         with torch.no_grad():
             y = fn(self.x)
         if not isinstance(y, torch.Tensor) or y.ndim != x.ndim or y.shape[0] != x.shape[0]:
-            raise ValueError(f"block output must be a tensor with the probe's layout (N, ...); got "
-                             f"{tuple(getattr(y, 'shape', ()))} for input {tuple(x.shape)}")
+            raise ValueError(
+                f"block output must be a tensor with the probe's layout (N, ...); got "
+                f"{tuple(getattr(y, 'shape', ()))} for input {tuple(x.shape)}"
+            )
         self.y_shape = y.shape
         n_in, n_out = x.shape[self.cd], y.shape[self.cd]
         super().__init__(dtype=np.float64, shape=(n_out, n_in))
@@ -62,7 +66,8 @@ class MeanChannelJacobian(LinearOperator):
         def one(v):
             _, jv = torch.func.jvp(self.fn, (self.x,), (self._bcast(v, self.x.shape),))
             return jv.mean(dim=self._reduce_axes(jv.ndim))
-        out = [torch.func.vmap(one)(V[i:i + self.chunk]) for i in range(0, V.shape[0], self.chunk)]
+
+        out = [torch.func.vmap(one)(V[i : i + self.chunk]) for i in range(0, V.shape[0], self.chunk)]
         return torch.cat(out)
 
     def _trmatmat(self, W: torch.Tensor) -> torch.Tensor:
@@ -72,7 +77,8 @@ class MeanChannelJacobian(LinearOperator):
         def one(w):
             (g,) = pull(self._bcast(w, self.y_shape) / n_avg)
             return g.sum(dim=self._reduce_axes(g.ndim))
-        out = [torch.func.vmap(one)(W[i:i + self.chunk]) for i in range(0, W.shape[0], self.chunk)]
+
+        out = [torch.func.vmap(one)(W[i : i + self.chunk]) for i in range(0, W.shape[0], self.chunk)]
         return torch.cat(out)
 
     def _to_torch(self, M: np.ndarray) -> torch.Tensor:
@@ -94,9 +100,14 @@ class MeanChannelJacobian(LinearOperator):
         return self._rmatmat(np.asarray(x).reshape(-1, 1)).ravel()
 
     def _adjoint(self):
-        return LinearOperator(shape=(self.shape[1], self.shape[0]), dtype=np.float64,
-                              matvec=self._rmatvec, rmatvec=self._matvec, matmat=self._rmatmat,
-                              rmatmat=self._matmat)
+        return LinearOperator(
+            shape=(self.shape[1], self.shape[0]),
+            dtype=np.float64,
+            matvec=self._rmatvec,
+            rmatvec=self._matvec,
+            matmat=self._rmatmat,
+            rmatmat=self._matmat,
+        )
 
     def dense(self) -> np.ndarray:
         """The whole C_out x C_in matrix from C_in JVPs (exact; the dense path of spec section 8)."""
@@ -119,8 +130,10 @@ class TokenLocalJacobian(MeanChannelJacobian):
     def __init__(self, fn: Callable, x: torch.Tensor, chunk: int = 64):
         super().__init__(fn, x, -1, chunk)
         if x.ndim != 3 or self.y_shape[1] != x.shape[1]:
-            raise ValueError(f"the token-local Jacobian needs token activations (N, T, C) in and out with the "
-                             f"same T; got input {tuple(x.shape)} and output {tuple(self.y_shape)}")
+            raise ValueError(
+                f"the token-local Jacobian needs token activations (N, T, C) in and out with the "
+                f"same T; got input {tuple(x.shape)} and output {tuple(self.y_shape)}"
+            )
         self.n_tok = x.shape[1]
 
     def _at_token(self, v: torch.Tensor, t: torch.Tensor, shape) -> torch.Tensor:
@@ -136,8 +149,12 @@ class TokenLocalJacobian(MeanChannelJacobian):
         def one(v, t):
             _, jv = torch.func.jvp(self.fn, (self.x,), (self._at_token(v, t, self.x.shape),))
             return (jv * torch.nn.functional.one_hot(t, self.n_tok).to(jv.dtype)[None, :, None]).sum(1).mean(0)
+
         vs, ts = self._pairs(V)
-        out = [torch.func.vmap(one)(vs[i:i + self.chunk], ts[i:i + self.chunk]) for i in range(0, vs.shape[0], self.chunk)]
+        out = [
+            torch.func.vmap(one)(vs[i : i + self.chunk], ts[i : i + self.chunk])
+            for i in range(0, vs.shape[0], self.chunk)
+        ]
         return torch.cat(out).reshape(V.shape[0], self.n_tok, -1).mean(1)
 
     def _trmatmat(self, W: torch.Tensor) -> torch.Tensor:
@@ -147,8 +164,12 @@ class TokenLocalJacobian(MeanChannelJacobian):
         def one(w, t):
             (g,) = pull(self._at_token(w, t, self.y_shape) / (n * self.n_tok))
             return (g * torch.nn.functional.one_hot(t, self.n_tok).to(g.dtype)[None, :, None]).sum((0, 1))
+
         ws, ts = self._pairs(W)
-        out = [torch.func.vmap(one)(ws[i:i + self.chunk], ts[i:i + self.chunk]) for i in range(0, ws.shape[0], self.chunk)]
+        out = [
+            torch.func.vmap(one)(ws[i : i + self.chunk], ts[i : i + self.chunk])
+            for i in range(0, ws.shape[0], self.chunk)
+        ]
         return torch.cat(out).reshape(W.shape[0], self.n_tok, -1).sum(1)
 
 
@@ -162,7 +183,7 @@ def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -
     cd = channel_dim % x.ndim
     mats = []
     for n in range(x.shape[0]):
-        xn = x[n:n + 1].detach()
+        xn = x[n : n + 1].detach()
         J = torch.func.jacrev(fn)(xn)  # (1, *out, 1, *in)
         yd = x.ndim
         J = J.squeeze(yd).squeeze(0)  # (*out, *in) without batch axes
@@ -177,8 +198,7 @@ def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -
     return A / out_pos
 
 
-def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int = -1,
-                                 chunk: int = 64) -> np.ndarray:
+def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64) -> np.ndarray:
     """The channel Jacobian of every probe sample, ``J_n`` (C_out x C_in), with the broadcast-mean reduction
     of :class:`MeanChannelJacobian` applied to one sample at a time, so that ``mean_n J_n`` is that operator.
 
@@ -215,13 +235,14 @@ def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int
 
     eye = torch.eye(op.shape[1], dtype=op.x.dtype, device=op.x.device)
     with torch.no_grad():
-        cols = [torch.func.vmap(one)(eye[i:i + op.chunk]) for i in range(0, op.shape[1], op.chunk)]
+        cols = [torch.func.vmap(one)(eye[i : i + op.chunk]) for i in range(0, op.shape[1], op.chunk)]
     J = torch.cat(cols)  # (C_in, N, C_out)
     return J.permute(1, 2, 0).double().cpu().numpy()
 
 
-def gram_average_spectrum(fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64,
-                          jacobians: np.ndarray | None = None) -> np.ndarray:
+def gram_average_spectrum(
+    fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64, jacobians: np.ndarray | None = None
+) -> np.ndarray:
     """Square roots of the eigenvalues of the Gram average ``mean_n J_n^T J_n``, descending (spec 2.1: the
     diagnostic reported beside the mean Jacobian).
 
@@ -249,8 +270,9 @@ def gram_average_spectrum(fn: Callable, x: torch.Tensor, channel_dim: int = -1, 
         jacobians = per_sample_channel_jacobians(fn, x, channel_dim, chunk)
     J = np.asarray(jacobians, dtype=np.float64)
     if J.ndim != 3 or 0 in J.shape:
-        raise ValueError(f"per-sample Jacobians must have shape (N, C_out, C_in) with N, C_out, C_in >= 1, "
-                         f"got {J.shape}")
+        raise ValueError(
+            f"per-sample Jacobians must have shape (N, C_out, C_in) with N, C_out, C_in >= 1, got {J.shape}"
+        )
     if not np.all(np.isfinite(J)):
         raise ValueError("per-sample Jacobians contain NaN or inf entries")
     N, m, n = J.shape

@@ -18,8 +18,9 @@ LABELS = ("SC", "SA", "ST", "null")
 def _check_square(Phi, groups):
     Phi = np.asarray(Phi, dtype=np.float64)
     if Phi.ndim != 2 or Phi.shape[0] != Phi.shape[1]:
-        raise ValueError(f"labels need a square residual-stream incidence (same channels in and out), "
-                         f"got shape {Phi.shape}")
+        raise ValueError(
+            f"labels need a square residual-stream incidence (same channels in and out), got shape {Phi.shape}"
+        )
     groups = np.asarray(groups)
     if groups.shape != (Phi.shape[0],) or np.any(groups < 0):
         raise ValueError(f"channel groups must give a label >= 0 per channel ({Phi.shape[0]}), got {groups.shape}")
@@ -32,7 +33,7 @@ def row_profiles(Phi, groups) -> dict:
     Used by ``pam_certificates``.
     """
     Phi, groups = _check_square(Phi, groups)
-    R = np.sum(Phi ** 2, axis=1)
+    R = np.sum(Phi**2, axis=1)
     Rs = np.where(R > 0, R, 1.0)
     G = int(groups.max()) + 1
     prof = np.stack([np.sum(Phi[:, groups == h] ** 2, axis=1) for h in range(G)], axis=1) / Rs[:, None]
@@ -59,8 +60,14 @@ def channel_labels(Phi, Phi_adj, groups, cfg: GSAConfig = GSAConfig()) -> dict:
     nb = np.linalg.norm(B["pi"], axis=1)
     kappa = np.sum(A["pi"] * B["pi"], axis=1) / np.where(na * nb > 0, na * nb, 1.0)
     null = (A["R"] < 1e-6 * A["R"].mean()) | (B["R"] < 1e-6 * B["R"].mean())
-    labels = [("null" if null[c] else _decide(A["s"][c] >= cfg.theta_s, A["q"][c] >= cfg.theta_q,
-                                               kappa[c] >= cfg.theta_kappa)) for c in range(len(kappa))]
+    labels = [
+        (
+            "null"
+            if null[c]
+            else _decide(A["s"][c] >= cfg.theta_s, A["q"][c] >= cfg.theta_q, kappa[c] >= cfg.theta_kappa)
+        )
+        for c in range(len(kappa))
+    ]
     return {"labels": labels, "s": A["s"], "q": A["q"], "kappa": kappa, "R": A["R"], "R_adj": B["R"]}
 
 
@@ -130,8 +137,16 @@ def adversarial_label_perturbation(Phi, groups, cfg: GSAConfig = GSAConfig(), ov
     return D, {"norm": float(np.linalg.norm(D)), "channel": int(c), "share": kind}
 
 
-def label_flip_rates(Phi, Phi_adj, groups, delta: float, factors=(0.5, 1.0, 2.0), n_draws: int = 64,
-                     cfg: GSAConfig = GSAConfig(), seed: int = 0) -> dict:
+def label_flip_rates(
+    Phi,
+    Phi_adj,
+    groups,
+    delta: float,
+    factors=(0.5, 1.0, 2.0),
+    n_draws: int = 64,
+    cfg: GSAConfig = GSAConfig(),
+    seed: int = 0,
+) -> dict:
     """Fraction of channels whose label changes under random Delta with ||Delta||_F = f * delta (P11).
 
     Used by ``pam_certificates``.

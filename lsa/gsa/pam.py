@@ -34,7 +34,7 @@ def row_groups_argmax(P, null_tol: float = 1e-8, col_clusters=None) -> np.ndarra
     """
     P = _check_matrix(P)
     if col_clusters is not None:
-        P = np.sqrt(_block_sum(P ** 2, column_blocks(P.shape[1], col_clusters)))
+        P = np.sqrt(_block_sum(P**2, column_blocks(P.shape[1], col_clusters)))
     c = np.linalg.norm(P, axis=0)
     rel = np.abs(P) / np.where(c > 0, c, 1.0)
     g = np.argmax(rel, axis=1)
@@ -88,8 +88,9 @@ def row_groups_spectral(P, m: int, seed: int = 0, null_tol: float = 1e-8) -> np.
     valid = rn >= null_tol * rn.max() if rn.max() > 0 else np.zeros(P.shape[0], dtype=bool)
     n_valid = int(valid.sum())
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= n_valid:
-        raise ValueError(f"m (number of row clusters) must be an integer in [1, {n_valid}] (the non-null rows "
-                         f"of P), got {m!r}")
+        raise ValueError(
+            f"m (number of row clusters) must be an integer in [1, {n_valid}] (the non-null rows of P), got {m!r}"
+        )
     E = P[valid] ** 2
     E = E / np.linalg.norm(E, axis=1, keepdims=True)
     if m == 1:
@@ -102,8 +103,9 @@ def row_groups_spectral(P, m: int, seed: int = 0, null_tol: float = 1e-8) -> np.
         aff = np.clip(E @ E.T, 0.0, 1.0)
         with warnings.catch_warnings():  # a planted block structure gives a disconnected graph: expected here
             warnings.filterwarnings("ignore", message="Graph is not fully connected")
-            lab = SpectralClustering(n_clusters=int(m), affinity="precomputed", assign_labels="cluster_qr",
-                                     random_state=seed).fit_predict(aff)
+            lab = SpectralClustering(
+                n_clusters=int(m), affinity="precomputed", assign_labels="cluster_qr", random_state=seed
+            ).fit_predict(aff)
     _, first = np.unique(lab, return_index=True)
     remap = {int(lab[i]): r for r, i in enumerate(np.sort(first))}
     out = np.full(P.shape[0], -1)
@@ -135,19 +137,19 @@ class PAMStructure:
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
 
-    groups: np.ndarray      # (m,) row-group label per row, -1 = null
-    a: np.ndarray           # (G, n) block amplitudes a_{g,j} (n = number of column blocks)
-    c: np.ndarray           # (n,) column(-block) norms (over non-null rows)
-    support: np.ndarray     # (G, n) bool, g in S_j
-    omega: np.ndarray       # (n, n) profile cosines
-    edges: np.ndarray       # (n, n) bool, pairwise incidence graph (upper triangle used)
-    coact: np.ndarray       # (G, G) bool, co-activation graph on row groups
-    srs: list               # SRS_g = columns supported by g alone
-    hubs: list              # columns with |S_j| >= h_hub (when G >= 3)
-    masks: dict             # "core" / "overlap" / "noise": (m, n) bool
-    eta: float              # ||P ⊙ M_noise||_F
-    fro: float              # ||P||_F (non-null rows)
-    N: bool                 # noise bound eta <= nu ||P||_F
+    groups: np.ndarray  # (m,) row-group label per row, -1 = null
+    a: np.ndarray  # (G, n) block amplitudes a_{g,j} (n = number of column blocks)
+    c: np.ndarray  # (n,) column(-block) norms (over non-null rows)
+    support: np.ndarray  # (G, n) bool, g in S_j
+    omega: np.ndarray  # (n, n) profile cosines
+    edges: np.ndarray  # (n, n) bool, pairwise incidence graph (upper triangle used)
+    coact: np.ndarray  # (G, G) bool, co-activation graph on row groups
+    srs: list  # SRS_g = columns supported by g alone
+    hubs: list  # columns with |S_j| >= h_hub (when G >= 3)
+    masks: dict  # "core" / "overlap" / "noise": (m, n) bool
+    eta: float  # ||P ⊙ M_noise||_F
+    fro: float  # ||P||_F (non-null rows)
+    N: bool  # noise bound eta <= nu ||P||_F
     col_block: np.ndarray | None = None  # (n_cols,) block index of each column; None = one block per column
 
 
@@ -163,8 +165,10 @@ def column_blocks(n_cols: int, clusters=None) -> np.ndarray:
         return np.arange(n_cols)
     flat = np.concatenate([np.asarray(c, dtype=int).ravel() for c in clusters]) if len(clusters) else np.array([], int)
     if not np.array_equal(flat, np.arange(n_cols)) or any(len(c) == 0 for c in clusters):
-        raise ValueError(f"column clusters must split the {n_cols} columns into consecutive, non-empty index "
-                         f"blocks in order, got {[list(map(int, c)) for c in clusters]}")
+        raise ValueError(
+            f"column clusters must split the {n_cols} columns into consecutive, non-empty index "
+            f"blocks in order, got {[list(map(int, c)) for c in clusters]}"
+        )
     out = np.empty(n_cols, dtype=int)
     for b, c in enumerate(clusters):
         out[np.asarray(c, dtype=int)] = b
@@ -232,10 +236,22 @@ def pam_structure(P, groups, cfg: GSAConfig = GSAConfig(), col_clusters=None) ->
     noise = (~row_in) & valid[:, None]
     eta = float(np.linalg.norm(P[noise]))
     fro = float(np.linalg.norm(P[valid]))
-    return PAMStructure(groups=groups, a=a, c=c, support=support, omega=omega, edges=edges, coact=coact,
-                        srs=srs, hubs=hubs, masks={"core": core, "overlap": ovl, "noise": noise},
-                        eta=eta, fro=fro, N=bool(eta <= cfg.nu * fro),
-                        col_block=None if col_clusters is None else blk)
+    return PAMStructure(
+        groups=groups,
+        a=a,
+        c=c,
+        support=support,
+        omega=omega,
+        edges=edges,
+        coact=coact,
+        srs=srs,
+        hubs=hubs,
+        masks={"core": core, "overlap": ovl, "noise": noise},
+        eta=eta,
+        fro=fro,
+        N=bool(eta <= cfg.nu * fro),
+        col_block=None if col_clusters is None else blk,
+    )
 
 
 def decompose(P, struct: PAMStructure) -> dict:
@@ -245,10 +261,10 @@ def decompose(P, struct: PAMStructure) -> dict:
     """
     P = _check_matrix(P)
     parts = {k: np.where(m, P, 0.0) for k, m in struct.masks.items()}
-    tot = sum(float(np.sum(v ** 2)) for v in parts.values())
+    tot = sum(float(np.sum(v**2)) for v in parts.values())
     out = dict(parts)
     for k, v in parts.items():
-        out[f"f_{k}"] = float(np.sum(v ** 2)) / tot if tot > 0 else 0.0
+        out[f"f_{k}"] = float(np.sum(v**2)) / tot if tot > 0 else 0.0
     return out
 
 
@@ -258,9 +274,9 @@ def block_energy(struct: PAMStructure, normalise: str = "column") -> np.ndarray:
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     if normalise == "column":
-        return struct.a ** 2 / np.where(struct.c > 0, struct.c ** 2, 1.0)[None, :]
+        return struct.a**2 / np.where(struct.c > 0, struct.c**2, 1.0)[None, :]
     if normalise == "global":
-        return struct.a ** 2 / max(struct.fro ** 2, 1e-300)
+        return struct.a**2 / max(struct.fro**2, 1e-300)
     raise ValueError(f"normalise must be 'column' or 'global', got {normalise!r}")
 
 
@@ -293,6 +309,13 @@ def summary(struct: PAMStructure) -> dict:
     Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     iu = np.triu_indices(struct.c.size, 1)
-    return {"n_groups": int(struct.a.shape[0]), "support_sizes": struct.support.sum(0).tolist(),
-            "srs_sizes": [len(s) for s in struct.srs], "hubs": list(struct.hubs),
-            "n_edges": int(struct.edges[iu].sum()), "eta": struct.eta, "fro": struct.fro, "N": struct.N}
+    return {
+        "n_groups": int(struct.a.shape[0]),
+        "support_sizes": struct.support.sum(0).tolist(),
+        "srs_sizes": [len(s) for s in struct.srs],
+        "hubs": list(struct.hubs),
+        "n_edges": int(struct.edges[iu].sum()),
+        "eta": struct.eta,
+        "fro": struct.fro,
+        "N": struct.N,
+    }

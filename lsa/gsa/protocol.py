@@ -46,13 +46,27 @@ class FactorAnalysis:
 
     def record(self) -> dict:
         """The per-factor JSON record of the protocol outputs."""
-        return to_jsonable({"name": self.factor.name, "mode": self.factor.mode, "shape": list(self.factor.shape),
-                       "k": self.window.k, "r_q": {str(q): v for q, v in self.window.r_q.items()},
-                       "gap": self.window.gap, "capped": self.window.capped, "W": self.window.W,
-                       "alphahat": self.alpha, "alpha_top": self.alpha_top, "ls_slope": self.ls_slope,
-                       "eps_star": self.eps_star, "G": self.G, "residuals": self.residuals,
-                       "fro_norm": float(np.sqrt(self.spec.fro2)), "exact": self.spec.exact,
-                       "svd_residual": self.spec.residual})
+        return to_jsonable(
+            {
+                "name": self.factor.name,
+                "mode": self.factor.mode,
+                "shape": list(self.factor.shape),
+                "k": self.window.k,
+                "r_q": {str(q): v for q, v in self.window.r_q.items()},
+                "gap": self.window.gap,
+                "capped": self.window.capped,
+                "W": self.window.W,
+                "alphahat": self.alpha,
+                "alpha_top": self.alpha_top,
+                "ls_slope": self.ls_slope,
+                "eps_star": self.eps_star,
+                "G": self.G,
+                "residuals": self.residuals,
+                "fro_norm": float(np.sqrt(self.spec.fro2)),
+                "exact": self.spec.exact,
+                "svd_residual": self.spec.residual,
+            }
+        )
 
 
 def analyse_factor(f: Factor, cfg: GSAConfig = GSAConfig()) -> FactorAnalysis:
@@ -77,8 +91,18 @@ def analyse_factor(f: Factor, cfg: GSAConfig = GSAConfig()) -> FactorAnalysis:
     alpha = gc.fit_alpha(p)
     K = min(spec.K, cfg.k_max + 16)
     eps = gc.fitted_tail_error(spec.tail(np.arange(1, K + 1)), r, alpha)
-    return FactorAnalysis(f, spec, win, alpha, gc.fit_alpha_top(p), gc.ls_slope(p), eps,
-                          gc.chart_residuals(p, alpha), bool(eps <= cfg.eps_max), A)
+    return FactorAnalysis(
+        f,
+        spec,
+        win,
+        alpha,
+        gc.fit_alpha_top(p),
+        gc.ls_slope(p),
+        eps,
+        gc.chart_residuals(p, alpha),
+        bool(eps <= cfg.eps_max),
+        A,
+    )
 
 
 @dataclass
@@ -111,29 +135,71 @@ def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSA
     gcb = truncation_bounds(a.spec, k, b.spec, k2, a.certified_tail(k), b.certified_tail(k2))
     W = a.window.W and b.window.W
     G = a.G and b.G
-    rec, mats = {"src": a.factor.name, "dst": b.factor.name, "k": k, "k2": k2, "W": W, "G": G,
-                 "kappa": tr["kappa"], "kappa0": tr["kappa0"], "theta_max": tr["theta_max"]}, {}
+    rec, mats = (
+        {
+            "src": a.factor.name,
+            "dst": b.factor.name,
+            "k": k,
+            "k2": k2,
+            "W": W,
+            "G": G,
+            "kappa": tr["kappa"],
+            "kappa0": tr["kappa0"],
+            "theta_max": tr["theta_max"],
+        },
+        {},
+    )
     clusters = degenerate_clusters(a.spec.s[:k], cfg.g_deg)  # source modes: block columns (spec 2.5)
     src_blocks = None if all(len(c) == 1 for c in clusters) else clusters
     for tag, P_tr, P_full, groups, dF, dcols, cols in (
-            ("B", B_tr, B_full, row_groups_argmax(B_tr, col_clusters=src_blocks), (emp["B_F"], gcb["B_F"]),
-             emp["delta_cols"], src_blocks),
-            ("Phi", Phi_tr, Phi_full, row_groups_blocks(Phi_tr.shape[0], cfg.block_size),
-             (emp["Phi_F"], gcb["Phi_F"]), None, None)):
+        (
+            "B",
+            B_tr,
+            B_full,
+            row_groups_argmax(B_tr, col_clusters=src_blocks),
+            (emp["B_F"], gcb["B_F"]),
+            emp["delta_cols"],
+            src_blocks,
+        ),
+        (
+            "Phi",
+            Phi_tr,
+            Phi_full,
+            row_groups_blocks(Phi_tr.shape[0], cfg.block_size),
+            (emp["Phi_F"], gcb["Phi_F"]),
+            None,
+            None,
+        ),
+    ):
         st = pam_structure(P_tr, groups, cfg, cols)
         m = margins(st, cfg)
         dec = decompose(P_tr, st)
-        cert_emp = W and (certify(st, dF[0], cfg, m) or (dcols is not None and certify_columns(st, dcols, dF[0], cfg, m)))
+        cert_emp = W and (
+            certify(st, dF[0], cfg, m) or (dcols is not None and certify_columns(st, dcols, dF[0], cfg, m))
+        )
         cert_gc = W and G and certify(st, dF[1], cfg, m)
         verify, actual = None, None
         if P_full is not None:
             verify = not structure_diff(st, pam_structure(P_full, groups, cfg, cols))
             actual = float(np.linalg.norm(P_full - P_tr))
-        rec[tag] = {"delta_F_emp": dF[0], "delta_F_GC": dF[1], "actual_F": actual, "rho": m["rho"],
-                    "rho_act": m["rho_act"], "rho_pair": m["rho_pair"], "rho_noise": m["rho_noise"],
-                    "f_core": dec["f_core"], "f_ovl": dec["f_overlap"], "f_noise": dec["f_noise"],
-                    "N": st.N, "CERT_emp": bool(cert_emp), "CERT_GC": bool(cert_gc), "VERIFY": verify,
-                    "bug": bool(cert_emp and verify is False), **summary(st)}
+        rec[tag] = {
+            "delta_F_emp": dF[0],
+            "delta_F_GC": dF[1],
+            "actual_F": actual,
+            "rho": m["rho"],
+            "rho_act": m["rho_act"],
+            "rho_pair": m["rho_pair"],
+            "rho_noise": m["rho_noise"],
+            "f_core": dec["f_core"],
+            "f_ovl": dec["f_overlap"],
+            "f_noise": dec["f_noise"],
+            "N": st.N,
+            "CERT_emp": bool(cert_emp),
+            "CERT_GC": bool(cert_gc),
+            "VERIFY": verify,
+            "bug": bool(cert_emp and verify is False),
+            **summary(st),
+        }
         if tag == "B":
             rec[tag]["delta_cols"] = dcols
             rec[tag]["n_col_blocks"] = int(st.c.size)
@@ -144,8 +210,9 @@ def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSA
     return InterfaceAnalysis(a, b, rec, mats)
 
 
-def run_protocol(factors: list[Factor], cfg: GSAConfig = GSAConfig(), pairs=None, labels: bool = True,
-                 n_label_draws: int = 64) -> dict:
+def run_protocol(
+    factors: list[Factor], cfg: GSAConfig = GSAConfig(), pairs=None, labels: bool = True, n_label_draws: int = 64
+) -> dict:
     """The whole margin protocol P0–P12 on a chain of factors.
 
     Parameters
@@ -173,8 +240,10 @@ def run_protocol(factors: list[Factor], cfg: GSAConfig = GSAConfig(), pairs=None
         if not (0 <= l < len(factors) and 0 <= l2 < len(factors)):
             raise ValueError(f"interface ({l}, {l2}) is outside the {len(factors)} factors")
         if factors[l].out_space != factors[l2].in_space:
-            raise ValueError(f"interface ({l}, {l2}) is invalid: {factors[l].name} writes {factors[l].out_space} "
-                             f"but {factors[l2].name} reads {factors[l2].in_space}")
+            raise ValueError(
+                f"interface ({l}, {l2}) is invalid: {factors[l].name} writes {factors[l].out_space} "
+                f"but {factors[l2].name} reads {factors[l2].in_space}"
+            )
     used = sorted({i for p in pairs for i in p})
     fa = {i: analyse_factor(factors[i], cfg) for i in used}
     ia = [analyse_interface(fa[l], fa[l2], cfg) for l, l2 in pairs]
@@ -191,20 +260,35 @@ def run_protocol(factors: list[Factor], cfg: GSAConfig = GSAConfig(), pairs=None
         ok = label_certificate(lab, groups, np.full(len(groups), d), np.full(len(groups), d_adj), cfg)
         flips = label_flip_rates(Phi, Phi_adj, groups, max(d, 1e-12), n_draws=n_label_draws, cfg=cfg, seed=cfg.seed)
         counts = {L: int(sum(x == L for x in lab["labels"])) for L in ("SC", "SA", "ST", "null")}
-        rec["labels"] = {"counts": counts, "certified_fraction": float(ok.mean()), "LABEL_CERT": bool(ok.all()),
-                         "flip_rates": {str(f): v for f, v in flips.items()}}
+        rec["labels"] = {
+            "counts": counts,
+            "certified_fraction": float(ok.mean()),
+            "LABEL_CERT": bool(ok.all()),
+            "flip_rates": {str(f): v for f, v in flips.items()},
+        }
         ia[i].mats["labels"] = lab
     recs = [x.record for x in ia]
     n_bug = sum(r["B"]["bug"] or r["Phi"]["bug"] for r in recs)
-    summ = {"n_interfaces": len(recs),
-            "CERT_emp": sum(r["B"]["CERT_emp"] for r in recs), "CERT_GC": sum(r["B"]["CERT_GC"] for r in recs),
-            "VERIFY": sum(bool(r["B"]["VERIFY"]) for r in recs),
-            "CERT_emp_phys": sum(r["Phi"]["CERT_emp"] for r in recs),
-            "VERIFY_phys": sum(bool(r["Phi"]["VERIFY"]) for r in recs), "bugs": n_bug,
-            "median_rho_over_delta": float(np.median([r["B"]["rho"] / max(r["B"]["delta_F_emp"], 1e-300) for r in recs])),
-            "median_alphahat": float(np.median([fa[i].alpha for i in used])),
-            "median_r90_over_d": float(np.median([(fa[i].window.r_q.get(0.9) or fa[i].spec.K) / fa[i].spec.r
-                                                  for i in used]))}
+    summ = {
+        "n_interfaces": len(recs),
+        "CERT_emp": sum(r["B"]["CERT_emp"] for r in recs),
+        "CERT_GC": sum(r["B"]["CERT_GC"] for r in recs),
+        "VERIFY": sum(bool(r["B"]["VERIFY"]) for r in recs),
+        "CERT_emp_phys": sum(r["Phi"]["CERT_emp"] for r in recs),
+        "VERIFY_phys": sum(bool(r["Phi"]["VERIFY"]) for r in recs),
+        "bugs": n_bug,
+        "median_rho_over_delta": float(np.median([r["B"]["rho"] / max(r["B"]["delta_F_emp"], 1e-300) for r in recs])),
+        "median_alphahat": float(np.median([fa[i].alpha for i in used])),
+        "median_r90_over_d": float(
+            np.median([(fa[i].window.r_q.get(0.9) or fa[i].spec.K) / fa[i].spec.r for i in used])
+        ),
+    }
     domain = all(r["B"]["CERT_GC"] for r in recs) and all(r.get("labels", {}).get("LABEL_CERT", True) for r in recs)
-    return {"config": cfg.to_dict(), "factors": [fa[i].record() for i in used], "interfaces": to_jsonable(recs),
-            "summary": to_jsonable(summ), "domain": bool(domain), "_analysis": ia}
+    return {
+        "config": cfg.to_dict(),
+        "factors": [fa[i].record() for i in used],
+        "interfaces": to_jsonable(recs),
+        "summary": to_jsonable(summ),
+        "domain": bool(domain),
+        "_analysis": ia,
+    }

@@ -93,7 +93,7 @@ class Spectrum:
     @property
     def p(self) -> np.ndarray:
         """Rank distribution p_i = s_i^2 / ||A||_F^2 for the known ranks."""
-        return self.s ** 2 / self.fro2 if self.fro2 > 0 else np.zeros_like(self.s)
+        return self.s**2 / self.fro2 if self.fro2 > 0 else np.zeros_like(self.s)
 
     @property
     def lam(self) -> np.ndarray:
@@ -147,8 +147,15 @@ def dense_spectrum(A) -> Spectrum:
         raise ValueError("factor contains NaN or inf entries")
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
     U, Vt = sign_convention(U, Vt)
-    return Spectrum(s=s, U=U, Vt=Vt, fro2=float(np.sum(A * A)), shape=A.shape, exact=True,
-                    residual=_residual(aslinearoperator(A), U, s, Vt))
+    return Spectrum(
+        s=s,
+        U=U,
+        Vt=Vt,
+        fro2=float(np.sum(A * A)),
+        shape=A.shape,
+        exact=True,
+        residual=_residual(aslinearoperator(A), U, s, Vt),
+    )
 
 
 def _residual(op: LinearOperator, U, s, Vt, AV=None) -> float:
@@ -177,10 +184,11 @@ def _check_budget(n_samples, minimum: int, what: str) -> int:
     return int(n_samples)
 
 
-def _deflated_fro2(op: LinearOperator, V: np.ndarray, AV: np.ndarray, n_probes: int,
-                   rng: np.random.Generator) -> tuple[float, float]:
+def _deflated_fro2(
+    op: LinearOperator, V: np.ndarray, AV: np.ndarray, n_probes: int, rng: np.random.Generator
+) -> tuple[float, float]:
     """``||A V||_F^2`` (exact, from ``AV``) plus a Hutchinson estimate of ``||A (I - V V^T)||_F^2``."""
-    exact = float(np.sum(AV ** 2))
+    exact = float(np.sum(AV**2))
     Z = rng.choice([-1.0, 1.0], size=(op.shape[1], n_probes))
     if V.shape[1]:
         Z = Z - V @ (V.T @ Z)
@@ -227,16 +235,16 @@ def hutchpp_fro2(op, n_samples: int = 128, seed: int = 0, basis=None) -> tuple[f
     m, n = op.shape
     rng = np.random.default_rng(seed)
     if basis is None:
-        n_samples = _check_budget(n_samples, 4, "(Hutch++ without a basis: a third sketches, a third deflates, "
-                                                "the rest are probes)")
+        n_samples = _check_budget(
+            n_samples, 4, "(Hutch++ without a basis: a third sketches, a third deflates, the rest are probes)"
+        )
         s = n_samples // 3
         V, _ = np.linalg.qr(op.rmatmat(rng.standard_normal((m, s))))
-        V = V[:, :min(s, n)]
+        V = V[:, : min(s, n)]
         return _deflated_fro2(op, V, op.matmat(V), n_samples - 2 * s, rng)
     V = np.asarray(basis, dtype=np.float64)
     if V.ndim != 2 or V.shape[0] != n:
-        raise ValueError(f"basis must be an (n, k) matrix with n = {n} (the input dimension of A), "
-                         f"got shape {V.shape}")
+        raise ValueError(f"basis must be an (n, k) matrix with n = {n} (the input dimension of A), got shape {V.shape}")
     if not np.all(np.isfinite(V)):
         raise ValueError("basis contains NaN or inf entries")
     err = float(np.max(np.abs(V.T @ V - np.eye(V.shape[1])))) if V.shape[1] else 0.0
@@ -246,8 +254,9 @@ def hutchpp_fro2(op, n_samples: int = 128, seed: int = 0, basis=None) -> tuple[f
     return _deflated_fro2(op, V, op.matmat(V), n_samples - V.shape[1], rng)
 
 
-def randomized_spectrum(op, K: int, oversample: int = 10, n_iter: int = 2, seed: int = 0,
-                        fro2: float | None = None, n_hutch: int = 128) -> Spectrum:
+def randomized_spectrum(
+    op, K: int, oversample: int = 10, n_iter: int = 2, seed: int = 0, fro2: float | None = None, n_hutch: int = 128
+) -> Spectrum:
     """Top-K triplets of a factor given as a ``LinearOperator`` (e.g. JVP/VJP closures), by randomized block
     Krylov SVD (:func:`lsa.linalg.randomized_svd`, ``(2 n_iter + 2)(K + oversample)`` products), with
     NumPy's BLAS on one thread so that it does not contend with torch's pool.
@@ -271,6 +280,7 @@ def randomized_spectrum(op, K: int, oversample: int = 10, n_iter: int = 2, seed:
     AV = op.matmat(Vt.T)
     if not exact:
         fro2 = _deflated_fro2(op, Vt.T, AV, n_hutch, np.random.default_rng(seed + 1))[1]
-    fro2 = max(float(fro2), float(np.sum(s ** 2)))
-    return Spectrum(s=s, U=U, Vt=Vt, fro2=fro2, shape=(m, n), exact=exact and K == min(m, n),
-                    residual=_residual(op, U, s, Vt, AV))
+    fro2 = max(float(fro2), float(np.sum(s**2)))
+    return Spectrum(
+        s=s, U=U, Vt=Vt, fro2=fro2, shape=(m, n), exact=exact and K == min(m, n), residual=_residual(op, U, s, Vt, AV)
+    )

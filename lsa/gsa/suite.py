@@ -19,8 +19,8 @@ from lsa.gsa.protocol import run_protocol
 
 PAPER_CONFIGS = {
     # architecture families of the abstract at standard sizes (random init or a local checkpoint)
-    "resnet": {"widths": [64, 128, 256, 512], "blocks": 3},   # BasicBlock stand-in for ResNet-50 (no torchvision)
-    "vit": {"dim": 768, "depth": 12, "heads": 12, "mlp": 3072},   # ViT-B width/depth (16x16 digits input)
+    "resnet": {"widths": [64, 128, 256, 512], "blocks": 3},  # BasicBlock stand-in for ResNet-50 (no torchvision)
+    "vit": {"dim": 768, "depth": 12, "heads": 12, "mlp": 3072},  # ViT-B width/depth (16x16 digits input)
     "gpt": {"n_layer": 12, "n_embd": 768, "n_head": 12, "n_inner": 3072, "ctx": 64},  # GPT-2 small shape
     "unet": {"widths": [128, 256]},
 }
@@ -46,8 +46,10 @@ def load_checkpoint(model: torch.nn.Module, path: str) -> torch.nn.Module:
         raise ValueError(f"checkpoint {p} does not match {type(model).__name__}: shapes differ for {wrong[:5]}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ValueError(f"checkpoint {p} does not match {type(model).__name__}: missing {list(missing)[:5]}, "
-                         f"unexpected {list(unexpected)[:5]}")
+        raise ValueError(
+            f"checkpoint {p} does not match {type(model).__name__}: missing {list(missing)[:5]}, "
+            f"unexpected {list(unexpected)[:5]}"
+        )
     return model.eval()
 
 
@@ -80,8 +82,9 @@ def model_chains(kind: str, model, probe_x, modes=("S", "J"), timesteps=(20, 100
     return out
 
 
-def analyse_model(name: str, chains: dict, cfg: GSAConfig, n_pairs: int | None = None,
-                  n_label_draws: int = 8) -> tuple[list[dict], list[dict], dict]:
+def analyse_model(
+    name: str, chains: dict, cfg: GSAConfig, n_pairs: int | None = None, n_label_draws: int = 8
+) -> tuple[list[dict], list[dict], dict]:
     """Run the protocol on each chain of a model.
 
     Returns
@@ -100,14 +103,32 @@ def analyse_model(name: str, chains: dict, cfg: GSAConfig, n_pairs: int | None =
         rep = run_protocol(fs, cfg, pairs=select_pairs(fs, n_pairs), n_label_draws=n_label_draws)
         recs = rep["interfaces"]
         s = rep["summary"]
-        rows.append({"model": name, "chain": chain, "interfaces": s["n_interfaces"], "CERT_emp": s["CERT_emp"],
-                     "CERT_GC": s["CERT_GC"], "VERIFY": s["VERIFY"], "bugs": s["bugs"],
-                     "median_rho_over_delta": s["median_rho_over_delta"], "median_alphahat": s["median_alphahat"],
-                     "median_r90_over_d": s["median_r90_over_d"],
-                     "median_f_core": float(np.median([r["B"]["f_core"] for r in recs]))})
+        rows.append(
+            {
+                "model": name,
+                "chain": chain,
+                "interfaces": s["n_interfaces"],
+                "CERT_emp": s["CERT_emp"],
+                "CERT_GC": s["CERT_GC"],
+                "VERIFY": s["VERIFY"],
+                "bugs": s["bugs"],
+                "median_rho_over_delta": s["median_rho_over_delta"],
+                "median_alphahat": s["median_alphahat"],
+                "median_r90_over_d": s["median_r90_over_d"],
+                "median_f_core": float(np.median([r["B"]["f_core"] for r in recs])),
+            }
+        )
         for i, r in enumerate(recs):
-            fractions.append({"model": name, "chain": chain, "depth": i, "f_core": r["B"]["f_core"],
-                              "f_ovl": r["B"]["f_ovl"], "f_noise": r["B"]["f_noise"]})
+            fractions.append(
+                {
+                    "model": name,
+                    "chain": chain,
+                    "depth": i,
+                    "f_core": r["B"]["f_core"],
+                    "f_ovl": r["B"]["f_ovl"],
+                    "f_noise": r["B"]["f_noise"],
+                }
+            )
         mid = rep["_analysis"][len(rep["_analysis"]) // 2]
         st = mid.mats["B"]["struct"]
         heat[chain] = (block_energy(st), st.support, f"{mid.record['src']}→{mid.record['dst']}")

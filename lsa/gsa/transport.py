@@ -17,12 +17,16 @@ from lsa.linalg import principal_angles
 
 def _check_interface(src: Spectrum, k: int, dst: Spectrum, k2: int):
     if src.shape[0] != dst.shape[1]:
-        raise ValueError(f"interface mismatch: factor l writes into a space of dimension {src.shape[0]} but "
-                         f"factor l+1 reads a space of dimension {dst.shape[1]} (expected equal)")
+        raise ValueError(
+            f"interface mismatch: factor l writes into a space of dimension {src.shape[0]} but "
+            f"factor l+1 reads a space of dimension {dst.shape[1]} (expected equal)"
+        )
     for name, s, kk in (("k", src, k), ("k'", dst, k2)):
         if not 1 <= kk <= s.K or (kk == s.K and s.K < s.r):
-            raise ValueError(f"window {name}={kk} is larger than the known rank of its factor "
-                             f"(expected 1 <= {name} < K={s.K} or the full rank r={s.r})")
+            raise ValueError(
+                f"window {name}={kk} is larger than the known rank of its factor "
+                f"(expected 1 <= {name} < K={s.K} or the full rank r={s.r})"
+            )
 
 
 def transport(src: Spectrum, k: int, dst: Spectrum, k2: int) -> dict:
@@ -36,11 +40,16 @@ def transport(src: Spectrum, k: int, dst: Spectrum, k2: int) -> dict:
     _check_interface(src, k, dst, k2)
     T = dst.Vt[:k2] @ src.U[:, :k]
     S = src.s[:k]
-    kappa = float(np.sum((T * S) ** 2) / np.sum(S ** 2)) if np.sum(S ** 2) > 0 else 0.0
+    kappa = float(np.sum((T * S) ** 2) / np.sum(S**2)) if np.sum(S**2) > 0 else 0.0
     ang = principal_angles(src.U[:, :k], dst.Vt[:k2].T)
-    return {"T": T, "W": (dst.s[:k2, None] * T) * S, "angles": ang,
-            "theta_max": float(ang.max()) if ang.size else 0.0, "kappa": kappa,
-            "kappa0": float(np.sum(T ** 2) / min(k, k2))}
+    return {
+        "T": T,
+        "W": (dst.s[:k2, None] * T) * S,
+        "angles": ang,
+        "theta_max": float(ang.max()) if ang.size else 0.0,
+        "kappa": kappa,
+        "kappa0": float(np.sum(T**2) / min(k, k2)),
+    }
 
 
 def source_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A_next=None) -> tuple:
@@ -72,8 +81,9 @@ def physical_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A=None, A_
     return Phi_tr, Phi_full
 
 
-def truncation_bounds(src: Spectrum, k: int, dst: Spectrum, k2: int,
-                      tail_src: float | None = None, tail_dst: float | None = None) -> dict:
+def truncation_bounds(
+    src: Spectrum, k: int, dst: Spectrum, k2: int, tail_src: float | None = None, tail_dst: float | None = None
+) -> dict:
     """T1 bounds on ||B^full - B^tr|| and ||Phi^full - Phi^tr||; with model tails, the T2 (GC) versions.
 
     Parameters
@@ -98,7 +108,9 @@ def truncation_bounds(src: Spectrum, k: int, dst: Spectrum, k2: int,
     s1, s1n = src.sigma(1), dst.sigma(1)
     sk1, sk1n = src.sigma(k + 1), dst.sigma(k2 + 1)
     R_F = float(np.linalg.norm(src.s[:k]))
-    return {"delta_cols": src.s[:k] * sk1n,
-            "B_F": min(sk1n * R_F, Q_F * s1),
-            "Phi_2": s1n * sk1 + sk1n * s1,
-            "Phi_F": s1n * S_F + min(Q_F * s1, sk1n * R_F)}
+    return {
+        "delta_cols": src.s[:k] * sk1n,
+        "B_F": min(sk1n * R_F, Q_F * s1),
+        "Phi_2": s1n * sk1 + sk1n * s1,
+        "Phi_F": s1n * S_F + min(Q_F * s1, sk1n * R_F),
+    }

@@ -71,11 +71,14 @@ def dominant_window(spec: Spectrum, cfg: GSAConfig = GSAConfig(), k: int | None 
     rq = effective_ranks(spec, tuple(sorted(set(cfg.q_grid) | {cfg.q_lo, cfg.q_win, cfg.q_hi})))
     if k is not None:
         if not 1 <= k <= spec.r:
-            raise ValueError(f"window request k={k} is larger than the rank r={spec.r} of the factor "
-                             f"(expected 1 <= k <= {spec.r})")
+            raise ValueError(
+                f"window request k={k} is larger than the rank r={spec.r} of the factor (expected 1 <= k <= {spec.r})"
+            )
         if k >= spec.K and spec.K < spec.r:
-            raise ValueError(f"window request k={k} needs sigma_{k + 1}, but only K={spec.K} singular values "
-                             f"are known (expected k < {spec.K})")
+            raise ValueError(
+                f"window request k={k} needs sigma_{k + 1}, but only K={spec.K} singular values "
+                f"are known (expected k < {spec.K})"
+            )
         g = relative_gap(spec, k)
         return Window(k, g, False, True, g >= cfg.g_min, rq)
     lo, mid, hi = rq[cfg.q_lo], rq[cfg.q_win], rq[cfg.q_hi]

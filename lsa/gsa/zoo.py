@@ -49,8 +49,9 @@ def bracket_corpus(n_chars: int = 200_000, seed: int = 0) -> str:
             return str(int(rng.integers(0, 100)))
         if r < 0.7:
             return f"{expr(depth + 1)}{'+-*'[int(rng.integers(3))]}{expr(depth + 1)}"
-        b = "()[]{}"[2 * int(rng.integers(3)):][:2]
+        b = "()[]{}"[2 * int(rng.integers(3)) :][:2]
         return f"{b[0]}{expr(depth + 1)}{b[1]}"
+
     out, size = [], 0
     while size < n_chars:
         line = expr(0) + "\n"
@@ -60,11 +61,21 @@ def bracket_corpus(n_chars: int = 200_000, seed: int = 0) -> str:
 
 
 def _defaults(kind: str) -> dict:
-    return {"resnet": {"widths": [16, 32, 64], "blocks": 2, "epochs": 15, "lr": 1e-3, "batch": 64},
-            "vit": {"dim": 64, "depth": 4, "heads": 4, "mlp": 128, "epochs": 15, "lr": 1e-3, "batch": 64},
-            "gpt": {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_inner": 512, "ctx": 64, "steps": 2000,
-                    "batch": 32, "lr": 1e-3},
-            "unet": {"widths": [32, 64], "steps": 3000, "batch": 64, "lr": 2e-3, "T": 200}}[kind]
+    return {
+        "resnet": {"widths": [16, 32, 64], "blocks": 2, "epochs": 15, "lr": 1e-3, "batch": 64},
+        "vit": {"dim": 64, "depth": 4, "heads": 4, "mlp": 128, "epochs": 15, "lr": 1e-3, "batch": 64},
+        "gpt": {
+            "n_layer": 4,
+            "n_embd": 128,
+            "n_head": 4,
+            "n_inner": 512,
+            "ctx": 64,
+            "steps": 2000,
+            "batch": 32,
+            "lr": 1e-3,
+        },
+        "unet": {"widths": [32, 64], "steps": 3000, "batch": 64, "lr": 2e-3, "T": 200},
+    }[kind]
 
 
 def build(kind: str, cfg: dict, seed: int = 0):
@@ -75,19 +86,34 @@ def build(kind: str, cfg: dict, seed: int = 0):
     torch.manual_seed(seed)
     if kind == "resnet":
         from lsa.models.resnet import ResNet
+
         return ResNet(1, 10, tuple(cfg["widths"]), cfg["blocks"])
     if kind == "vit":
         from lsa.models.vit import ViT
+
         return ViT(16, 4, 1, 10, cfg["dim"], cfg["depth"], cfg["heads"], cfg["mlp"])
     if kind == "gpt":
         from transformers import GPT2Config, GPT2LMHeadModel
-        c = GPT2Config(vocab_size=len(VOCAB), n_positions=cfg["ctx"], n_embd=cfg["n_embd"], n_layer=cfg["n_layer"],
-                       n_head=cfg["n_head"], n_inner=cfg["n_inner"], attn_implementation="eager",
-                       bos_token_id=0, eos_token_id=0, pad_token_id=0,
-                       resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+
+        c = GPT2Config(
+            vocab_size=len(VOCAB),
+            n_positions=cfg["ctx"],
+            n_embd=cfg["n_embd"],
+            n_layer=cfg["n_layer"],
+            n_head=cfg["n_head"],
+            n_inner=cfg["n_inner"],
+            attn_implementation="eager",
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+        )
         return GPT2LMHeadModel(c)
     if kind == "unet":
         from lsa.models.unet import TinyUNet
+
         return TinyUNet(1, tuple(cfg["widths"]))
     raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
 
@@ -116,18 +142,19 @@ def _train(kind: str, model, cfg: dict, seed: int):
         for _ in range(cfg["epochs"]):
             perm = torch.randperm(len(y), generator=g)
             for i in range(0, len(y), cfg["batch"]):
-                b = perm[i:i + cfg["batch"]]
+                b = perm[i : i + cfg["batch"]]
                 loss = torch.nn.functional.cross_entropy(model(x[b]), y[b])
                 opt.zero_grad(), loss.backward(), opt.step()
     elif kind == "gpt":
         data = encode_text(bracket_corpus(seed=seed))
         for _ in range(cfg["steps"]):
             s = torch.randint(0, len(data) - cfg["ctx"] - 1, (cfg["batch"],), generator=g)
-            ids = torch.stack([data[i:i + cfg["ctx"]] for i in s.tolist()])
+            ids = torch.stack([data[i : i + cfg["ctx"]] for i in s.tolist()])
             loss = model(input_ids=ids, labels=ids).loss
             opt.zero_grad(), loss.backward(), opt.step()
     else:
         from lsa.models.unet import linear_schedule, noise
+
         x, _, _, _ = digits16(seed)
         abar = linear_schedule(cfg["T"])
         for _ in range(cfg["steps"]):
@@ -179,5 +206,5 @@ def probe(kind: str, n: int = 32, seed: int = 0, ctx: int = 32) -> torch.Tensor:
     if kind == "gpt":
         data = encode_text(bracket_corpus(20_000, seed=seed + 1))
         starts = np.random.default_rng(seed).integers(0, len(data) - ctx, n)
-        return torch.stack([data[s:s + ctx] for s in starts])
+        return torch.stack([data[s : s + ctx] for s in starts])
     raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")

@@ -46,15 +46,26 @@ def build_gpt(cfg: GPTConfig, vocab_size: int = 256):
     """
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    conf = GPT2Config(vocab_size=vocab_size, n_positions=cfg.seqlen, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
-                      n_head=cfg.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                      bos_token_id=0, eos_token_id=0, use_cache=False)
+    conf = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=cfg.seqlen,
+        n_embd=cfg.n_embd,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+        use_cache=False,
+    )
     torch.manual_seed(cfg.seed)
     return GPT2LMHeadModel(conf)
 
 
-def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: bool = False,
-              max_steps: int | None = None):
+def train_gpt(
+    train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: bool = False, max_steps: int | None = None
+):
     """Train the small GPT on random windows of a 1-D token tensor; return ``(model, log)``.
 
     Parameters
@@ -81,8 +92,11 @@ def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: b
     model = build_gpt(cfg).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
     gen = torch.Generator().manual_seed(cfg.seed)
     n = train_ids.numel() - cfg.seqlen - 1
     losses = []
@@ -90,6 +104,7 @@ def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: b
     it = range(cfg.steps if max_steps is None else min(max_steps, cfg.steps))
     if progress:
         from tqdm.auto import tqdm
+
         it = tqdm(it, desc="train small GPT")
     model.train()
     for step in it:
@@ -97,7 +112,7 @@ def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: b
         for g in opt.param_groups:
             g["lr"] = lr
         starts = torch.randint(0, n, (cfg.batch_size,), generator=gen)
-        x = torch.stack([train_ids[s:s + cfg.seqlen] for s in starts.tolist()]).to(device)
+        x = torch.stack([train_ids[s : s + cfg.seqlen] for s in starts.tolist()]).to(device)
         loss = model(input_ids=x, labels=x).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -108,8 +123,7 @@ def train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, device="cpu", progress: b
     return model, {"loss": losses, "train_seconds": time.perf_counter() - t0}
 
 
-def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, device="cpu",
-                      progress: bool = False):
+def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, device="cpu", progress: bool = False):
     """The trained small GPT from the cache, or train and cache it. Returns ``(model, log, cached)``.
 
     The cache entry is ``cache_dir("gpt")/<stable_hash(config, data_key)>/`` holding ``model.safetensors``
@@ -157,8 +171,13 @@ def save_checkpoint(model, cfg: GPTConfig, log: dict, data_key: str, folder) -> 
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
     save_file(state, str(folder / "small_gpt.safetensors"), metadata={"config": json.dumps(asdict(cfg))})
-    meta = {"config": asdict(cfg), "data_sha256": data_key, "train_seconds": log["train_seconds"],
-            "loss": [round(x, 5) for x in log["loss"]], "torch": torch.__version__}
+    meta = {
+        "config": asdict(cfg),
+        "data_sha256": data_key,
+        "train_seconds": log["train_seconds"],
+        "loss": [round(x, 5) for x in log["loss"]],
+        "torch": torch.__version__,
+    }
     (folder / "small_gpt.json").write_text(json.dumps(meta) + "\n")
 
 
@@ -197,5 +216,9 @@ def recipe_check(train_ids: torch.Tensor, meta: dict, steps: int = 10) -> dict:
     _, log = train_gpt(train_ids, cfg, max_steps=steps)
     logged = meta["loss"][:steps]
     rel = [abs(a - b) / abs(b) for a, b in zip(log["loss"], logged)]
-    return {"max_rel_diff": max(rel), "replayed": log["loss"], "logged": logged,
-            "recipe_is_default": cfg == GPTConfig()}
+    return {
+        "max_rel_diff": max(rel),
+        "replayed": log["loss"],
+        "logged": logged,
+        "recipe_is_default": cfg == GPTConfig(),
+    }

@@ -60,8 +60,9 @@ def encode(model, tokenizer, sentences: list[str], batch_size: int = 32, max_len
     device = next(model.parameters()).device
     out = []
     for i in range(0, len(sentences), batch_size):
-        batch = tokenizer(sentences[i : i + batch_size], padding=True, truncation=True,
-                          max_length=max_length, return_tensors="pt").to(device)
+        batch = tokenizer(
+            sentences[i : i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ).to(device)
         hidden = model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         emb = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)

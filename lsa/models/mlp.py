@@ -37,8 +37,15 @@ class MLP(nn.Module):
     Used by the ridge-alignment, commutator and neural-collapse chapters.
     """
 
-    def __init__(self, widths, activation: str = "relu", bias: bool = False, init_gain: float = 1.0,
-                 generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64):
+    def __init__(
+        self,
+        widths,
+        activation: str = "relu",
+        bias: bool = False,
+        init_gain: float = 1.0,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+    ):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")

@@ -21,8 +21,10 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out) if batchnorm else nn.Identity()
         self.shortcut = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=not batchnorm),
-                                          nn.BatchNorm2d(c_out) if batchnorm else nn.Identity())
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=not batchnorm),
+                nn.BatchNorm2d(c_out) if batchnorm else nn.Identity(),
+            )
         if not batchnorm:  # Fixup-style: start each residual branch near zero so depth stays trainable
             nn.init.zeros_(self.conv2.weight)
 
@@ -48,11 +50,15 @@ class ResNet(nn.Module):
         ``False`` gives the BatchNorm-free variant (zero-initialised residual branches).
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, widths=(16, 32, 64), blocks: int = 1,
-                 batchnorm: bool = True):
+    def __init__(
+        self, in_channels: int = 3, num_classes: int = 10, widths=(16, 32, 64), blocks: int = 1, batchnorm: bool = True
+    ):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=not batchnorm),
-                                  nn.BatchNorm2d(widths[0]) if batchnorm else nn.Identity(), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=not batchnorm),
+            nn.BatchNorm2d(widths[0]) if batchnorm else nn.Identity(),
+            nn.ReLU(),
+        )
         layers, c = [], widths[0]
         for i, w in enumerate(widths):
             for j in range(blocks):

@@ -58,7 +58,7 @@ class AttnBlock(nn.Module):
     def forward(self, x, temb=None):
         B, C, H, W = x.shape
         q, k, v = self.qkv(self.n(x)).reshape(B, 3, C, H * W).unbind(1)
-        att = torch.softmax(q.transpose(1, 2) @ k / C ** 0.5, dim=-1)
+        att = torch.softmax(q.transpose(1, 2) @ k / C**0.5, dim=-1)
         return x + self.o((v @ att.transpose(1, 2)).reshape(B, C, H, W))
 
 

@@ -27,7 +27,7 @@ class Attention(nn.Module):
         B, T, D = x.shape
         split = lambda t: t.reshape(B, T, self.heads, self.hd).transpose(1, 2)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        att = torch.softmax(q @ k.transpose(-1, -2) / self.hd ** 0.5, dim=-1)
+        att = torch.softmax(q @ k.transpose(-1, -2) / self.hd**0.5, dim=-1)
         return self.o((att @ v).transpose(1, 2).reshape(B, T, D))
 
 
@@ -67,8 +67,17 @@ class ViT(nn.Module):
     Used by ``pam_heatmaps``.
     """
 
-    def __init__(self, image_size: int = 16, patch: int = 4, in_channels: int = 1, num_classes: int = 10,
-                 dim: int = 64, depth: int = 4, heads: int = 4, mlp: int = 128):
+    def __init__(
+        self,
+        image_size: int = 16,
+        patch: int = 4,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        dim: int = 64,
+        depth: int = 4,
+        heads: int = 4,
+        mlp: int = 128,
+    ):
         super().__init__()
         if image_size % patch:
             raise ValueError(f"image_size={image_size} must be a multiple of patch={patch}")

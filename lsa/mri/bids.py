@@ -24,8 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-ABIDE_COLUMNS = {"SUB_ID": "participant_id", "DX_GROUP": "diagnosis", "AGE_AT_SCAN": "age",
-                 "SEX": "sex", "SITE_ID": "site"}
+ABIDE_COLUMNS = {
+    "SUB_ID": "participant_id",
+    "DX_GROUP": "diagnosis",
+    "AGE_AT_SCAN": "age",
+    "SEX": "sex",
+    "SITE_ID": "site",
+}
 DIAGNOSIS_CODES = {"asd": "ASD", "td": "TD", "1": "ASD", "2": "TD"}
 SEX_CODES = {"m": "M", "f": "F", "1": "M", "2": "F"}
 
@@ -93,14 +98,22 @@ def write_bids(root, subjects, derivative: str = "sim", abide_coding: bool = Tru
         if dx not in ("ASD", "TD"):
             raise BidsError(f"{pid}: diagnosis must be 'ASD' or 'TD', got {dx!r}")
         sex = s.get("sex")
-        rows.append(dict(participant_id=pid,
-                         diagnosis=("1" if dx == "ASD" else "2") if abide_coding else dx,
-                         age="n/a" if s.get("age") is None else f"{float(s['age']):.3f}",
-                         sex="n/a" if sex is None else ({"M": "1", "F": "2"}[sex] if abide_coding else sex),
-                         site="n/a" if s.get("site") is None else str(s["site"])))
+        rows.append(
+            dict(
+                participant_id=pid,
+                diagnosis=("1" if dx == "ASD" else "2") if abide_coding else dx,
+                age="n/a" if s.get("age") is None else f"{float(s['age']):.3f}",
+                sex="n/a" if sex is None else ({"M": "1", "F": "2"}[sex] if abide_coding else sex),
+                site="n/a" if s.get("site") is None else str(s["site"]),
+            )
+        )
     with open(root / "participants.tsv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["participant_id", "diagnosis"],
-                           delimiter="\t", lineterminator="\n")
+        w = csv.DictWriter(
+            f,
+            fieldnames=list(rows[0]) if rows else ["participant_id", "diagnosis"],
+            delimiter="\t",
+            lineterminator="\n",
+        )
         w.writeheader()
         w.writerows(rows)
     return root
@@ -129,8 +142,10 @@ def read_participants(root) -> list[dict]:
         seen.add(pid)
         dx = DIAGNOSIS_CODES.get(r["diagnosis"].lower())
         if dx is None:
-            raise BidsError(f"{path}:{n}: unknown diagnosis code {r['diagnosis']!r} for {pid}; expected "
-                            "ASD/TD or ABIDE DX_GROUP 1 (autism) / 2 (control)")
+            raise BidsError(
+                f"{path}:{n}: unknown diagnosis code {r['diagnosis']!r} for {pid}; expected "
+                "ASD/TD or ABIDE DX_GROUP 1 (autism) / 2 (control)"
+            )
         sex_raw = r.get("sex", "n/a")
         sex = None if sex_raw.lower() in ("", "n/a", "nan") else SEX_CODES.get(sex_raw.lower())
         if sex_raw.lower() not in ("", "n/a", "nan") and sex is None:
@@ -141,14 +156,19 @@ def read_participants(root) -> list[dict]:
         except ValueError:
             raise BidsError(f"{path}:{n}: age {age_raw!r} of {pid} is not a number") from None
         site = r.get("site") or None
-        out.append(dict(participant_id=pid, diagnosis=dx, age=age, sex=sex,
-                        site=None if site in (None, "n/a") else site))
+        out.append(
+            dict(participant_id=pid, diagnosis=dx, age=age, sex=sex, site=None if site in (None, "n/a") else site)
+        )
     return out
 
 
 def _find_t1w(root: Path, pid: str) -> Path | None:
-    for pattern in (f"{pid}/anat/{pid}_T1w.nii.gz", f"{pid}/anat/{pid}_T1w.nii",
-                    f"{pid}/ses-*/anat/{pid}_ses-*_T1w.nii.gz", f"{pid}/ses-*/anat/{pid}_ses-*_T1w.nii"):
+    for pattern in (
+        f"{pid}/anat/{pid}_T1w.nii.gz",
+        f"{pid}/anat/{pid}_T1w.nii",
+        f"{pid}/ses-*/anat/{pid}_ses-*_T1w.nii.gz",
+        f"{pid}/ses-*/anat/{pid}_ses-*_T1w.nii",
+    ):
         hits = sorted(root.glob(pattern))
         if hits:
             return hits[0]
@@ -177,8 +197,9 @@ def _load_nifti(path: Path, what: str):
     return data, np.asarray(img.affine, float)
 
 
-def load_bids(root, expected_shape: tuple | None = None, min_per_class: int = 10,
-              on_missing: str = "error") -> list[BidsSubject]:
+def load_bids(
+    root, expected_shape: tuple | None = None, min_per_class: int = 10, on_missing: str = "error"
+) -> list[BidsSubject]:
     """Load and validate a BIDS-like folder (spec §7). Nothing is returned unless every check passes.
 
     Parameters
@@ -238,9 +259,19 @@ def load_bids(root, expected_shape: tuple | None = None, min_per_class: int = 10
             if not np.isin(np.unique(m), (0, 1)).all():
                 raise BidsError(f"{mp} is not a binary mask (values {np.unique(m)[:5]}...)")
             masks[key] = m.astype(np.uint8)
-        subjects.append(BidsSubject(participant_id=pid, diagnosis=r["diagnosis"], age=r["age"], sex=r["sex"],
-                                    site=r["site"], t1w_path=t1p, t1w=np.asarray(t1, np.float32), affine=aff,
-                                    **masks))
+        subjects.append(
+            BidsSubject(
+                participant_id=pid,
+                diagnosis=r["diagnosis"],
+                age=r["age"],
+                sex=r["sex"],
+                site=r["site"],
+                t1w_path=t1p,
+                t1w=np.asarray(t1, np.float32),
+                affine=aff,
+                **masks,
+            )
+        )
     if missing:
         msg = f"missing T1w file for {missing} (expected <root>/<sub>/anat/<sub>_T1w.nii.gz)"
         if on_missing == "error":

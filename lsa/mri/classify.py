@@ -15,8 +15,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, roc_auc_score
-from sklearn.model_selection import (GridSearchCV, LeaveOneGroupOut, StratifiedKFold,
-                                     permutation_test_score)
+from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, StratifiedKFold, permutation_test_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -26,7 +25,10 @@ MODELS = ("SVM", "RF", "LR", "KNN")
 
 
 class CorrelationFilter(BaseEstimator, TransformerMixin):
-    """Drop the later feature of every pair whose absolute Pearson correlation exceeds ``threshold`` (fitted on the training fold)."""
+    """Drop the later feature of every pair whose absolute Pearson correlation exceeds ``threshold``.
+
+    The pairs are found on the training fold only.
+    """
 
     def __init__(self, threshold: float = 0.95):
         self.threshold = threshold
@@ -43,7 +45,7 @@ class CorrelationFilter(BaseEstimator, TransformerMixin):
         for j in range(X.shape[1]):
             if keep[j]:
                 later = np.arange(j + 1, X.shape[1])
-                keep[later[r[j, j + 1:] > self.threshold]] = False
+                keep[later[r[j, j + 1 :] > self.threshold]] = False
         self.keep_ = keep
         return self
 
@@ -73,12 +75,21 @@ def make_pipeline(model: str, seed: int = 0, rf_trees: int = 500, **params) -> P
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    clf = {"SVM": SVC(kernel="rbf", class_weight="balanced", random_state=seed),
-           "RF": RandomForestClassifier(n_estimators=rf_trees, class_weight="balanced", random_state=seed),
-           "LR": LogisticRegression(max_iter=5000, class_weight="balanced", C=0.1, solver="newton-cg"),
-           "KNN": KNeighborsClassifier()}[model]
-    pipe = Pipeline([("var", VarianceThreshold(1e-8)), ("corr", CorrelationFilter(0.95)),
-                     ("scale", StandardScaler()), ("select", KBest(f_classif, k="all")), ("clf", clf)])
+    clf = {
+        "SVM": SVC(kernel="rbf", class_weight="balanced", random_state=seed),
+        "RF": RandomForestClassifier(n_estimators=rf_trees, class_weight="balanced", random_state=seed),
+        "LR": LogisticRegression(max_iter=5000, class_weight="balanced", C=0.1, solver="newton-cg"),
+        "KNN": KNeighborsClassifier(),
+    }[model]
+    pipe = Pipeline(
+        [
+            ("var", VarianceThreshold(1e-8)),
+            ("corr", CorrelationFilter(0.95)),
+            ("scale", StandardScaler()),
+            ("select", KBest(f_classif, k="all")),
+            ("clf", clf),
+        ]
+    )
     if params:
         pipe.set_params(**params)
     return pipe
@@ -88,15 +99,22 @@ def param_grid(model: str, size: str = "full") -> dict:
     """Tuning grid (spec §5.5) of ``model``; ``size="small"`` is the smoke grid. Used by ``asd_classification``."""
     if size not in ("full", "small"):
         raise ValueError(f"grid size must be 'full' or 'small', got {size!r}")
-    full = {"SVM": {"clf__C": [0.1, 1, 10, 100], "clf__gamma": ["scale", 1e-3, 1e-2], "select__k": [10, 20, 50, "all"]},
-            "RF": {"clf__max_depth": [None, 4, 8], "clf__min_samples_leaf": [1, 3, 5], "clf__max_features": ["sqrt", 0.2]},
-            "LR": {"clf__C": [1e-3, 1e-2, 1e-1, 1, 10, 100], "select__k": [10, 20, 50, "all"]},
-            "KNN": {"clf__n_neighbors": [3, 5, 7, 9, 11], "clf__weights": ["uniform", "distance"],
-                    "select__k": [10, 20, 50, "all"]}}
-    small = {"SVM": {"clf__C": [0.1, 1, 10], "select__k": [10, "all"]},
-             "RF": {"clf__max_depth": [None, 4]},
-             "LR": {"clf__C": [1e-2, 1e-1, 1], "select__k": [10, "all"]},
-             "KNN": {"clf__n_neighbors": [5, 9], "select__k": [10, "all"]}}
+    full = {
+        "SVM": {"clf__C": [0.1, 1, 10, 100], "clf__gamma": ["scale", 1e-3, 1e-2], "select__k": [10, 20, 50, "all"]},
+        "RF": {"clf__max_depth": [None, 4, 8], "clf__min_samples_leaf": [1, 3, 5], "clf__max_features": ["sqrt", 0.2]},
+        "LR": {"clf__C": [1e-3, 1e-2, 1e-1, 1, 10, 100], "select__k": [10, 20, 50, "all"]},
+        "KNN": {
+            "clf__n_neighbors": [3, 5, 7, 9, 11],
+            "clf__weights": ["uniform", "distance"],
+            "select__k": [10, 20, 50, "all"],
+        },
+    }
+    small = {
+        "SVM": {"clf__C": [0.1, 1, 10], "select__k": [10, "all"]},
+        "RF": {"clf__max_depth": [None, 4]},
+        "LR": {"clf__C": [1e-2, 1e-1, 1], "select__k": [10, "all"]},
+        "KNN": {"clf__n_neighbors": [5, 9], "select__k": [10, "all"]},
+    }
     return (full if size == "full" else small)[model]
 
 
@@ -131,8 +149,17 @@ def binary_metrics(y, pred, score=None) -> dict:
     spec = tn / (tn + fp) if tn + fp else float("nan")
     lo, hi = wilson_ci(k, n)
     auc = float(roc_auc_score(y, score)) if score is not None and len(np.unique(y)) == 2 else float("nan")
-    return dict(accuracy=k / n, acc_lo=lo, acc_hi=hi, balanced_accuracy=(sens + spec) / 2,
-                sensitivity=float(sens), specificity=float(spec), auc=auc, n=n, correct=k)
+    return dict(
+        accuracy=k / n,
+        acc_lo=lo,
+        acc_hi=hi,
+        balanced_accuracy=(sens + spec) / 2,
+        sensitivity=float(sens),
+        specificity=float(spec),
+        auc=auc,
+        n=n,
+        correct=k,
+    )
 
 
 def outer_splits(y, groups=None, n_splits: int = 5, n_repeats: int = 1, seed: int = 0):
@@ -146,8 +173,18 @@ def outer_splits(y, groups=None, n_splits: int = 5, n_repeats: int = 1, seed: in
     return out
 
 
-def nested_cv(X, y, model: str, grid: str = "small", groups=None, n_splits: int = 5, n_repeats: int = 1,
-              inner_splits: int = 3, seed: int = 0, rf_trees: int = 500) -> dict:
+def nested_cv(
+    X,
+    y,
+    model: str,
+    grid: str = "small",
+    groups=None,
+    n_splits: int = 5,
+    n_repeats: int = 1,
+    inner_splits: int = 3,
+    seed: int = 0,
+    rf_trees: int = 500,
+) -> dict:
     """Nested CV of one model: inner ``GridSearchCV`` (ROC AUC), outer stratified or site-grouped folds.
 
     Returns per-fold accuracies and the metrics of the pooled out-of-fold predictions (first repeat's
@@ -163,8 +200,13 @@ def nested_cv(X, y, model: str, grid: str = "small", groups=None, n_splits: int 
             raise RuntimeError("outer split puts a subject in both train and test")
         minority = int(np.bincount(y[tr], minlength=2).min())
         if minority >= inner_splits:
-            gs = GridSearchCV(make_pipeline(model, seed, rf_trees), param_grid(model, grid), scoring="roc_auc",
-                              cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed), n_jobs=1)
+            gs = GridSearchCV(
+                make_pipeline(model, seed, rf_trees),
+                param_grid(model, grid),
+                scoring="roc_auc",
+                cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed),
+                n_jobs=1,
+            )
             best = gs.fit(X[tr], y[tr]).best_estimator_
         elif minority >= 1:  # e.g. leave-site-out with a site of (almost) one class: no inner tuning possible
             best = make_pipeline(model, seed, rf_trees).fit(X[tr], y[tr])
@@ -176,8 +218,11 @@ def nested_cv(X, y, model: str, grid: str = "small", groups=None, n_splits: int 
         fold_acc.append(float(np.mean(p == y[te])))
         ys.append(y[te]), preds.append(p), scs.append(scores_of(best, X[te]))
     m = binary_metrics(np.concatenate(ys), np.concatenate(preds), np.concatenate(scs))
-    m.update(fold_accuracy=fold_acc, mean_fold_accuracy=float(np.mean(fold_acc)),
-             sd_fold_accuracy=float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else 0.0)
+    m.update(
+        fold_accuracy=fold_acc,
+        mean_fold_accuracy=float(np.mean(fold_acc)),
+        sd_fold_accuracy=float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else 0.0,
+    )
     return m
 
 
@@ -195,13 +240,27 @@ def holdout_eval(X, y, model: str, train, test, grid: str = "small", seed: int =
     X, y = np.asarray(X, np.float64), np.asarray(y)
     if set(train) & set(test):
         raise ValueError("train and test share subjects")
-    gs = GridSearchCV(make_pipeline(model, seed, rf_trees), param_grid(model, grid), scoring="roc_auc",
-                      cv=StratifiedKFold(3, shuffle=True, random_state=seed), n_jobs=1).fit(X[train], y[train])
+    gs = GridSearchCV(
+        make_pipeline(model, seed, rf_trees),
+        param_grid(model, grid),
+        scoring="roc_auc",
+        cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+        n_jobs=1,
+    ).fit(X[train], y[train])
     return binary_metrics(y[test], gs.predict(X[test]), scores_of(gs.best_estimator_, X[test]))
 
 
-def permutation_null(X, y, model: str, n_permutations: int = 200, n_splits: int = 5, seed: int = 0,
-                     rf_trees: int = 500, groups=None, n_jobs: int = 1) -> dict:
+def permutation_null(
+    X,
+    y,
+    model: str,
+    n_permutations: int = 200,
+    n_splits: int = 5,
+    seed: int = 0,
+    rf_trees: int = 500,
+    groups=None,
+    n_jobs: int = 1,
+) -> dict:
     """Permutation test of the fixed-hyperparameter pipeline (``sklearn.permutation_test_score``).
 
     Returns the observed CV accuracy, the null accuracies, and the one-sided p-values
@@ -209,13 +268,24 @@ def permutation_null(X, y, model: str, n_permutations: int = 200, n_splits: int 
     Used by the chapter ``asd_classification``.
     """
     cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-    score, null, _ = permutation_test_score(make_pipeline(model, seed, rf_trees), np.asarray(X, np.float64),
-                                            np.asarray(y), cv=cv, n_permutations=n_permutations,
-                                            random_state=seed, scoring="accuracy", n_jobs=n_jobs, groups=groups)
+    score, null, _ = permutation_test_score(
+        make_pipeline(model, seed, rf_trees),
+        np.asarray(X, np.float64),
+        np.asarray(y),
+        cv=cv,
+        n_permutations=n_permutations,
+        random_state=seed,
+        scoring="accuracy",
+        n_jobs=n_jobs,
+        groups=groups,
+    )
     n = len(null)
-    return dict(accuracy=float(score), null=np.asarray(null, float),
-                p_upper=float((1 + np.sum(null >= score)) / (n + 1)),
-                p_lower=float((1 + np.sum(null <= score)) / (n + 1)))
+    return dict(
+        accuracy=float(score),
+        null=np.asarray(null, float),
+        p_upper=float((1 + np.sum(null >= score)) / (n + 1)),
+        p_lower=float((1 + np.sum(null <= score)) / (n + 1)),
+    )
 
 
 def feature_importance(X, y, names, seed: int = 0, rf_trees: int = 500) -> list[tuple[str, float]]:

@@ -41,8 +41,12 @@ class WMNet3D(nn.Module):
         super().__init__()
         layers, cin = [], 1
         for c in channels:
-            layers += [nn.Conv3d(cin, c, 3, padding=1), nn.InstanceNorm3d(c, affine=True), nn.ReLU(inplace=True),
-                       nn.MaxPool3d(2, ceil_mode=True)]
+            layers += [
+                nn.Conv3d(cin, c, 3, padding=1),
+                nn.InstanceNorm3d(c, affine=True),
+                nn.ReLU(inplace=True),
+                nn.MaxPool3d(2, ceil_mode=True),
+            ]
             cin = c
         self.features = nn.Sequential(*layers)
         self.drop = nn.Dropout(dropout)
@@ -54,8 +58,9 @@ class WMNet3D(nn.Module):
         return self.fc(self.drop(self.features(x).mean(dim=(2, 3, 4))))
 
 
-def wm_input(image: np.ndarray, brain: np.ndarray, wm: np.ndarray, resolution_mm: int,
-             target_mm: int = 4) -> np.ndarray:
+def wm_input(
+    image: np.ndarray, brain: np.ndarray, wm: np.ndarray, resolution_mm: int, target_mm: int = 4
+) -> np.ndarray:
     """The CNN input: brain-z-scored image times the WM mask, average-pooled to ``target_mm`` (float32).
 
     ``target_mm`` must be a multiple of ``resolution_mm`` (4 mm on CPU by the spec; 8 mm on a busy CPU).
@@ -88,7 +93,7 @@ def train_cnn(X: np.ndarray, y: np.ndarray, config: CNNConfig, device=None) -> W
     for _ in range(config.epochs):
         perm = torch.randperm(len(Xt), generator=gen)
         for s in range(0, len(Xt), config.batch_size):
-            idx = perm[s:s + config.batch_size]
+            idx = perm[s : s + config.batch_size]
             xb = Xt[idx]
             if config.flip:
                 flip = torch.rand(len(idx), generator=gen) < 0.5
@@ -106,8 +111,9 @@ def predict_proba(model: WMNet3D, X: np.ndarray, batch: int = 8) -> np.ndarray:
     """P(ASD) for each volume of ``X`` (n, X, Y, Z)."""
     dev = next(model.parameters()).device
     Xt = torch.from_numpy(np.asarray(X, np.float32))[:, None]
-    return torch.cat([model(Xt[s:s + batch].to(dev)).softmax(1)[:, 1].cpu()
-                      for s in range(0, len(Xt), batch)]).numpy()
+    return torch.cat(
+        [model(Xt[s : s + batch].to(dev)).softmax(1)[:, 1].cpu() for s in range(0, len(Xt), batch)]
+    ).numpy()
 
 
 def holdout_cnn(X, y, train, test, config: CNNConfig, device=None) -> dict:
@@ -149,8 +155,9 @@ def cohort_cnn_inputs(config, delta: float, target_mm: int = 4, n_jobs: int = 1)
     if path.is_file():
         with np.load(path) as z:
             return z["X"], z["y"]
-    out = Parallel(n_jobs=n_jobs)(delayed(_cnn_input_job)(config, i, delta, target_mm)
-                                  for i in range(config.n_subjects))
+    out = Parallel(n_jobs=n_jobs)(
+        delayed(_cnn_input_job)(config, i, delta, target_mm) for i in range(config.n_subjects)
+    )
     X = np.stack([o[0] for o in out]).astype(np.float32)
     y = np.array([o[1] for o in out])
     tmp = path.with_name(path.stem + ".tmp.npz")

@@ -15,8 +15,14 @@ import numpy as np
 
 from lsa.mri.bids import BidsError, load_bids
 
-MALFORMED_CASES = ("missing participants.tsv", "missing T1w file", "mismatched subjects", "bad shape",
-                   "unknown diagnosis code", "corrupt NIfTI")
+MALFORMED_CASES = (
+    "missing participants.tsv",
+    "missing T1w file",
+    "mismatched subjects",
+    "bad shape",
+    "unknown diagnosis code",
+    "corrupt NIfTI",
+)
 
 
 def make_malformed(root: Path, case: str, subject: str) -> None:

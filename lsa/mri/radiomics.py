@@ -65,8 +65,9 @@ def brain_zscore(image: np.ndarray, brain: np.ndarray, scale: float = 100.0) -> 
     return np.where(brain, z, 0.0).astype(np.float32)
 
 
-def extract_features(image: np.ndarray, mask: np.ndarray, spacing_mm: float, params: dict,
-                     extractor=None) -> dict[str, float]:
+def extract_features(
+    image: np.ndarray, mask: np.ndarray, spacing_mm: float, params: dict, extractor=None
+) -> dict[str, float]:
     """Pyradiomics features of ``image`` inside the binary ``mask`` (both x, y, z numpy arrays).
 
     Returns ``{feature name: value}`` without the ``diagnostics_`` entries, plus ``n_voxels``.
@@ -101,8 +102,9 @@ def subject_mask(render, image: np.ndarray, mask_mode: str) -> np.ndarray:
     raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")
 
 
-def _subject_job(config, index: int, deltas: dict, mask_mode: str, params: dict, cache_folder: Path,
-                 keys: dict) -> dict:
+def _subject_job(
+    config, index: int, deltas: dict, mask_mode: str, params: dict, cache_folder: Path, keys: dict
+) -> dict:
     """Render one subject once and extract features at every requested effect size (cached)."""
     from lsa.mri.simulate import render_subject, wm_summary
 
@@ -121,8 +123,14 @@ def _subject_job(config, index: int, deltas: dict, mask_mode: str, params: dict,
             mask = subject_mask(r, img, mask_mode)
             t0 = time.perf_counter()
             feats = extract_features(brain_zscore(img, r.brain), mask, config.resolution_mm, params, ext)
-            row = dict(features=feats, summary=wm_summary(img, r), seconds=time.perf_counter() - t0,
-                       site=r.site, age=r.age, label=r.label)
+            row = dict(
+                features=feats,
+                summary=wm_summary(img, r),
+                seconds=time.perf_counter() - t0,
+                site=r.site,
+                age=r.age,
+                label=r.label,
+            )
             tmp = f.with_suffix(".tmp")
             tmp.write_text(json.dumps(row))
             tmp.replace(f)
@@ -130,8 +138,16 @@ def _subject_job(config, index: int, deltas: dict, mask_mode: str, params: dict,
     return rows
 
 
-def cohort_features(config, d_values, calibration, mask_mode: str = "oracle", shape: bool = False,
-                    params_path=None, n_jobs: int = 1, progress: bool = True) -> dict:
+def cohort_features(
+    config,
+    d_values,
+    calibration,
+    mask_mode: str = "oracle",
+    shape: bool = False,
+    params_path=None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> dict:
     """Radiomics features of every subject of a simulated cohort at each effect size ``d``.
 
     Parameters
@@ -188,10 +204,15 @@ def cohort_features(config, d_values, calibration, mask_mode: str = "oracle", sh
     for d in d_values:
         rows = [ps[d] for ps in per_subject]
         X = pd.DataFrame([r["features"] for r in rows]).drop(columns=["n_voxels"])
-        out[d] = dict(X=X, y=np.array([r["label"] for r in rows]), site=np.array([r["site"] for r in rows]),
-                      age=np.array([r["age"] for r in rows]), summary=np.array([r["summary"] for r in rows]),
-                      seconds=np.array([r["seconds"] for r in rows]),
-                      n_voxels=np.array([r["features"]["n_voxels"] for r in rows]))
+        out[d] = dict(
+            X=X,
+            y=np.array([r["label"] for r in rows]),
+            site=np.array([r["site"] for r in rows]),
+            age=np.array([r["age"] for r in rows]),
+            summary=np.array([r["summary"] for r in rows]),
+            seconds=np.array([r["seconds"] for r in rows]),
+            n_voxels=np.array([r["features"]["n_voxels"] for r in rows]),
+        )
     return out
 
 

@@ -114,7 +114,7 @@ def train_plane_unet(images, masks, plane: str, config: UNetConfig, device=None,
     ax = PLANES[plane]
     X = torch.from_numpy(plane_slices(images, ax)[:, None]).float()
     Y = torch.from_numpy(plane_slices(masks, ax)).long()
-    keep = (X.abs().flatten(1).sum(1) > 0)  # drop empty (background-only) slices
+    keep = X.abs().flatten(1).sum(1) > 0  # drop empty (background-only) slices
     X, Y = X[keep], Y[keep]
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
@@ -122,7 +122,7 @@ def train_plane_unet(images, masks, plane: str, config: UNetConfig, device=None,
     for _ in range(config.epochs):
         perm = torch.randperm(len(X), generator=gen)
         for s in range(0, len(X), config.batch_size):
-            idx = perm[s:s + config.batch_size]
+            idx = perm[s : s + config.batch_size]
             xb, yb = X[idx].to(device), Y[idx].to(device)
             opt.zero_grad()
             loss = _dice_ce_loss(model(xb), yb)
@@ -141,7 +141,7 @@ def predict_plane_proba(model: UNet2D, image: np.ndarray, plane: str, batch: int
     padded, shape = pad_to(image, model.divisor)
     dev = next(model.parameters()).device
     sl = torch.from_numpy(np.moveaxis(padded, ax, 0)[:, None].copy()).float()
-    out = torch.cat([model(sl[s:s + batch].to(dev)).softmax(1)[:, 1].cpu() for s in range(0, len(sl), batch)])
+    out = torch.cat([model(sl[s : s + batch].to(dev)).softmax(1)[:, 1].cpu() for s in range(0, len(sl), batch)])
     prob = np.moveaxis(out.numpy(), 0, ax)
     return prob[tuple(slice(0, s) for s in shape)]
 
@@ -181,8 +181,16 @@ class MultiUNet:
         return self.fuse(self.plane_proba(image, brain), brain)
 
 
-def train_multiunet(images, masks, brains, config: UNetConfig, device=None, cache: bool = True,
-                    cache_key: dict | None = None, progress: bool = True) -> MultiUNet:
+def train_multiunet(
+    images,
+    masks,
+    brains,
+    config: UNetConfig,
+    device=None,
+    cache: bool = True,
+    cache_key: dict | None = None,
+    progress: bool = True,
+) -> MultiUNet:
     """Train (or load from ``cache_dir("mri")/unet``) the three plane UNets on the given subjects.
 
     ``cache_key`` must describe the training data (e.g. the simulation config and subject indices); the

@@ -90,8 +90,9 @@ def load_template(resolution_mm: int) -> dict:
     wm = datasets.load_mni152_wm_template(resolution=resolution_mm)
     gm = datasets.load_mni152_gm_template(resolution=resolution_mm)
     brain = datasets.load_mni152_brain_mask(resolution=resolution_mm)
-    out = {k: np.asarray(img.get_fdata(), dtype=np.float32) for k, img in
-           dict(t1=t1, wm=wm, gm=gm, brain=brain).items()}
+    out = {
+        k: np.asarray(img.get_fdata(), dtype=np.float32) for k, img in dict(t1=t1, wm=wm, gm=gm, brain=brain).items()
+    }
     out["t1"] = out["t1"] * 1000.0
     out["affine"] = np.asarray(t1.affine, dtype=np.float64)
     for v in out.values():
@@ -109,7 +110,7 @@ def effect_weight(config: SimConfig) -> np.ndarray:
     g = np.zeros(ijk.shape[1])
     for c in ROI_CENTERS_MM:
         r2 = ((xyz - np.asarray(c, float)[:, None]) ** 2).sum(0)
-        g = np.maximum(g, np.exp(-r2 / (2 * config.roi_sigma_mm ** 2)))
+        g = np.maximum(g, np.exp(-r2 / (2 * config.roi_sigma_mm**2)))
     return (tpl["wm"] * g.reshape(tpl["wm"].shape)).astype(np.float32)
 
 
@@ -164,8 +165,7 @@ class SubjectRender:
 
         ``force_effect`` applies the effect whatever the label (used by the calibration pilots).
         """
-        pre = self.base if (delta == 0 or (self.label == 0 and not force_effect)) else \
-            self.base - delta * self.effect
+        pre = self.base if (delta == 0 or (self.label == 0 and not force_effect)) else self.base - delta * self.effect
         img = np.sqrt((pre + self.sigma * self.noise1) ** 2 + (self.sigma * self.noise2) ** 2)
         return np.where(self.brain, img, 0.0).astype(np.float32)
 
@@ -198,8 +198,9 @@ def render_subject(config: SimConfig, index: int, label: int | None = None) -> S
     res = float(config.resolution_mm)
     shape = tpl["t1"].shape
     label = subject_label(index) if label is None else int(label)
-    r_anat, r_bio, r_meta, r_scan, r_noise = (np.random.default_rng(s) for s in
-                                               np.random.SeedSequence([config.seed, index]).spawn(5))
+    r_anat, r_bio, r_meta, r_scan, r_noise = (
+        np.random.default_rng(s) for s in np.random.SeedSequence([config.seed, index]).spawn(5)
+    )
     age, site = _participant_meta(config, label, r_meta)
     # anatomy: smooth displacement field (mm) + global scale about the volume centre
     per_axis = config.warp_rms_mm / np.sqrt(3.0)
@@ -233,9 +234,22 @@ def render_subject(config: SimConfig, index: int, label: int | None = None) -> S
     effect = (eff_t * m_bio * scan) if label == 1 else np.zeros_like(base)
     n1 = r_noise.standard_normal(shape, dtype=np.float32)
     n2 = r_noise.standard_normal(shape, dtype=np.float32)
-    return SubjectRender(index=index, label=label, site=int(site), age=age, base=base, effect=effect,
-                         noise1=n1, noise2=n2, sigma=float(sigma), brain=brain, wm_prob=wm, gm_prob=gm,
-                         weight=weight, affine=tpl["affine"])
+    return SubjectRender(
+        index=index,
+        label=label,
+        site=int(site),
+        age=age,
+        base=base,
+        effect=effect,
+        noise1=n1,
+        noise2=n2,
+        sigma=float(sigma),
+        brain=brain,
+        wm_prob=wm,
+        gm_prob=gm,
+        weight=weight,
+        affine=tpl["affine"],
+    )
 
 
 def wm_summary(image: np.ndarray, render: SubjectRender) -> float:
@@ -293,12 +307,20 @@ def participants(config: SimConfig, indices=None):
     import pandas as pd
 
     rows = []
-    for i in (range(config.n_subjects) if indices is None else indices):
+    for i in range(config.n_subjects) if indices is None else indices:
         label = subject_label(i)
         r_meta = np.random.default_rng(np.random.SeedSequence([config.seed, i]).spawn(5)[2])
         age, site = _participant_meta(config, label, r_meta)
-        rows.append(dict(participant_id=f"sub-{i:07d}", diagnosis="ASD" if label else "TD",
-                         label=label, site=int(site), age=age, index=i))
+        rows.append(
+            dict(
+                participant_id=f"sub-{i:07d}",
+                diagnosis="ASD" if label else "TD",
+                label=label,
+                site=int(site),
+                age=age,
+                index=i,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -313,8 +335,11 @@ def cached_calibration(config: SimConfig) -> Calibration:
     from lsa.runner import cache_dir
     from lsa.runner.keys import stable_hash
 
-    key = {k: v for k, v in config.to_dict().items()
-           if k not in ("n_subjects", "n_sites", "site_dx_agreement", "site_noise_factor", "site_bias_factor")}
+    key = {
+        k: v
+        for k, v in config.to_dict().items()
+        if k not in ("n_subjects", "n_sites", "site_dx_agreement", "site_noise_factor", "site_bias_factor")
+    }
     path = cache_dir("mri") / "calibration" / f"{stable_hash(dict(cfg=key, v=1))}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file():

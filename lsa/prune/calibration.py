@@ -15,8 +15,17 @@ import torch
 from torch import nn
 
 # attribute paths of the block list in common transformers architectures
-BLOCK_PATHS = ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers",
-               "encoder.layer", "bert.encoder.layer", "model.encoder.layer", "layers", "h")
+BLOCK_PATHS = (
+    "model.layers",
+    "model.decoder.layers",
+    "transformer.h",
+    "gpt_neox.layers",
+    "encoder.layer",
+    "bert.encoder.layer",
+    "model.encoder.layer",
+    "layers",
+    "h",
+)
 
 
 def is_prunable(module: nn.Module) -> bool:
@@ -72,12 +81,19 @@ def find_blocks(model: nn.Module) -> nn.ModuleList:
             return obj
     best = None
     for m in model.modules():
-        if isinstance(m, nn.ModuleList) and len(m) > 0 and len({type(c) for c in m}) == 1 \
-                and find_linears(m[0]) and (best is None or len(m) > len(best)):
+        if (
+            isinstance(m, nn.ModuleList)
+            and len(m) > 0
+            and len({type(c) for c in m}) == 1
+            and find_linears(m[0])
+            and (best is None or len(m) > len(best))
+        ):
             best = m
     if best is None:
-        raise ValueError(f"cannot find the transformer blocks of {type(model).__name__}: no attribute "
-                         f"among {BLOCK_PATHS} and no nn.ModuleList of identical blocks with linear layers")
+        raise ValueError(
+            f"cannot find the transformer blocks of {type(model).__name__}: no attribute "
+            f"among {BLOCK_PATHS} and no nn.ModuleList of identical blocks with linear layers"
+        )
     return best
 
 
@@ -229,6 +245,7 @@ class StatsHooks:
     def _hook(self, name):
         def fn(_module, inp, _out):
             self.stats[name].add(inp[0])
+
         return fn
 
     def remove(self) -> None:

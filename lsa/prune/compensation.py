@@ -54,8 +54,14 @@ def _quad(A: torch.Tensor, B: torch.Tensor, mean: torch.Tensor, var: torch.Tenso
     return (A * B * var[None, :]).sum(1) + (A @ mean) * (B @ mean)
 
 
-def energy_alpha(weight: torch.Tensor, pruned: torch.Tensor, mean: torch.Tensor, var: torch.Tensor,
-                 cfg: ECConfig = ECConfig(), second: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+def energy_alpha(
+    weight: torch.Tensor,
+    pruned: torch.Tensor,
+    mean: torch.Tensor,
+    var: torch.Tensor,
+    cfg: ECConfig = ECConfig(),
+    second: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict]:
     """Per-row (or per-layer) compensation factors ``α`` (float64, length ``d_out``).
 
     Parameters
@@ -100,8 +106,9 @@ def energy_alpha(weight: torch.Tensor, pruned: torch.Tensor, mean: torch.Tensor,
         if cfg.granularity == "layer":
             e_dense, e_pruned = e_dense.sum().expand(W.shape[0]), e_pruned.sum().expand(W.shape[0])
         eps = cfg.eps_rel * e_dense.mean().clamp_min(1e-300)
-        raw = torch.where(e_pruned > eps, torch.sqrt(e_dense.clamp_min(0) / e_pruned.clamp_min(eps)),
-                          torch.ones_like(e_dense))
+        raw = torch.where(
+            e_pruned > eps, torch.sqrt(e_dense.clamp_min(0) / e_pruned.clamp_min(eps)), torch.ones_like(e_dense)
+        )
     alpha = raw.clamp(cfg.alpha_min, cfg.alpha_max)
     info = {"n_clipped": int((alpha != raw).sum()), "n_rows": int(W.shape[0])}
     return alpha, info

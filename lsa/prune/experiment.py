@@ -6,8 +6,8 @@ Used by the chapters pruning_perplexity and pruning_cost (Part III).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -53,8 +53,9 @@ class LMSetup:
     info: dict = field(default_factory=dict)
 
 
-def small_gpt_setup(source: str = "checkpoint", gpt_cfg=None, device="cpu", progress: bool = False,
-                    recipe_steps: int = 10) -> LMSetup:
+def small_gpt_setup(
+    source: str = "checkpoint", gpt_cfg=None, device="cpu", progress: bool = False, recipe_steps: int = 10
+) -> LMSetup:
     """The project's small GPT on the text snapshot: train split for training and calibration, validation
     split for model selection, test split for perplexity.
 
@@ -82,19 +83,26 @@ def small_gpt_setup(source: str = "checkpoint", gpt_cfg=None, device="cpu", prog
         model, cfg, meta = load_checkpoint(device)
         if meta["data_sha256"] != data_key:
             raise RuntimeError("the shipped GPT checkpoint was trained on a different text snapshot")
-        info = {"train_seconds": meta["train_seconds"], "loss_curve": meta["loss"], "cached": True,
-                "recipe": recipe_check(train_ids, meta, recipe_steps) if recipe_steps else None}
+        info = {
+            "train_seconds": meta["train_seconds"],
+            "loss_curve": meta["loss"],
+            "cached": True,
+            "recipe": recipe_check(train_ids, meta, recipe_steps) if recipe_steps else None,
+        }
     else:
         cfg = gpt_cfg or GPTConfig()
         model, log, cached = load_or_train_gpt(train_ids, cfg, data_key, device=device, progress=progress)
         model.config.use_cache = False
-        info = {"train_seconds": log["train_seconds"], "loss_curve": log["loss"], "cached": cached,
-                "recipe": None}
-    info.update(config=cfg, n_params=sum(p.numel() for p in model.parameters()), tokenizer="bytes",
-                source=source)
-    return LMSetup(fresh=lambda: copy.deepcopy(model), eval_ids=tok.encode(join_documents(splits["test"])),
-                   val_ids=tok.encode(join_documents(splits["validation"])),
-                   calib_docs=[tok.encode(d["text"]) for d in splits["train"]], seqlen=cfg.seqlen, info=info)
+        info = {"train_seconds": log["train_seconds"], "loss_curve": log["loss"], "cached": cached, "recipe": None}
+    info.update(config=cfg, n_params=sum(p.numel() for p in model.parameters()), tokenizer="bytes", source=source)
+    return LMSetup(
+        fresh=lambda: copy.deepcopy(model),
+        eval_ids=tok.encode(join_documents(splits["test"])),
+        val_ids=tok.encode(join_documents(splits["validation"])),
+        calib_docs=[tok.encode(d["text"]) for d in splits["train"]],
+        seqlen=cfg.seqlen,
+        info=info,
+    )
 
 
 def _repo_path(p: str) -> str:
@@ -108,8 +116,16 @@ def _repo_path(p: str) -> str:
     return str(REPO_ROOT / p) if (REPO_ROOT / p).exists() else p
 
 
-def hf_setup(model_path: str, wikitext_path: str, c4_train_path: str, c4_val_path: str = "",
-             seqlen: int = 2048, device="cuda", dtype: str = "float16", c4_docs: int = 20000) -> LMSetup:
+def hf_setup(
+    model_path: str,
+    wikitext_path: str,
+    c4_train_path: str,
+    c4_val_path: str = "",
+    seqlen: int = 2048,
+    device="cuda",
+    dtype: str = "float16",
+    c4_docs: int = 20000,
+) -> LMSetup:
     """A ``transformers`` causal LM (local path or cached Hub id) with WikiText-2 test and C4 files read
     from local paths (spec §6; the ``paper`` profile).
     Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
@@ -122,12 +138,13 @@ def hf_setup(model_path: str, wikitext_path: str, c4_train_path: str, c4_val_pat
         if not p:
             raise ValueError(f"{name} must name a local file or folder for a Hugging Face model")
     model_path, wikitext_path, c4_train_path, c4_val_path = (
-        _repo_path(p) for p in (model_path, wikitext_path, c4_train_path, c4_val_path))
+        _repo_path(p) for p in (model_path, wikitext_path, c4_train_path, c4_val_path)
+    )
     try:  # the baselines use the slow tokenizer (spec §6.1); fall back when sentencepiece is missing
         tok = AutoTokenizer.from_pretrained(model_path, use_fast=False)
     except (ImportError, ValueError, OSError):
         tok = AutoTokenizer.from_pretrained(model_path)
-    encode = lambda text: tok(text, return_tensors="pt").input_ids[0]  # noqa: E731
+    encode = lambda text: tok(text, return_tensors="pt").input_ids[0]
     eval_ids = encode(wikitext_eval_text(load_wikitext2(wikitext_path, "test")))
     val_ids = c4_validation_ids(load_c4(c4_val_path, 1100), encode, seqlen) if c4_val_path else eval_ids[:0]
     texts = load_c4(c4_train_path, c4_docs)
@@ -138,8 +155,15 @@ def hf_setup(model_path: str, wikitext_path: str, c4_train_path: str, c4_val_pat
         m.config.use_cache = False
         return m
 
-    return LMSetup(fresh=fresh, eval_ids=eval_ids, val_ids=val_ids, calib_docs=texts, seqlen=seqlen,
-                   encode=encode, info={"model": model_path, "tokenizer": "model"})
+    return LMSetup(
+        fresh=fresh,
+        eval_ids=eval_ids,
+        val_ids=val_ids,
+        calib_docs=texts,
+        seqlen=seqlen,
+        encode=encode,
+        info={"model": model_path, "tokenizer": "model"},
+    )
 
 
 def calibration_samples(setup: LMSetup, nsamples: int, seed: int, device) -> list[dict]:
@@ -162,9 +186,17 @@ def dense_perplexity_check(setup: LMSetup, max_windows: int | None, batch_size: 
     return {"ppl": a, "ppl_direct": b, "rel_diff": abs(a - b) / b}
 
 
-def run_grid(setup: LMSetup, methods: list[str], patterns: list[str], samples: list[dict],
-             max_windows: int | None = None, batch_size: int = 8, val: bool = False, progress: bool = False,
-             **overrides) -> list[dict]:
+def run_grid(
+    setup: LMSetup,
+    methods: list[str],
+    patterns: list[str],
+    samples: list[dict],
+    max_windows: int | None = None,
+    batch_size: int = 8,
+    val: bool = False,
+    progress: bool = False,
+    **overrides,
+) -> list[dict]:
     """Prune a fresh copy of the model for every (pattern, method) and measure perplexity.
 
     Returns one row per run: ``method``, ``pattern``, ``ppl`` (test; or validation if ``val``), achieved
@@ -176,6 +208,7 @@ def run_grid(setup: LMSetup, methods: list[str], patterns: list[str], samples: l
     it = pairs
     if progress:
         from tqdm.auto import tqdm
+
         it = tqdm(pairs, desc="methods × patterns")
     ids = setup.val_ids if val else setup.eval_ids
     for pattern, label in it:
@@ -183,13 +216,21 @@ def run_grid(setup: LMSetup, methods: list[str], patterns: list[str], samples: l
         model = setup.fresh()
         rep = prune_model(model, samples, cfg)
         alphas = [a for r in rep["layers"].values() for a in r.get("alpha", [])]
-        rows.append({"method": label, "pattern": cfg._pattern.label, "target": cfg._pattern.target,
-                     "ppl": perplexity(model, ids, setup.seqlen, batch_size=batch_size, max_windows=max_windows),
-                     "sparsity": rep["sparsity"], "min_d_in": rep["min_d_in"], "masks_ok": rep["masks_ok"],
-                     "ec_kept_mask": rep["ec_kept_mask"],
-                     **{f"t_{k}": v for k, v in rep["time_s"].items()},
-                     "alpha_median": float(torch.tensor(alphas).median()) if alphas else None,
-                     "alpha_clipped": sum(r.get("n_clipped", 0) for r in rep["layers"].values())})
+        rows.append(
+            {
+                "method": label,
+                "pattern": cfg._pattern.label,
+                "target": cfg._pattern.target,
+                "ppl": perplexity(model, ids, setup.seqlen, batch_size=batch_size, max_windows=max_windows),
+                "sparsity": rep["sparsity"],
+                "min_d_in": rep["min_d_in"],
+                "masks_ok": rep["masks_ok"],
+                "ec_kept_mask": rep["ec_kept_mask"],
+                **{f"t_{k}": v for k, v in rep["time_s"].items()},
+                "alpha_median": float(torch.tensor(alphas).median()) if alphas else None,
+                "alpha_clipped": sum(r.get("n_clipped", 0) for r in rep["layers"].values()),
+            }
+        )
         del model
     return rows
 
@@ -199,10 +240,16 @@ def mask_agreement(setup: LMSetup, samples: list[dict], patterns: list[str]) -> 
     CVR(a=0.5, γ=0, relative, layer), over every layer of the full sequential run.
     Used by the chapter pruning_perplexity (Part III)."""
     out = {"wanda": 0, "ria": 0, "entries": 0}
-    pairs = {"wanda": ({"method": "wanda"}, {"method": "cvr", "cvr_a": 1.0, "cvr_gamma": 0.0,
-                                               "cvr_weight_term": "abs", "cvr_group": "row"}),
-             "ria": ({"method": "ria"}, {"method": "cvr", "cvr_a": 0.5, "cvr_gamma": 0.0,
-                                           "cvr_weight_term": "relative", "cvr_group": "layer"})}
+    pairs = {
+        "wanda": (
+            {"method": "wanda"},
+            {"method": "cvr", "cvr_a": 1.0, "cvr_gamma": 0.0, "cvr_weight_term": "abs", "cvr_group": "row"},
+        ),
+        "ria": (
+            {"method": "ria"},
+            {"method": "cvr", "cvr_a": 0.5, "cvr_gamma": 0.0, "cvr_weight_term": "relative", "cvr_group": "layer"},
+        ),
+    }
     for pattern in patterns:
         for key, (ref, cvr) in pairs.items():
             ra = prune_model(setup.fresh(), samples, PruneConfig(pattern=pattern, **ref), keep_masks=True)
@@ -247,8 +294,16 @@ def layer_errors_block0(setup: LMSetup, samples: list[dict], patterns: list[str]
     return rows
 
 
-def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pairs: int, seed: int,
-                    device="cpu", progress: bool = False, max_length: int = 64) -> dict:
+def minilm_fidelity(
+    methods: list[str],
+    patterns: list[str],
+    n_calib: int,
+    n_pairs: int,
+    seed: int,
+    device="cpu",
+    progress: bool = False,
+    max_length: int = 64,
+) -> dict:
     """Prune the real MiniLM-L6 with every method; embedding cosine to the dense model and adjacent-sentence
     retrieval accuracy on held-out (test-split) sentences of the text snapshot.
 
@@ -272,26 +327,39 @@ def minilm_fidelity(methods: list[str], patterns: list[str], n_calib: int, n_pai
     calib = [{k: v.to(device) for k, v in s.items()} for s in calib]
     e_dense = encode(dense, tok, held, max_length=max_length)
     n = len(queries)
-    out = {"dense_retrieval": retrieval_accuracy(e_dense[:n], e_dense[n:]), "rows": [], "n_pairs": n,
-           "n_calib_windows": len(calib)}
+    out = {
+        "dense_retrieval": retrieval_accuracy(e_dense[:n], e_dense[n:]),
+        "rows": [],
+        "n_pairs": n,
+        "n_calib_windows": len(calib),
+    }
     pairs = [(p, m) for p in patterns for m in methods]
     it = pairs
     if progress:
         from tqdm.auto import tqdm
+
         it = tqdm(pairs, desc="MiniLM methods × patterns")
     for pattern, label in it:
         model = copy.deepcopy(dense)
         rep = prune_model(model, calib, method_config(label, pattern))
         e = encode(model, tok, held, max_length=max_length)
-        out["rows"].append({"method": label, "pattern": parse_pattern(pattern).label,
-                            "cosine": mean_cosine(e, e_dense), "retrieval": retrieval_accuracy(e[:n], e[n:]),
-                            "sparsity": rep["sparsity"], "masks_ok": rep["masks_ok"]})
+        out["rows"].append(
+            {
+                "method": label,
+                "pattern": parse_pattern(pattern).label,
+                "cosine": mean_cosine(e, e_dense),
+                "retrieval": retrieval_accuracy(e[:n], e[n:]),
+                "sparsity": rep["sparsity"],
+                "masks_ok": rep["masks_ok"],
+            }
+        )
         del model
     return out
 
 
-def time_methods(setup: LMSetup, methods: list[str], pattern: str, samples: list[dict], repeats: int = 3,
-                 progress: bool = False) -> list[dict]:
+def time_methods(
+    setup: LMSetup, methods: list[str], pattern: str, samples: list[dict], repeats: int = 3, progress: bool = False
+) -> list[dict]:
     """Wall time of the whole pruning of a fresh model per method, split into calibration / scoring /
     compensation, ``repeats`` times with the methods interleaved (round robin) so that they share the
     machine's conditions. One row per (method, repeat).
@@ -300,6 +368,7 @@ def time_methods(setup: LMSetup, methods: list[str], pattern: str, samples: list
     it = range(repeats)
     if progress:
         from tqdm.auto import tqdm
+
         it = tqdm(it, desc="timing rounds")
     for r in it:
         for label in methods:
@@ -310,8 +379,9 @@ def time_methods(setup: LMSetup, methods: list[str], pattern: str, samples: list
     return rows
 
 
-def layer_cost_scaling(dims: list[int], methods: list[str], pattern: str = "50%", tokens: int = 2048,
-                       repeats: int = 3, seed: int = 0) -> list[dict]:
+def layer_cost_scaling(
+    dims: list[int], methods: list[str], pattern: str = "50%", tokens: int = 2048, repeats: int = 3, seed: int = 0
+) -> list[dict]:
     """Scoring-only cost on one square layer of each size (statistics already gathered): time of score +
     mask (+ OBS reconstruction for SparseGPT, + EC where asked), median of ``repeats``. Shows how the
     per-layer work grows with the width (SparseGPT's is cubic).

@@ -65,8 +65,10 @@ def parse_pattern(spec: str | float) -> Pattern:
     try:
         return Pattern(sparsity=float(s))
     except ValueError:
-        raise ValueError(f"cannot read sparsity pattern {spec!r}; expected a fraction in [0, 1) such as "
-                         f"0.5, a percentage such as '50%', or N:M such as '2:4'") from None
+        raise ValueError(
+            f"cannot read sparsity pattern {spec!r}; expected a fraction in [0, 1) such as "
+            f"0.5, a percentage such as '50%', or N:M such as '2:4'"
+        ) from None
 
 
 def select_mask(score: torch.Tensor, pattern: Pattern, group: str = "row") -> torch.Tensor:

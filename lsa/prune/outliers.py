@@ -55,7 +55,7 @@ def outlier_inputs(cfg: OutlierConfig, n_tokens: int, seed: int) -> torch.Tensor
     chi2 = (torch.randn(n_tokens, cfg.d_in, cfg.df, generator=g, dtype=torch.float64) ** 2).sum(-1)
     x = z / torch.sqrt(chi2 / cfg.df) / (cfg.df / (cfg.df - 2)) ** 0.5  # Student-t, unit variance
     signs = torch.where(torch.arange(cfg.n_offset) % 2 == 0, 1.0, -1.0)
-    x[:, :cfg.n_offset] = signs * cfg.offset + cfg.offset_std * torch.randn(n_tokens, cfg.n_offset, generator=g)
+    x[:, : cfg.n_offset] = signs * cfg.offset + cfg.offset_std * torch.randn(n_tokens, cfg.n_offset, generator=g)
     sl = slice(cfg.n_offset, cfg.n_offset + cfg.n_spread)
     x[:, sl] = x[:, sl] * cfg.spread_scale
     return x.float()
@@ -74,8 +74,9 @@ def layer_errors(weight: torch.Tensor, new_weight: torch.Tensor, x: torch.Tensor
     return {"raw": float((e**2).sum() / (y**2).sum()), "centred": float((ec**2).sum() / (yc**2).sum())}
 
 
-def run_outlier_experiment(methods: dict[str, PruneConfig], cfg: OutlierConfig = OutlierConfig(),
-                           seed: int = 0) -> dict:
+def run_outlier_experiment(
+    methods: dict[str, PruneConfig], cfg: OutlierConfig = OutlierConfig(), seed: int = 0
+) -> dict:
     """Prune one random Gaussian layer with every method; return per-method errors and channel stats.
 
     Parameters
@@ -109,5 +110,12 @@ def run_outlier_experiment(methods: dict[str, PruneConfig], cfg: OutlierConfig =
     stats = ChannelStats(cfg.d_in)
     stats.add(x_cal)
     role = ["offset"] * cfg.n_offset + ["spread"] * cfg.n_spread + ["t"] * (cfg.d_in - cfg.n_offset - cfg.n_spread)
-    return {"errors": errors, "stats": {"norm": stats.sq_norm.sqrt().tolist(), "mean": stats.mean.tolist(),
-                                        "std": stats.var.sqrt().tolist(), "role": role}}
+    return {
+        "errors": errors,
+        "stats": {
+            "norm": stats.sq_norm.sqrt().tolist(),
+            "mean": stats.mean.tolist(),
+            "std": stats.var.sqrt().tolist(),
+            "role": role,
+        },
+    }

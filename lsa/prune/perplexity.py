@@ -31,14 +31,14 @@ def windows(ids: torch.Tensor, seqlen: int) -> torch.Tensor:
         raise ValueError(f"seqlen must be >= 2, got {seqlen}")
     n = ids.numel() // seqlen
     if n == 0:
-        raise ValueError(f"evaluation text has {ids.numel()} tokens, shorter than one window of "
-                         f"seqlen={seqlen}")
+        raise ValueError(f"evaluation text has {ids.numel()} tokens, shorter than one window of seqlen={seqlen}")
     return ids[: n * seqlen].reshape(n, seqlen)
 
 
 @torch.no_grad()
-def perplexity(model, ids: torch.Tensor, seqlen: int, batch_size: int = 8, max_windows: int | None = None,
-               progress: bool = False) -> float:
+def perplexity(
+    model, ids: torch.Tensor, seqlen: int, batch_size: int = 8, max_windows: int | None = None, progress: bool = False
+) -> float:
     """Perplexity of a causal LM over non-overlapping windows of ``ids`` (spec §6.2).
 
     Parameters
@@ -67,9 +67,10 @@ def perplexity(model, ids: torch.Tensor, seqlen: int, batch_size: int = 8, max_w
     it = range(0, w.shape[0], batch_size)
     if progress:
         from tqdm.auto import tqdm
+
         it = tqdm(it, desc="perplexity")
     for i in it:
-        x = w[i:i + batch_size].to(device)
+        x = w[i : i + batch_size].to(device)
         logits = model(input_ids=x).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1)
         nll = -logp.gather(-1, x[:, 1:, None]).squeeze(-1)  # (B, L-1)
@@ -94,15 +95,16 @@ def perplexity_direct(model, ids: torch.Tensor, seqlen: int, max_windows: int | 
     model.eval()
     nlls = []
     for i in range(n):
-        x = ids[i * seqlen:(i + 1) * seqlen].unsqueeze(0).to(device)
+        x = ids[i * seqlen : (i + 1) * seqlen].unsqueeze(0).to(device)
         logits = model(input_ids=x).logits
         loss = F.cross_entropy(logits[0, :-1].float(), x[0, 1:])
         nlls.append(loss.float() * seqlen)
     return float(torch.exp(torch.stack(nlls).sum() / (n * seqlen)))
 
 
-def sample_calibration(docs: list, nsamples: int, seqlen: int, seed: int = 0, encode=None,
-                       max_failures: int = 10_000) -> list[dict]:
+def sample_calibration(
+    docs: list, nsamples: int, seqlen: int, seed: int = 0, encode=None, max_failures: int = 10_000
+) -> list[dict]:
     """Calibration windows by the Wanda rule: random document with more than ``seqlen`` tokens, random start.
 
     The random calls are those of the reference ``get_c4`` (``random.seed(seed)``; ``randint`` for the
@@ -142,8 +144,10 @@ def sample_calibration(docs: list, nsamples: int, seqlen: int, seed: int = 0, en
     if encode is None:
         longest = max(d.numel() for d in docs)
         if longest <= seqlen:
-            raise ValueError(f"calibration text is shorter than one window: no document has more than "
-                             f"seqlen={seqlen} tokens (longest: {longest})")
+            raise ValueError(
+                f"calibration text is shorter than one window: no document has more than "
+                f"seqlen={seqlen} tokens (longest: {longest})"
+            )
     rng = random.Random(seed)
     cache: dict[int, torch.Tensor] = {}
     out, failures = [], 0
@@ -158,10 +162,12 @@ def sample_calibration(docs: list, nsamples: int, seqlen: int, seed: int = 0, en
         if d.numel() <= seqlen:
             failures += 1
             if failures > max_failures:
-                raise ValueError(f"calibration text is shorter than one window: {max_failures} random "
-                                 f"documents in a row had at most seqlen={seqlen} tokens")
+                raise ValueError(
+                    f"calibration text is shorter than one window: {max_failures} random "
+                    f"documents in a row had at most seqlen={seqlen} tokens"
+                )
             continue
         failures = 0
         i = rng.randint(0, d.numel() - seqlen - 1)
-        out.append({"input_ids": d[i:i + seqlen].unsqueeze(0).clone()})
+        out.append({"input_ids": d[i : i + seqlen].unsqueeze(0).clone()})
     return out

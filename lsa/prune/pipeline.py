@@ -15,8 +15,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from lsa.prune.calibration import (StatsHooks, capture_block_inputs, find_blocks, find_linears,
-                                   run_block, weight_view)
+from lsa.prune.calibration import StatsHooks, capture_block_inputs, find_blocks, find_linears, run_block, weight_view
 from lsa.prune.compensation import ECConfig, apply_alpha, energy_alpha
 from lsa.prune.masks import GROUPS, Pattern, check_mask, parse_pattern, select_mask
 from lsa.prune.scores import CVRConfig, cvr_score, magnitude_score, ria_score, wanda_score
@@ -67,8 +66,7 @@ class PruneConfig:
         if self.cvr_group not in GROUPS:
             raise ValueError(f"cvr_group must be one of {GROUPS}, got {self.cvr_group!r}")
         self._pattern = parse_pattern(self.pattern)
-        self.cvr  # validates the CVR knobs
-        self.ec_config  # validates the EC knobs
+        _ = self.cvr, self.ec_config  # building them validates the CVR and EC knobs
 
     @property
     def cvr(self) -> CVRConfig:
@@ -78,8 +76,9 @@ class PruneConfig:
     @property
     def ec_config(self) -> ECConfig:
         """The EC knobs as an :class:`ECConfig`."""
-        return ECConfig(mode=self.ec_mode, granularity=self.ec_granularity,
-                        alpha_min=self.ec_alpha_min, alpha_max=self.ec_alpha_max)
+        return ECConfig(
+            mode=self.ec_mode, granularity=self.ec_granularity, alpha_min=self.ec_alpha_min, alpha_max=self.ec_alpha_max
+        )
 
     @property
     def group(self) -> str:
@@ -129,8 +128,9 @@ def score_layer(weight: torch.Tensor, stats, cfg: PruneConfig) -> torch.Tensor:
     raise ValueError(f"no score function for method {cfg.method!r}")
 
 
-def prune_layer(module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None = None,
-                keep_mask: bool = False) -> dict:
+def prune_layer(
+    module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None = None, keep_mask: bool = False
+) -> dict:
     """Prune one linear in place (mask, then optional EC); return its record (``mask`` too if asked).
 
     Used by the chapters pruning_perplexity and pruning_cost (Part III).
@@ -146,16 +146,23 @@ def prune_layer(module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None
         if pat.is_nm:
             mask_ok = check_mask(keep, pat, "row")
         else:  # exact count in every column block (SparseGPT's adaptive mask selection)
-            mask_ok = all(int((~keep[:, i:i + cfg.blocksize]).sum())
-                          == int(keep.shape[0] * keep[:, i:i + cfg.blocksize].shape[1] * pat.sparsity)
-                          for i in range(0, keep.shape[1], cfg.blocksize))
+            mask_ok = all(
+                int((~keep[:, i : i + cfg.blocksize]).sum())
+                == int(keep.shape[0] * keep[:, i : i + cfg.blocksize].shape[1] * pat.sparsity)
+                for i in range(0, keep.shape[1], cfg.blocksize)
+            )
     else:
         keep = select_mask(score_layer(dense, stats, cfg), pat, cfg.group)
         W.mul_(keep.to(W.dtype))
         mask_ok = check_mask(keep, pat, cfg.group)
     timer.add("scoring", t0)
-    rec = {"d_out": W.shape[0], "d_in": W.shape[1], "pruned": int((~keep).sum()), "mask_ok": bool(mask_ok),
-           "zeros_before_ec": int((W == 0).sum())}
+    rec = {
+        "d_out": W.shape[0],
+        "d_in": W.shape[1],
+        "pruned": int((~keep).sum()),
+        "mask_ok": bool(mask_ok),
+        "zeros_before_ec": int((W == 0).sum()),
+    }
     if cfg.ec:
         t0 = time.perf_counter()
         ecc = cfg.ec_config
@@ -171,8 +178,9 @@ def prune_layer(module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None
 
 
 @torch.no_grad()
-def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progress: bool = False,
-                keep_masks: bool = False) -> dict:
+def prune_model(
+    model: nn.Module, samples: list[dict], cfg: PruneConfig, progress: bool = False, keep_masks: bool = False
+) -> dict:
     """Prune every linear of every block of ``model`` in place, sequentially (spec §1.1).
 
     Parameters
@@ -221,6 +229,7 @@ def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progres
         it = range(len(blocks))
         if progress:
             from tqdm.auto import tqdm
+
             it = tqdm(it, desc=f"prune {cfg.method}{'+EC' if cfg.ec else ''} {cfg.pattern}")
         for b in it:
             block = blocks[b]
@@ -240,8 +249,12 @@ def prune_model(model: nn.Module, samples: list[dict], cfg: PruneConfig, progres
     model.train(was_training)
     n_params = sum(r["d_out"] * r["d_in"] for r in layers.values())
     n_pruned = sum(r["pruned"] for r in layers.values())
-    return {"layers": layers, "sparsity": n_pruned / max(n_params, 1),
-            "min_d_in": min((r["d_in"] for r in layers.values()), default=0),
-            "masks_ok": all(r["mask_ok"] for r in layers.values()),
-            "ec_kept_mask": all(r["zeros_after"] == r["zeros_before_ec"] for r in layers.values()),
-            "time_s": {**timer.split, "total": total}, "config": cfg.as_dict()}
+    return {
+        "layers": layers,
+        "sparsity": n_pruned / max(n_params, 1),
+        "min_d_in": min((r["d_in"] for r in layers.values()), default=0),
+        "masks_ok": all(r["mask_ok"] for r in layers.values()),
+        "ec_kept_mask": all(r["zeros_after"] == r["zeros_before_ec"] for r in layers.values()),
+        "time_s": {**timer.split, "total": total},
+        "config": cfg.as_dict(),
+    }

@@ -95,8 +95,9 @@ def channel_factor(second_moment: torch.Tensor, var: torch.Tensor, cfg: CVRConfi
     return factor
 
 
-def cvr_score(weight: torch.Tensor, second_moment: torch.Tensor, var: torch.Tensor,
-              cfg: CVRConfig = CVRConfig()) -> torch.Tensor:
+def cvr_score(
+    weight: torch.Tensor, second_moment: torch.Tensor, var: torch.Tensor, cfg: CVRConfig = CVRConfig()
+) -> torch.Tensor:
     """CVR (channel-variance-calibrated) score ``w_ij · A_j`` (spec §3.2, our reconstruction).
 
     Parameters

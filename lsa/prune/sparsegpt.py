@@ -13,8 +13,14 @@ import torch
 from lsa.prune.masks import Pattern
 
 
-def sparsegpt_prune(weight: torch.Tensor, gram: torch.Tensor, pattern: Pattern, blocksize: int = 128,
-                    percdamp: float = 0.01, exact_count: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def sparsegpt_prune(
+    weight: torch.Tensor,
+    gram: torch.Tensor,
+    pattern: Pattern,
+    blocksize: int = 128,
+    percdamp: float = 0.01,
+    exact_count: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Prune and reconstruct one layer with SparseGPT.
 
     Parameters
@@ -84,7 +90,7 @@ def sparsegpt_prune(weight: torch.Tensor, gram: torch.Tensor, pattern: Pattern, 
             w = W1[:, i]
             d = Hinv1[i, i]
             if pattern.is_nm and i % pattern.m == 0:
-                tmp = W1[:, i:i + pattern.m] ** 2 / (torch.diag(Hinv1)[i:i + pattern.m].reshape((1, -1))) ** 2
+                tmp = W1[:, i : i + pattern.m] ** 2 / (torch.diag(Hinv1)[i : i + pattern.m].reshape((1, -1))) ** 2
                 mask1.scatter_(1, i + torch.topk(tmp, pattern.n, dim=1, largest=False)[1], True)
             q = w.clone()
             q[mask1[:, i]] = 0

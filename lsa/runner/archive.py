@@ -133,32 +133,50 @@ def render_archive_page(runs: list[ArchivedRun], root: Path = REPO_ROOT) -> str:
     """Markdown of ``book/archived-runs.md``: per archived run, provenance, parameters, claims and figures."""
     from lsa.runner.status_page import claims_table
 
-    lines = ["# Archived runs (paper profile)", "",
-             "Runs at profiles the CI machine cannot afford (2 CPU cores, no GPU) were made elsewhere — "
-             "typically on a GPU at the `paper` profile — and archived with `lsa archive RUN_DIR` into "
-             "`results/<profile>/<chapter>/`. `lsa book` does **not** rerun them: it re-evaluates each "
-             "chapter's current claims against the archived `metrics.json` and shows them below, apart from "
-             "the [reproduction status](reproduction-status.md) of the runs this build executed. "
-             "Rerun one yourself with `lsa run CHAPTER --profile paper` (see [rerun](rerun.md)).", ""]
+    lines = [
+        "# Archived runs (paper profile)",
+        "",
+        "Runs at profiles the CI machine cannot afford (2 CPU cores, no GPU) were made elsewhere — "
+        "typically on a GPU at the `paper` profile — and archived with `lsa archive RUN_DIR` into "
+        "`results/<profile>/<chapter>/`. `lsa book` does **not** rerun them: it re-evaluates each "
+        "chapter's current claims against the archived `metrics.json` and shows them below, apart from "
+        "the [reproduction status](reproduction-status.md) of the runs this build executed. "
+        "Rerun one yourself with `lsa run CHAPTER --profile paper` (see [rerun](rerun.md)).",
+        "",
+    ]
     if not runs:
         return "\n".join(lines + ["No run is archived yet.", ""])
     for a in runs:
         r, prov = a.run, {**a.run.get("provenance", {}), **a.run.get("provenance_added", {})}
         rel = os.path.relpath(a.path, Path(root) / "book")
-        lines += [f"## {r['chapter']} — profile `{r['profile']}`", "",
-                  f"- Run `{r['key']}`, finished {r.get('finished', '?')}, {r.get('seconds', '?')} s of execution.",
-                  f"- Device: {prov.get('device', 'not recorded')}; torch {prov.get('torch', '?')}; Python "
-                  f"{prov.get('python', r.get('python', '?'))}; lsa commit `{prov.get('commit', 'not recorded')}`"
-                  + (" (with uncommitted changes)" if prov.get("dirty") else "") + ".",
-                  "- Parameters: " + ", ".join(f"`{k}={v}`" for k, v in sorted(a.params.items())) + ".",
-                  f"- Executed notebook: {{download}}`{r['chapter']}.ipynb <{rel}/{r['chapter']}.ipynb>`.", ""]
+        lines += [
+            f"## {r['chapter']} — profile `{r['profile']}`",
+            "",
+            f"- Run `{r['key']}`, finished {r.get('finished', '?')}, {r.get('seconds', '?')} s of execution.",
+            f"- Device: {prov.get('device', 'not recorded')}; torch {prov.get('torch', '?')}; Python "
+            f"{prov.get('python', r.get('python', '?'))}; lsa commit `{prov.get('commit', 'not recorded')}`"
+            + (" (with uncommitted changes)" if prov.get("dirty") else "")
+            + ".",
+            "- Parameters: " + ", ".join(f"`{k}={v}`" for k, v in sorted(a.params.items())) + ".",
+            f"- Executed notebook: {{download}}`{r['chapter']}.ipynb <{rel}/{r['chapter']}.ipynb>`.",
+            "",
+        ]
         if "provenance_added" in r:
-            lines += ["Provenance marked as added was recorded from the machine's log when the run was archived "
-                      "(the runner of that commit did not yet write it into `run.json`).", ""]
+            lines += [
+                "Provenance marked as added was recorded from the machine's log when the run was archived "
+                "(the runner of that commit did not yet write it into `run.json`).",
+                "",
+            ]
         lines += claims_table(a.claims) + [""]
         for fig in sorted((a.path / "figures").glob("*.png")):
-            lines += [f"```{{figure}} {rel}/figures/{fig.name}", ":width: 100%", "", f"{fig.stem.replace('_', ' ')} "
-                      f"({r['chapter']}, profile {r['profile']}, run `{r['key']}`)", "```", ""]
+            lines += [
+                f"```{{figure}} {rel}/figures/{fig.name}",
+                ":width: 100%",
+                "",
+                f"{fig.stem.replace('_', ' ')} ({r['chapter']}, profile {r['profile']}, run `{r['key']}`)",
+                "```",
+                "",
+            ]
     return "\n".join(lines) + "\n"
 
 

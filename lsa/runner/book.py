@@ -31,8 +31,10 @@ def install_mathjax(root: Path = REPO_ROOT) -> Path:
     spec = importlib.util.find_spec("mathjax")
     src = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5" if spec else None
     if src is None or not (src / "tex-mml-chtml.js").is_file():
-        raise FileNotFoundError("MathJax 3 not found: install the book extra (pip install -e '.[book]'), "
-                                "which provides django-static-mathjax")
+        raise FileNotFoundError(
+            "MathJax 3 not found: install the book extra (pip install -e '.[book]'), "
+            "which provides django-static-mathjax"
+        )
     dest = Path(root) / MATHJAX_DEST / "es5"
     if not (dest / "tex-mml-chtml.js").is_file():
         shutil.rmtree(dest, ignore_errors=True)
@@ -46,8 +48,9 @@ def _copy_if_changed(src: Path, dest: Path) -> None:
         shutil.copyfile(src, dest)
 
 
-def build_book(profile: str = "default", force: bool = False, root: Path = REPO_ROOT, log=print,
-               progress: bool = True) -> Path:
+def build_book(
+    profile: str = "default", force: bool = False, root: Path = REPO_ROOT, log=print, progress: bool = True
+) -> Path:
     """Run the table of contents' chapters at ``profile`` and build ``_build/html``.
 
     Returns

@@ -65,13 +65,23 @@ def load_chapter(name: str, root: Path = REPO_ROOT) -> Chapter:
     """
     path = notebooks_dir(root) / f"{name}.py"
     if not path.is_file():
-        raise ChapterNotFound(f"unknown chapter {name!r}; available chapters: {', '.join(chapter_names(root)) or 'none'}")
+        raise ChapterNotFound(
+            f"unknown chapter {name!r}; available chapters: {', '.join(chapter_names(root)) or 'none'}"
+        )
     text = path.read_text()
     nb = jupytext.reads(text, fmt="py:percent")
     params = parse_parameters_cell(_cell_with_tag(nb, "parameters", path).source, f"{path.name} parameters cell")
     profiles = parse_profiles_cell(_cell_with_tag(nb, "profiles", path).source, params, f"{path.name} profiles cell")
-    title = next((line.lstrip("# ").strip() for c in nb.cells if c.cell_type == "markdown"
-                  for line in c.source.splitlines() if line.startswith("# ")), name)
+    title = next(
+        (
+            line.lstrip("# ").strip()
+            for c in nb.cells
+            if c.cell_type == "markdown"
+            for line in c.source.splitlines()
+            if line.startswith("# ")
+        ),
+        name,
+    )
     return Chapter(name, path, title, params, profiles, hashlib.sha256(text.encode()).hexdigest())
 
 

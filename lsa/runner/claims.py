@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 SOURCES = ("abstract", "derived", "ours")
-KINDS = ("guarantee", "finding")
+KINDS = ("identity", "guarantee", "finding")
 PROFILES = ("smoke", "default", "paper")
 REQUIRED = ("id", "statement", "source", "kind", "profiles", "measured", "check", "expected")
 
@@ -36,16 +36,64 @@ def _monotone(xs, increasing: bool, tol: float = 0.0):
 
 
 FUNCTIONS = {
-    "abs": abs, "min": min, "max": max, "all": all, "any": any, "len": len, "sum": sum, "sorted": sorted,
-    "mean": _mean, "log": math.log, "exp": math.exp, "sqrt": math.sqrt, "zip": zip, "range": range,
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "all": all,
+    "any": any,
+    "len": len,
+    "sum": sum,
+    "sorted": sorted,
+    "mean": _mean,
+    "log": math.log,
+    "exp": math.exp,
+    "sqrt": math.sqrt,
+    "zip": zip,
+    "range": range,
     "monotone_increasing": lambda xs, tol=0.0: _monotone(xs, True, tol),
     "monotone_decreasing": lambda xs, tol=0.0: _monotone(xs, False, tol),
 }
-_ALLOWED = (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Load,
-            ast.Constant, ast.List, ast.Tuple, ast.Subscript, ast.Slice, ast.IfExp, ast.GeneratorExp,
-            ast.ListComp, ast.comprehension, ast.Store, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
-            ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.FloorDiv, ast.Lt, ast.LtE, ast.Gt,
-            ast.GtE, ast.Eq, ast.NotEq, ast.In, ast.NotIn, ast.keyword)
+_ALLOWED = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.Subscript,
+    ast.Slice,
+    ast.IfExp,
+    ast.GeneratorExp,
+    ast.ListComp,
+    ast.comprehension,
+    ast.Store,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.Mod,
+    ast.FloorDiv,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Eq,
+    ast.NotEq,
+    ast.In,
+    ast.NotIn,
+    ast.keyword,
+)
 
 
 @dataclass
@@ -155,10 +203,21 @@ def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "") -> Cl
 
     Missing metrics, non-boolean results or exceptions give status ``error`` with the reason.
     """
-    measured = "; ".join(f"{m.strip()} = {_format(metrics[m.strip()])}" if m.strip() in metrics
-                         else f"{m.strip()} = (missing)" for m in claim.measured.split(","))
-    base = dict(chapter=claim.chapter, id=claim.id, statement=claim.statement, source=claim.source,
-                kind=claim.kind, expected=claim.expected, measured=measured, profile=profile, run_key=run_key)
+    measured = "; ".join(
+        f"{m.strip()} = {_format(metrics[m.strip()])}" if m.strip() in metrics else f"{m.strip()} = (missing)"
+        for m in claim.measured.split(",")
+    )
+    base = dict(
+        chapter=claim.chapter,
+        id=claim.id,
+        statement=claim.statement,
+        source=claim.source,
+        kind=claim.kind,
+        expected=claim.expected,
+        measured=measured,
+        profile=profile,
+        run_key=run_key,
+    )
     if profile not in claim.profiles:
         return ClaimResult(**base, status="n/a", detail=f"applies to {', '.join(claim.profiles)}")
     tree = compile_check(claim.check, f"{claim.chapter}:{claim.id}")
@@ -169,7 +228,7 @@ def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "") -> Cl
         return ClaimResult(**base, status="error", detail=f"metrics missing from the run: {', '.join(missing)}")
     env = {"__builtins__": {}, **FUNCTIONS, **{k: _plain(v) for k, v in metrics.items()}}
     try:
-        value = eval(compile(tree, f"<claim {claim.id}>", "eval"), env)  # noqa: S307 - whitelisted AST
+        value = eval(compile(tree, f"<claim {claim.id}>", "eval"), env)
     except Exception as exc:  # a None (NaN) metric or a type error is a failed evaluation, not a crash
         return ClaimResult(**base, status="error", detail=f"{type(exc).__name__}: {exc}")
     if not isinstance(value, (bool, np.bool_)):

@@ -52,11 +52,18 @@ class LocalExecutor:
     def execute(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
         import papermill
 
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd),
-                                   kernel_name=self.kernel_name, progress_bar=progress,
-                                   execution_timeout=self.timeout, log_output=False,
-                                   # the kernel's own start-up warnings would bury the run's one-line error
-                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            cwd=str(cwd),
+            kernel_name=self.kernel_name,
+            progress_bar=progress,
+            execution_timeout=self.timeout,
+            log_output=False,
+            # the kernel's own start-up warnings would bury the run's one-line error
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
 
 
 @dataclass
@@ -74,12 +81,14 @@ class RunResult:
 
 def run_key(chapter: Chapter, params: dict) -> str:
     """The cache key of a run: hash of chapter source, resolved parameters, ``lsa`` source and data checksums."""
-    return stable_hash({
-        "chapter": chapter.source_sha256,
-        "params": params,
-        "lsa": source_digest(REPO_ROOT / "lsa"),
-        "data": manifest_digest(),
-    })
+    return stable_hash(
+        {
+            "chapter": chapter.source_sha256,
+            "params": params,
+            "lsa": source_digest(REPO_ROOT / "lsa"),
+            "data": manifest_digest(),
+        }
+    )
 
 
 def _mark_hidden(nb) -> None:
@@ -121,8 +130,15 @@ class _Terminated(BaseException):
     """Raised by the SIGTERM handler so that kill behaves like Ctrl-C (cleanup, good run untouched)."""
 
 
-def run_chapter(name: str, profile: str = "default", overrides: dict | None = None, force: bool = False,
-                progress: bool = True, executor: Executor | None = None, log=print) -> RunResult:
+def run_chapter(
+    name: str,
+    profile: str = "default",
+    overrides: dict | None = None,
+    force: bool = False,
+    progress: bool = True,
+    executor: Executor | None = None,
+    log=print,
+) -> RunResult:
     """Validate, execute (or reuse) and check one chapter. The engine behind ``lsa run``.
 
     Parameters
@@ -179,7 +195,9 @@ def run_chapter(name: str, profile: str = "default", overrides: dict | None = No
     try:
         (executor or LocalExecutor()).execute(src, out, params, tmp, progress)
         if not (tmp / "metrics.json").is_file():
-            raise ChapterFailed(f"{name}: finished without writing metrics.json (the last cell must call lsa.write_metrics)")
+            raise ChapterFailed(
+                f"{name}: finished without writing metrics.json (the last cell must call lsa.write_metrics)"
+            )
     except (KeyboardInterrupt, _Terminated):
         shutil.rmtree(tmp, ignore_errors=True)
         log(f"[lsa] {name}: interrupted; the previous good run (if any) is untouched")
@@ -208,9 +226,18 @@ def run_chapter(name: str, profile: str = "default", overrides: dict | None = No
         shutil.rmtree(old, ignore_errors=True)
     _write_json(latest_pointer(name, profile), {"key": key, "params": params})
     seconds = time.perf_counter() - t0
-    _write_json(final / "run.json", {"chapter": name, "key": key, "profile": profile, "seconds": round(seconds, 2),
-                                     "python": sys.version.split()[0], "provenance": provenance(),
-                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    _write_json(
+        final / "run.json",
+        {
+            "chapter": name,
+            "key": key,
+            "profile": profile,
+            "seconds": round(seconds, 2),
+            "python": sys.version.split()[0],
+            "provenance": provenance(),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    )
     claims = evaluate_claims(chapter, final, profile)
     log(f"[lsa] {name}: done in {seconds:.1f} s")
     return RunResult(name, key, final, params, False, seconds, claims)

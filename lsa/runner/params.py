@@ -60,16 +60,21 @@ def parse_parameters_cell(source: str, where: str = "parameters cell") -> list[P
             raise ParameterError(f"{where}, line {node.lineno}: expected 'name: type = value  # comment'")
         type_str = ast.unparse(node.annotation).replace(" ", "")
         if type_str not in TYPES:
-            raise ParameterError(f"{where}, line {node.lineno}: type {type_str!r} of {node.target.id!r} "
-                                 f"is not one of {', '.join(TYPES)}")
+            raise ParameterError(
+                f"{where}, line {node.lineno}: type {type_str!r} of {node.target.id!r} is not one of {', '.join(TYPES)}"
+            )
         try:
             default = ast.literal_eval(node.value)
         except ValueError:
-            raise ParameterError(f"{where}, line {node.lineno}: default of {node.target.id!r} must be a literal") from None
+            raise ParameterError(
+                f"{where}, line {node.lineno}: default of {node.target.id!r} must be a literal"
+            ) from None
         comment = comments.get(node.lineno, "")
         if "=" in comment:
-            raise ParameterError(f"{where}, line {node.lineno}: the comment of {node.target.id!r} contains '=', which "
-                                 "papermill's parameter parser cannot read; reword it")
+            raise ParameterError(
+                f"{where}, line {node.lineno}: the comment of {node.target.id!r} contains '=', which "
+                "papermill's parameter parser cannot read; reword it"
+            )
         param = Param(node.target.id, type_str, None, comment)
         params.append(Param(param.name, type_str, check_value(param, default), param.comment))
     names = [p.name for p in params]
@@ -81,6 +86,7 @@ def parse_parameters_cell(source: str, where: str = "parameters cell") -> list[P
 
 def check_value(param: Param, value: Any) -> Any:
     """Return ``value`` converted to ``param.type`` (ints accepted for floats) or raise :class:`ParameterError`."""
+
     def scalar(kind: str, v: Any) -> Any:
         if kind == "bool" and isinstance(v, bool):
             return v
@@ -140,8 +146,11 @@ def parse_profiles_cell(source: str, params: list[Param], where: str = "profiles
     """Parse ``PROFILES = {...}`` and validate every name and value against the parameters."""
     try:
         tree = ast.parse(source)
-        assign = next(n for n in tree.body if isinstance(n, ast.Assign)
-                      and [t.id for t in n.targets if isinstance(t, ast.Name)] == ["PROFILES"])
+        assign = next(
+            n
+            for n in tree.body
+            if isinstance(n, ast.Assign) and [t.id for t in n.targets if isinstance(t, ast.Name)] == ["PROFILES"]
+        )
         profiles = ast.literal_eval(assign.value)
     except (SyntaxError, StopIteration, ValueError):
         raise ParameterError(f"{where}: expected a literal assignment 'PROFILES = {{...}}'") from None

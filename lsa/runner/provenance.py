@@ -17,8 +17,11 @@ def provenance(root: Path = REPO_ROOT) -> dict:
     Written into every ``run.json`` by the runner (``lsa.runner.execute``), so archived runs say what
     produced them.
     """
-    out = {"python": sys.version.split()[0], "platform": platform.platform(terse=True),
-           "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+    out = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(terse=True),
+        "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    }
     try:
         import torch
 
@@ -28,8 +31,13 @@ def provenance(root: Path = REPO_ROOT) -> dict:
         out["device"] = "cpu"
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if commit.returncode == 0:
             out["commit"] = commit.stdout.strip()
             out["dirty"] = bool(dirty.stdout.strip())

@@ -63,12 +63,16 @@ def render_status_page(results: list[ClaimResult], profile: str, missing: list[s
 
 def claims_table(results: list[ClaimResult]) -> list[str]:
     """Markdown table lines, one row per claim outcome (status page and archived-runs page)."""
-    lines = ["| id | status | statement | source | kind | expected | measured | profile |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| id | status | statement | source | kind | expected | measured | profile |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in results:
         status = _ICON.get(r.status, r.status) + (f" ({_cell(r.detail)})" if r.detail and r.status != "n/a" else "")
-        lines.append(f"| {r.id} | {status} | {_cell(r.statement)} | {_SOURCE[r.source]} | {r.kind} | "
-                     f"{_cell(r.expected)} | {_cell(r.measured)} | {r.profile} |")
+        lines.append(
+            f"| {r.id} | {status} | {_cell(r.statement)} | {_SOURCE[r.source]} | {r.kind} | "
+            f"{_cell(r.expected)} | {_cell(r.measured)} | {r.profile} |"
+        )
     return lines
 
 
