@@ -242,3 +242,150 @@ def evaluate_chapter(chapter, metrics: dict, profile: str, run_key: str = "") ->
     Used by the runner after a run, by ``lsa claims`` and by the archived-runs page.
     """
     return [evaluate(c, metrics, profile, run_key) for c in load_claims(chapter.claims_path, chapter.name)]
+
+
+# ---- abstract claims: what each paper's abstract says, and which ledger claims bear on it ------------------------
+
+ABSTRACT_DIR = "abstract"
+PAPER_FIELDS = ("paper", "part", "claims")
+PAPER_OPTIONAL = ("title", "arxiv")
+ABSTRACT_FIELDS = ("id", "claim", "evidence", "settles")
+ABSTRACT_OPTIONAL = ("not_testable",)
+
+
+@dataclass
+class AbstractClaim:
+    """One claim of a paper's abstract, as we read it.
+
+    ``evidence`` lists ``(chapter, claim_id)`` pairs of ledger claims (guarantees or findings, never identities);
+    ``not_testable`` is the reason no run here can settle the claim (empty when it can).
+    """
+
+    paper: str
+    part: str
+    id: str
+    claim: str
+    evidence: list
+    settles: str
+    not_testable: str = ""
+
+
+@dataclass
+class Paper:
+    """A paper's abstract claims (``notebooks/abstract/<paper>.yaml``)."""
+
+    slug: str
+    part: str
+    title: str
+    arxiv: str
+    claims: list
+
+
+def load_ledgers(notebooks: Path) -> dict[str, dict[str, Claim]]:
+    """Every ``<chapter>.claims.yaml`` in ``notebooks`` as ``{chapter: {claim_id: Claim}}``."""
+    return {
+        p.name.removesuffix(".claims.yaml"): {c.id: c for c in load_claims(p, p.name.removesuffix(".claims.yaml"))}
+        for p in sorted(Path(notebooks).glob("*.claims.yaml"))
+    }
+
+
+def load_paper(path: Path, ledgers: dict[str, dict[str, Claim]]) -> Paper:
+    """Read and validate one ``notebooks/abstract/<paper>.yaml``.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    ledgers : dict
+        ``{chapter: {claim_id: Claim}}`` (see :func:`load_ledgers`): evidence must name one of these claims
+        and it must not be an identity.
+
+    Raises
+    ------
+    ClaimError
+        Naming the file, the abstract claim and the field that is wrong, and what was expected.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ClaimError(f"{path}: cannot read YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ClaimError(f"{path}: expected a mapping with fields {list(PAPER_FIELDS)}")
+    missing = [k for k in PAPER_FIELDS if k not in raw]
+    extra = [k for k in raw if k not in PAPER_FIELDS + PAPER_OPTIONAL]
+    if missing or extra:
+        raise ClaimError(
+            f"{path.name}: missing fields {missing}, unknown fields {extra}; allowed: "
+            f"{list(PAPER_FIELDS + PAPER_OPTIONAL)}"
+        )
+    if str(raw["paper"]) != path.stem:
+        raise ClaimError(f"{path.name}: field 'paper' is {raw['paper']!r}, expected the file's name {path.stem!r}")
+    if not isinstance(raw["claims"], list) or not raw["claims"]:
+        raise ClaimError(f"{path.name}: 'claims' must be a non-empty list")
+    claims, seen = [], set()
+    for i, entry in enumerate(raw["claims"]):
+        cid = entry.get("id", "?") if isinstance(entry, dict) else "?"
+        where = f"{path.name} abstract claim #{i + 1} ({cid})"
+        if not isinstance(entry, dict):
+            raise ClaimError(f"{where}: expected a mapping")
+        missing = [k for k in ABSTRACT_FIELDS if k not in entry]
+        extra = [k for k in entry if k not in ABSTRACT_FIELDS + ABSTRACT_OPTIONAL]
+        if missing or extra:
+            raise ClaimError(
+                f"{where}: missing fields {missing}, unknown fields {extra}; allowed: "
+                f"{list(ABSTRACT_FIELDS + ABSTRACT_OPTIONAL)}"
+            )
+        if cid in seen:
+            raise ClaimError(f"{where}: duplicate id {cid!r}")
+        seen.add(cid)
+        for field_name in ("claim", "settles"):
+            if not str(entry[field_name] or "").strip():
+                raise ClaimError(f"{where}: field {field_name!r} is empty")
+        reason = str(entry.get("not_testable") or "").strip()
+        if "not_testable" in entry and not reason:
+            raise ClaimError(f"{where}: field 'not_testable' is empty (give the reason, or drop the field)")
+        evidence = entry["evidence"] or []
+        if not isinstance(evidence, list):
+            raise ClaimError(f"{where}: field 'evidence' must be a list of chapter:CLAIM_ID, got {evidence!r}")
+        if not evidence and not reason:
+            raise ClaimError(f"{where}: no evidence and no 'not_testable' reason (one of them is required)")
+        pairs = []
+        for item in evidence:
+            chapter, sep, claim_id = str(item).partition(":")
+            if not sep or not chapter or not claim_id:
+                raise ClaimError(f"{where}: evidence {item!r} is not of the form chapter:CLAIM_ID")
+            if chapter not in ledgers:
+                raise ClaimError(
+                    f"{where}: evidence {item!r} names no chapter with a ledger "
+                    f"(chapters: {', '.join(sorted(ledgers))})"
+                )
+            if claim_id not in ledgers[chapter]:
+                raise ClaimError(
+                    f"{where}: evidence {item!r}: {chapter} has no claim {claim_id!r} "
+                    f"(its claims: {', '.join(ledgers[chapter])})"
+                )
+            if ledgers[chapter][claim_id].kind == "identity":
+                raise ClaimError(
+                    f"{where}: evidence {item!r} is an identity (a consistency check of our code), "
+                    "which can never be evidence for a paper's claim"
+                )
+            pairs.append((chapter, claim_id))
+        claims.append(
+            AbstractClaim(
+                str(raw["paper"]),
+                str(raw["part"]),
+                str(cid),
+                str(entry["claim"]).strip(),
+                pairs,
+                str(entry["settles"]).strip(),
+                reason,
+            )
+        )
+    return Paper(path.stem, str(raw["part"]), str(raw.get("title", path.stem)), str(raw.get("arxiv", "")), claims)
+
+
+def load_papers(notebooks: Path) -> list[Paper]:
+    """Every paper's abstract claims from ``<notebooks>/abstract/*.yaml``, validated against the ledgers."""
+    ledgers = load_ledgers(notebooks)
+    return [load_paper(p, ledgers) for p in sorted((Path(notebooks) / ABSTRACT_DIR).glob("*.yaml"))]
