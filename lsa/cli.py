@@ -14,7 +14,7 @@ import sys
 from lsa.data.checksums import ChecksumError
 from lsa.runner.archive import ArchiveError
 from lsa.runner.chapters import ChapterNotFound, chapter_names, load_chapter, toc_chapters
-from lsa.runner.claims import ClaimError, evaluate_chapter
+from lsa.runner.claims import ClaimError, evaluate_chapter, is_defect
 from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
 from lsa.runner.params import PROFILE_NAMES, ParameterError
 
@@ -38,7 +38,13 @@ def _parse_pairs(
 def _claims_table(results) -> str:
     rows = [("chapter", "id", "kind", "status", "measured")]
     rows += [
-        (r.chapter, r.id, r.kind, r.status + (f" ({r.detail})" if r.status == "error" else ""), r.measured[:70])
+        (
+            r.chapter,
+            r.id,
+            r.kind,
+            r.status + (f" ({r.detail})" if r.status != "pass" and r.detail else ""),
+            r.measured[:70],
+        )
         for r in results
     ]
     widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
@@ -69,21 +75,35 @@ def cmd_run(args) -> int:
 
 
 def cmd_claims(args) -> int:
+    """Exit 1 when an identity or guarantee fails, a claim errors or a run is missing; a finding that is not
+    borne out is reported and exits 1 only with ``--strict``."""
     results, missing = [], []
-    for name in args.chapter or toc_chapters():
-        run = latest_run(name, args.profile)
-        if run is None:
-            missing.append(name)
-            continue
-        metrics = json.loads((run / "metrics.json").read_text())
-        ch = load_chapter(name)
-        results += evaluate_chapter(ch, metrics, args.profile, run.name)
+    if args.archived:
+        from lsa.runner.archive import archived_runs
+
+        for a in archived_runs():
+            if not args.chapter or a.run["chapter"] in args.chapter:
+                results += a.claims
+    else:
+        for name in args.chapter or toc_chapters():
+            run = latest_run(name, args.profile)
+            if run is None:
+                missing.append(name)
+                continue
+            metrics = json.loads((run / "metrics.json").read_text())
+            ch = load_chapter(name)
+            results += evaluate_chapter(ch, metrics, args.profile, run.name)
     if results:
         print(_claims_table(results))
     if missing:
         print(f"no {args.profile!r} run yet for: {', '.join(missing)} (run `lsa run NAME --profile {args.profile}`)")
-    failed = [r for r in results if r.status in ("fail", "error")]
-    return 1 if failed or missing else 0
+    defects = [r for r in results if is_defect(r)]
+    not_borne_out = [r for r in results if r.kind == "finding" and r.status == "fail"]
+    for r in defects:
+        print(f"DEFECT {r.chapter}:{r.id} ({r.kind}, {r.profile}) {r.status}: {r.detail or r.expected}")
+    for r in not_borne_out:
+        print(f"finding not borne out: {r.chapter}:{r.id} ({r.profile}): expected {r.expected}; measured {r.measured}")
+    return 1 if defects or missing or (args.strict and not_borne_out) else 0
 
 
 def cmd_book(args) -> int:
@@ -118,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     claims = sub.add_parser("claims", help="evaluate every declared claim against the latest runs")
     claims.add_argument("chapter", nargs="*", help="chapters (default: all in _toc.yml)")
     claims.add_argument("--profile", default="default", choices=PROFILE_NAMES)
+    claims.add_argument("--strict", action="store_true", help="also exit 1 when a finding is not borne out")
+    claims.add_argument(
+        "--archived", action="store_true", help="re-evaluate the archived runs under results/ (every profile)"
+    )
     claims.set_defaults(func=cmd_claims)
     book = sub.add_parser("book", help="run every chapter in _toc.yml and render the site to _build/html")
     book.add_argument("--profile", default="default", choices=PROFILE_NAMES)

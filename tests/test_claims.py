@@ -105,3 +105,129 @@ def test_paper_field_must_match_the_file_name(tmp_path):
     path.write_text(path.read_text().replace("paper: toy", "paper: other"))
     with pytest.raises(ClaimError, match="expected the file's name 'toy'"):
         load_paper(path, ledgers)
+
+
+# ---- ledger semantics: n/a with a reason, not measured on old archived runs, defects vs findings ----------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from lsa.runner.claims import evaluate, is_defect, load_claims  # noqa: E402
+
+
+def _ledger(tmp_path, text):
+    path = tmp_path / "ch.claims.yaml"
+    path.write_text(text)
+    return {c.id: c for c in load_claims(path, "ch")}
+
+
+def test_not_applicable_gives_n_a_with_its_reason_and_is_validated(tmp_path):
+    text = LEDGER.replace(
+        "  profiles: [smoke, default]\n",
+        "  profiles: [smoke, default]\n  not_applicable:\n    paper: grid too coarse\n",
+    )
+    claims = _ledger(tmp_path, text)
+    r = evaluate(claims["F1"], {"y": 0.5}, "paper")
+    assert (r.status, r.detail) == ("n/a", "grid too coarse")
+    assert evaluate(claims["F1"], {"y": 0.5}, "smoke").status == "pass"
+    undeclared = evaluate(claims["G1"], {"x": 1}, "paper")
+    assert undeclared.status == "pass"
+    for bad, message in [
+        ("    paper: ''\n", "needs a reason"),
+        ("    huge: why\n", "expected one of"),
+        ("    smoke: why\n", "both in profiles and in not_applicable"),
+    ]:
+        (tmp_path / "ch.claims.yaml").write_text(text.replace("    paper: grid too coarse\n", bad))
+        with pytest.raises(ClaimError, match=message):
+            load_claims(tmp_path / "ch.claims.yaml", "ch")
+
+
+def test_a_missing_metric_is_an_error_in_a_fresh_run_and_not_measured_in_an_archived_one(tmp_path):
+    claims = _ledger(tmp_path, LEDGER)
+    fresh = evaluate(claims["G1"], {}, "paper")
+    old = evaluate(claims["G1"], {}, "paper", archived=True)
+    assert fresh.status == "error" and "x" in fresh.detail
+    assert old.status == "not measured" and "not measured in this run" in old.detail
+    assert is_defect(fresh) and not is_defect(old)
+    # an archived run that has the metric is evaluated normally, so a failure still shows
+    assert evaluate(claims["G1"], {"x": -1}, "paper", archived=True).status == "fail"
+
+
+def test_defects_are_failed_guarantees_and_identities_and_errors_not_failed_findings(tmp_path):
+    claims = _ledger(tmp_path, LEDGER)
+    assert is_defect(evaluate(claims["G1"], {"x": -1}, "smoke"))
+    assert is_defect(evaluate(claims["I1"], {"x": float("nan")}, "smoke"))  # nan != nan: the identity fails
+    finding = evaluate(claims["F1"], {"y": 2}, "smoke")
+    assert finding.status == "fail" and not is_defect(finding)
+
+
+TINY = """# %% [markdown]
+# # Tiny
+
+# %% tags=["profiles"]
+PROFILES = {"smoke": {}, "default": {}, "paper": {}}
+
+# %% tags=["parameters"]
+profile: str = "default"  # smoke | default | paper
+seed: int = 0  # seed
+"""
+
+
+def _archive(root, metrics):
+    folder = root / "results" / "paper" / "ch"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"chapter": "ch", "profile": "paper", "key": "k1"}))
+    (folder / "params.json").write_text("{}")
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+CLI_LEDGER = """- id: G1
+  statement: "a guarantee"
+  source: derived
+  kind: guarantee
+  profiles: [paper]
+  measured: x
+  check: "x > 0"
+  expected: "x > 0"
+- id: F1
+  statement: "a finding"
+  source: abstract
+  kind: finding
+  profiles: [paper]
+  measured: y
+  check: "y < 1"
+  expected: "y < 1"
+- id: I1
+  statement: "an identity on a metric added later"
+  source: ours
+  kind: identity
+  profiles: [paper]
+  measured: z
+  check: "z == z"
+  expected: "always"
+"""
+
+
+@pytest.mark.parametrize(
+    "metrics, strict, code, text",
+    [
+        ({"x": 1, "y": 0.5, "z": 0}, False, 0, "pass"),
+        ({"x": 1, "y": 0.5}, False, 0, "not measured in this run"),
+        ({"x": -1, "y": 0.5, "z": 0}, False, 1, "DEFECT ch:G1"),
+        ({"x": 1, "y": 5, "z": 0}, False, 0, "finding not borne out: ch:F1"),
+        ({"x": 1, "y": 5, "z": 0}, True, 1, "finding not borne out: ch:F1"),
+    ],
+)
+def test_lsa_claims_archived_exit_status(tmp_path, metrics, strict, code, text):
+    nb = tmp_path / "notebooks"
+    nb.mkdir()
+    (nb / "ch.py").write_text(TINY)
+    (nb / "ch.claims.yaml").write_text(CLI_LEDGER)
+    _archive(tmp_path, metrics)
+    env = {**os.environ, "LSA_NOTEBOOKS_DIR": str(nb), "LSA_RESULTS_DIR": str(tmp_path / "results")}
+    args = [sys.executable, "-m", "lsa.cli", "claims", "--archived"] + (["--strict"] if strict else [])
+    done = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert text in done.stdout

@@ -115,7 +115,10 @@ class ArchivedRun:
 def archived_runs(root: Path = REPO_ROOT) -> list[ArchivedRun]:
     """Every ``results/<profile>/<chapter>/`` folder, claims evaluated now from its ``metrics.json``.
 
-    Used by ``lsa book`` for the archived-runs page.
+    The chapter's *current* ledger is used. A claim whose metrics the archived run did not record (the run
+    predates them) is reported ``not measured``, never passed; see :func:`lsa.runner.claims.evaluate`. Used by
+    ``lsa book`` for the archived-runs page, by ``lsa claims --archived`` and by the tests that assert every
+    guarantee and identity on every archived run.
     """
     out = []
     base = results_dir(root)
@@ -124,7 +127,7 @@ def archived_runs(root: Path = REPO_ROOT) -> list[ArchivedRun]:
         run = _read_json(run_json)
         chapter = load_chapter(run["chapter"], root)
         metrics = _read_json(folder / "metrics.json")
-        claims = evaluate_chapter(chapter, metrics, run["profile"], run["key"])
+        claims = evaluate_chapter(chapter, metrics, run["profile"], run["key"], archived=True)
         out.append(ArchivedRun(folder, run, _read_json(folder / "params.json"), claims))
     return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,10 @@ SOURCES = ("abstract", "derived", "ours")
 KINDS = ("identity", "guarantee", "finding")
 PROFILES = ("smoke", "default", "paper")
 REQUIRED = ("id", "statement", "source", "kind", "profiles", "measured", "check", "expected")
+OPTIONAL = ("not_applicable",)
+STATUSES = ("pass", "fail", "error", "n/a", "not measured")
+"""Outcomes of a claim on a run. ``n/a``: the claim is not evaluated at this profile (with the reason);
+``not measured``: an archived run made before a metric the claim needs existed (never a pass)."""
 
 
 class ClaimError(ValueError):
@@ -109,11 +113,12 @@ class Claim:
     check: str
     expected: str
     chapter: str = ""
+    not_applicable: dict = field(default_factory=dict)
 
 
 @dataclass
 class ClaimResult:
-    """The outcome of one claim on one run: ``pass``, ``fail``, ``error`` or ``n/a`` (profile not covered)."""
+    """The outcome of one claim on one run: one of :data:`STATUSES`, with the reason in ``detail``."""
 
     chapter: str
     id: str
@@ -162,9 +167,12 @@ def load_claims(path: Path, chapter: str = "") -> list[Claim]:
         if not isinstance(entry, dict):
             raise ClaimError(f"{where}: expected a mapping")
         missing = [k for k in REQUIRED if k not in entry]
-        extra = [k for k in entry if k not in REQUIRED]
+        extra = [k for k in entry if k not in REQUIRED + OPTIONAL]
         if missing or extra:
-            raise ClaimError(f"{where}: missing fields {missing}, unknown fields {extra}; required: {list(REQUIRED)}")
+            raise ClaimError(
+                f"{where}: missing fields {missing}, unknown fields {extra}; required: {list(REQUIRED)}, "
+                f"optional: {list(OPTIONAL)}"
+            )
         if entry["source"] not in SOURCES:
             raise ClaimError(f"{where}: source must be one of {SOURCES}, got {entry['source']!r}")
         if entry["kind"] not in KINDS:
@@ -175,8 +183,33 @@ def load_claims(path: Path, chapter: str = "") -> list[Claim]:
             raise ClaimError(f"{where}: duplicate claim id {entry['id']!r}")
         seen.add(entry["id"])
         compile_check(str(entry["check"]), where)
-        claims.append(Claim(**{k: (list(v) if k == "profiles" else str(v)) for k, v in entry.items()}, chapter=chapter))
+        not_applicable = _not_applicable(entry, where)
+        fields = {k: (list(v) if k == "profiles" else str(v)) for k, v in entry.items() if k in REQUIRED}
+        claims.append(Claim(**fields, chapter=chapter, not_applicable=not_applicable))
     return claims
+
+
+def _not_applicable(entry: dict, where: str) -> dict:
+    """Validate the optional ``not_applicable: {profile: reason}`` field.
+
+    A claim is evaluated at the profiles in ``profiles``; at a profile named in ``not_applicable`` it is
+    reported ``n/a`` with that reason (e.g. the profile's grid has nothing the claim could test). The two sets
+    are disjoint and every reason is a non-empty sentence.
+    """
+    na = entry.get("not_applicable") or {}
+    if not isinstance(na, dict):
+        raise ClaimError(f"{where}: not_applicable must map a profile to a reason, got {na!r}")
+    for profile, reason in na.items():
+        if profile not in PROFILES:
+            raise ClaimError(f"{where}: not_applicable names {profile!r}, expected one of {PROFILES}")
+        if profile in entry["profiles"]:
+            raise ClaimError(
+                f"{where}: profile {profile!r} is both in profiles and in not_applicable; "
+                "remove it from profiles, or drop its not_applicable reason"
+            )
+        if not str(reason or "").strip():
+            raise ClaimError(f"{where}: not_applicable[{profile!r}] needs a reason")
+    return {str(k): str(v).strip() for k, v in na.items()}
 
 
 def _plain(value):
@@ -198,10 +231,23 @@ def _format(value) -> str:
     return str(value)
 
 
-def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "") -> ClaimResult:
+def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "", archived: bool = False) -> ClaimResult:
     """Evaluate one claim against a run's metrics.
 
-    Missing metrics, non-boolean results or exceptions give status ``error`` with the reason.
+    Parameters
+    ----------
+    claim, metrics, profile, run_key
+        The claim, the run's ``metrics.json``, the run's profile and key.
+    archived : bool
+        The run is an archived one (``results/``), possibly made before the claim or one of its metrics
+        existed. A metric missing from such a run gives ``not measured`` (the run cannot say anything about the
+        claim; it is never counted as a pass). In a fresh run a missing metric is a defect: ``error``.
+
+    Returns
+    -------
+    ClaimResult
+        ``n/a`` at a profile the claim is not evaluated at (with the stated reason), ``error`` for a missing
+        metric in a fresh run, a non-boolean result or an exception, else ``pass`` / ``fail``.
     """
     measured = "; ".join(
         f"{m.strip()} = {_format(metrics[m.strip()])}" if m.strip() in metrics else f"{m.strip()} = (missing)"
@@ -218,12 +264,19 @@ def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "") -> Cl
         profile=profile,
         run_key=run_key,
     )
+    if profile in claim.not_applicable:
+        return ClaimResult(**base, status="n/a", detail=claim.not_applicable[profile])
     if profile not in claim.profiles:
-        return ClaimResult(**base, status="n/a", detail=f"applies to {', '.join(claim.profiles)}")
+        return ClaimResult(
+            **base, status="n/a", detail=f"not declared at {profile}; applies to {', '.join(claim.profiles)}"
+        )
     tree = compile_check(claim.check, f"{claim.chapter}:{claim.id}")
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     missing = sorted(names - set(FUNCTIONS) - set(metrics) - bound)
+    if missing and archived:
+        detail = f"not measured in this run (made before {', '.join(missing)} existed); rerun at {profile} to check"
+        return ClaimResult(**base, status="not measured", detail=detail)
     if missing:
         return ClaimResult(**base, status="error", detail=f"metrics missing from the run: {', '.join(missing)}")
     env = {"__builtins__": {}, **FUNCTIONS, **{k: _plain(v) for k, v in metrics.items()}}
@@ -236,12 +289,20 @@ def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "") -> Cl
     return ClaimResult(**base, status="pass" if value else "fail")
 
 
-def evaluate_chapter(chapter, metrics: dict, profile: str, run_key: str = "") -> list[ClaimResult]:
+def evaluate_chapter(
+    chapter, metrics: dict, profile: str, run_key: str = "", archived: bool = False
+) -> list[ClaimResult]:
     """Every claim of ``chapter`` (a :class:`lsa.runner.chapters.Chapter`) evaluated on one run's metrics.
 
-    Used by the runner after a run, by ``lsa claims`` and by the archived-runs page.
+    Used by the runner after a run, by ``lsa claims`` and by the archived-runs page (``archived=True``: see
+    :func:`evaluate`).
     """
-    return [evaluate(c, metrics, profile, run_key) for c in load_claims(chapter.claims_path, chapter.name)]
+    return [evaluate(c, metrics, profile, run_key, archived) for c in load_claims(chapter.claims_path, chapter.name)]
+
+
+def is_defect(result: ClaimResult) -> bool:
+    """A failed identity or guarantee, or a claim that could not be evaluated: a bug, never an honest outcome."""
+    return result.status == "error" or (result.status == "fail" and result.kind in ("identity", "guarantee"))
 
 
 # ---- abstract claims: what each paper's abstract says, and which ledger claims bear on it ------------------------
