@@ -231,3 +231,66 @@ def test_lsa_claims_archived_exit_status(tmp_path, metrics, strict, code, text):
     done = subprocess.run(args, capture_output=True, text=True, env=env)
     assert done.returncode == code, done.stdout + done.stderr
     assert text in done.stdout
+
+
+# ---- verdicts of abstract claims, on synthetic ledgers --------------------------------------------------------
+
+from lsa.runner.claims import AbstractClaim, ClaimResult, verdict  # noqa: E402
+
+
+def _result(cid, status, kind="finding", profile="smoke", chapter="ch", detail=""):
+    return ClaimResult(chapter, cid, "s", "abstract", kind, "e", "m", profile, status, detail)
+
+
+def _abstract(*ids, not_testable=""):
+    return AbstractClaim("toy", "I", "A1", "a claim", [("ch", i) for i in ids], "a run", not_testable)
+
+
+@pytest.mark.parametrize(
+    "statuses, expected",
+    [
+        (["pass", "pass"], "supported"),
+        (["fail", "fail"], "not supported"),
+        (["pass", "fail"], "mixed"),
+        (["pass", "n/a"], "supported"),
+        (["fail", "not measured"], "not supported"),
+        (["n/a", "error"], "not testable here"),
+        (["not measured", "not measured"], "not testable here"),
+    ],
+)
+def test_verdict_follows_the_evaluated_evidence(statuses, expected):
+    results = [_result(f"C{i}", s, detail="why" if s != "pass" else "") for i, s in enumerate(statuses)]
+    v = verdict(_abstract(*(f"C{i}" for i in range(len(statuses)))), results, "smoke")
+    assert v.verdict == expected and v.profile == "smoke"
+    for i, s in enumerate(statuses):
+        if s not in ("pass", "fail"):
+            assert f"ch:C{i} ({s}" in v.reason  # unevaluated evidence is named with its status
+
+
+def test_verdict_uses_only_results_at_its_profile_and_says_when_there_is_no_run():
+    results = [_result("C1", "pass", profile="paper"), _result("C2", "fail", profile="smoke")]
+    assert verdict(_abstract("C1", "C2"), results, "paper").verdict == "supported"
+    assert verdict(_abstract("C1", "C2"), results, "smoke").verdict == "not supported"
+    v = verdict(_abstract("C1"), results, "default")
+    assert v.verdict == "not testable here" and "ch:C1 (no default run)" in v.reason
+
+
+def test_a_stated_reason_makes_not_testable_whatever_the_evidence():
+    v = verdict(_abstract("C1", not_testable="no data"), [_result("C1", "pass")], "smoke")
+    assert (v.verdict, v.reason) == ("not testable here", "no data")
+
+
+def test_an_identity_can_never_make_a_verdict():
+    with pytest.raises(ClaimError, match="is an identity"):
+        verdict(_abstract("I1"), [_result("I1", "pass", kind="identity")], "smoke")
+
+
+def test_no_verdict_of_the_four_papers_cites_an_identity(tmp_path):
+    """Evaluate every current ledger claim as passing at smoke and check what the verdicts cite."""
+    ledgers = load_ledgers(NOTEBOOKS)
+    results = [_result(c.id, "pass", c.kind, chapter=ch) for ch, cl in ledgers.items() for c in cl.values()]
+    for paper in load_papers(NOTEBOOKS):
+        for c in paper.claims:
+            v = verdict(c, results, "smoke")
+            assert all(r.kind != "identity" for r in v.evidence if r is not None)
+            assert v.verdict == ("not testable here" if c.not_testable else "supported")

@@ -450,3 +450,116 @@ def load_papers(notebooks: Path) -> list[Paper]:
     """Every paper's abstract claims from ``<notebooks>/abstract/*.yaml``, validated against the ledgers."""
     ledgers = load_ledgers(notebooks)
     return [load_paper(p, ledgers) for p in sorted((Path(notebooks) / ABSTRACT_DIR).glob("*.yaml"))]
+
+
+VERDICTS = ("supported", "not supported", "mixed", "not testable here")
+
+
+@dataclass
+class Verdict:
+    """An abstract claim's verdict at one profile, computed from its evidence's outcomes on the runs shown.
+
+    ``evidence`` holds the ledger outcomes used (:class:`ClaimResult`, or ``None`` where the chapter has no run at
+    this profile), in the order the abstract file lists them.
+    """
+
+    paper: str
+    id: str
+    claim: str
+    verdict: str
+    reason: str
+    profile: str
+    evidence: list
+    refs: list
+    settles: str
+
+
+def _names(refs: list) -> str:
+    return ", ".join(f"{c}:{i}" for c, i in refs)
+
+
+def _why_not_evaluated(ref: tuple, result: ClaimResult | None, profile: str) -> str:
+    name = f"{ref[0]}:{ref[1]}"
+    if result is None:
+        return f"{name} (no {profile} run)"
+    return f"{name} ({result.status}{': ' + result.detail if result.detail else ''})"
+
+
+def verdict(claim: AbstractClaim, results: list[ClaimResult], profile: str) -> Verdict:
+    """The verdict of one abstract claim from its evidence's outcomes at ``profile``.
+
+    Parameters
+    ----------
+    claim : AbstractClaim
+        The abstract claim with its evidence (``(chapter, claim_id)`` pairs).
+    results : list of ClaimResult
+        Ledger outcomes of the runs shown (any chapters; only those at ``profile`` are used).
+    profile : str
+        The profile of the evidence.
+
+    Returns
+    -------
+    Verdict
+        *supported* when every evaluated piece of evidence passes, *not supported* when every one fails,
+        *mixed* when some pass and some fail, *not testable here* when the claim states why or when no piece of
+        its evidence could be evaluated at this profile (no run, ``n/a``, ``not measured``, ``error``).
+
+    Raises
+    ------
+    ClaimError
+        A piece of evidence is an identity (a consistency check can never make a verdict).
+    """
+    by_ref = {(r.chapter, r.id): r for r in results if r.profile == profile}
+    found = [by_ref.get(ref) for ref in claim.evidence]
+    for ref, r in zip(claim.evidence, found):
+        if r is not None and r.kind == "identity":
+            raise ClaimError(
+                f"{claim.paper} {claim.id}: evidence {ref[0]}:{ref[1]} is an identity and cannot make a verdict"
+            )
+    base = dict(
+        paper=claim.paper,
+        id=claim.id,
+        claim=claim.claim,
+        profile=profile,
+        evidence=found,
+        refs=list(claim.evidence),
+        settles=claim.settles,
+    )
+    if claim.not_testable:
+        return Verdict(**base, verdict="not testable here", reason=claim.not_testable)
+    passed = [ref for ref, r in zip(claim.evidence, found) if r is not None and r.status == "pass"]
+    failed = [ref for ref, r in zip(claim.evidence, found) if r is not None and r.status == "fail"]
+    unevaluated = [
+        _why_not_evaluated(ref, r, profile)
+        for ref, r in zip(claim.evidence, found)
+        if r is None or r.status not in ("pass", "fail")
+    ]
+    tail = f"; not evaluated: {', '.join(unevaluated)}" if unevaluated else ""
+    if not passed and not failed:
+        return Verdict(
+            **base,
+            verdict="not testable here",
+            reason=f"no evidence could be evaluated at {profile}: {', '.join(unevaluated)}",
+        )
+    if not failed:
+        return Verdict(
+            **base,
+            verdict="supported",
+            reason=f"{len(passed)} of {len(passed)} evaluated pass ({_names(passed)}){tail}",
+        )
+    if not passed:
+        return Verdict(
+            **base,
+            verdict="not supported",
+            reason=f"{len(failed)} of {len(failed)} evaluated fail ({_names(failed)}){tail}",
+        )
+    return Verdict(
+        **base,
+        verdict="mixed",
+        reason=f"{len(passed)} pass ({_names(passed)}), {len(failed)} fail ({_names(failed)}){tail}",
+    )
+
+
+def verdicts(papers: list[Paper], results: list[ClaimResult], profile: str) -> dict[str, list[Verdict]]:
+    """``{paper slug: [Verdict, …]}`` for every abstract claim of every paper at ``profile``."""
+    return {p.slug: [verdict(c, results, profile) for c in p.claims] for p in papers}
