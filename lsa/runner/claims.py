@@ -2,7 +2,7 @@
 
 Each claim's ``check`` is a Python expression over metric names, evaluated by a small whitelisting
 interpreter (no attribute access, no imports, only the functions in :data:`FUNCTIONS`). See
-``book/chapter-contract.md`` for the file format and DESIGN.md for guarantee vs finding.
+``book/chapter-contract.md`` for the file format and the meaning of identity, guarantee and finding.
 """
 
 from __future__ import annotations
