@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= default
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup book test test-fast chromium clean
+.PHONY: setup book test test-fast chromium clean wheels paper-gpu
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,26 @@ test: setup chromium
 
 test-fast: setup
 	$(BIN)/python -m pytest -q tests -m "not slow and not browser"
+
+# The paper queue on a GPU machine (see README "Paper scale"). `make wheels` here pins and downloads what the
+# GPU machine lacks (the runner's notebook stack, nilearn/nibabel) into .whl/, carried with the working tree;
+# `make paper-gpu` there installs them offline, then runs `lsa paper` inside BUDGET seconds and copies the
+# archived runs to $$OUT when the device tool provides it. DEVICE_PY selects the GPU machine's Python (e.g. 3.12).
+BUDGET ?= 540
+DEVICE_PY ?=
+WHEEL_TARGET := $(if $(DEVICE_PY),--python-version $(DEVICE_PY) --platform manylinux2014_x86_64 --implementation cp,)
+
+wheels: setup
+	mkdir -p .whl
+	$(BIN)/lsa paper --requirements > .whl/requirements.txt
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: $(WHEEL_TARGET) -d .whl -r .whl/requirements.txt
+	du -sh .whl
+
+paper-gpu:
+	$(PYTHON) -m pip install -q --no-index --find-links .whl -r .whl/requirements.txt
+	$(PYTHON) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PYTHON) -m lsa.cli paper --budget $(BUDGET) --report "$${OUT:-.}/paper-queue.json"
+	if [ -n "$${OUT:-}" ]; then cp -r results/paper "$$OUT/results-paper"; fi
 
 clean:
 	rm -rf _build book/chapters book/reproduction-status.md book/_static/mathjax

@@ -16,6 +16,7 @@ from lsa.runner.archive import ArchiveError
 from lsa.runner.chapters import ChapterNotFound, chapter_names, load_chapter, toc_chapters
 from lsa.runner.claims import ClaimError, evaluate_chapter, is_defect
 from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
+from lsa.runner.paper_queue import QueueError
 from lsa.runner.params import PROFILE_NAMES, ParameterError
 
 
@@ -124,6 +125,18 @@ def cmd_archive(args) -> int:
     return 0
 
 
+def cmd_paper(args) -> int:
+    from lsa.runner.paper_queue import device_requirements, run_queue, write_report
+
+    if args.requirements:
+        print("\n".join(device_requirements()))
+        return 0
+    items = run_queue(args.budget, args.chapter or None, dry_run=args.dry_run, archive=not args.no_archive)
+    if args.report:
+        write_report(items, args.report)
+    return 1 if any(i.status == "failed" for i in items) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsa", description="Run and check the chapters of the companion book.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="provenance the run folder lacks, e.g. device=... (repeatable; marked as added)",
     )
     archive.set_defaults(func=cmd_archive)
+    paper = sub.add_parser(
+        "paper",
+        help="run the paper profiles that need no external data, in order, inside a time budget, archiving each",
+    )
+    paper.add_argument("chapter", nargs="*", help="a subset of the queue (default: the whole queue, in order)")
+    paper.add_argument("--budget", type=float, default=540.0, help="seconds for the whole queue (default 540)")
+    paper.add_argument("--dry-run", action="store_true", help="plan only: check parameters, inputs and budget")
+    paper.add_argument("--no-archive", action="store_true", help="leave finished runs in runs/ only")
+    paper.add_argument("--report", metavar="PATH", help="also write what the queue did as JSON")
+    paper.add_argument(
+        "--requirements", action="store_true", help="print the pinned packages the GPU machine needs, and exit"
+    )
+    paper.set_defaults(func=cmd_paper)
     return parser
 
 
@@ -169,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError, ArchiveError) as exc:
+    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError, ArchiveError, QueueError) as exc:
         print(f"lsa: error: {exc}", file=sys.stderr)
         return 2
     except ChapterFailed as exc:
