@@ -104,7 +104,7 @@ from lsa.alignment.ridge import (
     slope_rows,
 )
 from lsa.alignment.slopes import fit_through_origin, predicted_line, predicted_slope
-from lsa.alignment.training import TrainConfig, teacher_regression, train_mlp
+from lsa.alignment.training import TrainConfig, teacher_regression, train_mlp, train_mlp_grid
 
 torch.set_num_threads(cpu_threads)
 sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
@@ -182,7 +182,12 @@ slopes.round(6)
 
 # %%
 mom_cfg = replace(base, activation="identity", lr=momentum_lr, momentum=momentum, steps=momentum_steps)
-mom_runs = {lam: train_mlp(X, Y, replace(mom_cfg, weight_decay=lam))[1] for lam in momentum_lambdas}
+mom_runs = {
+    lam: log
+    for lam, (_, log) in zip(
+        momentum_lambdas, train_mlp_grid(X, Y, [replace(mom_cfg, weight_decay=lam) for lam in momentum_lambdas])
+    )
+}
 mom_slopes = pd.DataFrame(
     [
         r

@@ -92,16 +92,17 @@ device: str = "auto"  # auto | cpu | cuda
 cpu_threads: int = 1  # torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
 
 # %%
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 import lsa
 from lsa.alignment.nc_training import ClassifierConfig, nc_callback, train_classifier
-from lsa.alignment.training import TrainConfig, train_mlp
+from lsa.alignment.training import TrainConfig, train_mlp_grid
 from lsa.data.cifar import load_cifar10
 from lsa.data.digits import load_digits_tensors
 from lsa.data.mixtures import gaussian_mixture
@@ -118,22 +119,13 @@ print(f"mixture {tuple(X.shape)}, MLP {widths}, device {lsa.device(device)}")
 # ## MLP on the Gaussian mixture: NC metrics and Level scores against training time
 
 # %%
-logs = {}
 runs = [(a, lam) for a in activations for lam in lambdas]
-for act, lam in tqdm(runs, desc="MLP runs"):
-    cfg = TrainConfig(
-        widths=widths,
-        activation=act,
-        steps=steps,
-        lr=lr,
-        weight_decay=lam,
-        loss="ce",
-        log_every=log_every,
-        seed=seed,
-        init_gain=2.0,
-        device=device,
-    )
-    _, logs[(act, lam)] = train_mlp(X, y, cfg, callback=nc_callback(X, y))
+mlp_base = TrainConfig(
+    widths=widths, steps=steps, lr=lr, loss="ce", log_every=log_every, seed=seed, init_gain=2.0, device=device
+)
+cfgs = [replace(mlp_base, activation=act, weight_decay=lam) for act, lam in runs]
+trained = train_mlp_grid(X, y, cfgs, callbacks=[nc_callback(X, y)] * len(cfgs))
+logs = {run: log for run, (_, log) in zip(runs, trained)}
 n_pairs = len(widths) - 2
 final = pd.DataFrame([{"activation": a, "lam": lam, **logs[(a, lam)].iloc[-1].to_dict()} for a, lam in runs])
 final[
@@ -205,20 +197,12 @@ plt.show()
 extra = []
 if digits:
     Xd, yd = load_digits_tensors()
-    for lam in (0.0, max(lambdas)):
-        cfg = TrainConfig(
-            widths=(64, 128, 128, 128, 10),
-            activation="relu",
-            steps=digits_steps,
-            lr=lr / 2,
-            weight_decay=lam,
-            loss="ce",
-            log_every=log_every,
-            seed=seed,
-            init_gain=2.0,
-            device=device,
-        )
-        _, log = train_mlp(Xd, yd, cfg, callback=nc_callback(Xd, yd))
+    digits_base = replace(mlp_base, widths=(64, 128, 128, 128, 10), activation="relu", steps=digits_steps, lr=lr / 2)
+    digits_lams = (0.0, max(lambdas))
+    digits_runs = train_mlp_grid(
+        Xd, yd, [replace(digits_base, weight_decay=lam) for lam in digits_lams], callbacks=[nc_callback(Xd, yd)] * 2
+    )
+    for lam, (_, log) in zip(digits_lams, digits_runs):
         extra.append({"model": "MLP digits", "lam": lam, **log.iloc[-1].to_dict()})
 if resnet_steps > 0:
     if cifar_root:

@@ -1,7 +1,7 @@
 """The commutator-obstruction experiment (spec §3.3, §4.2 E2) and the numerical checks of §2.8 / §3.1.
 
-* :func:`activation_grid` trains the E1 toy MLP per activation and weight decay (through
-  :func:`lsa.alignment.training.train_mlp`) and collects, for one adjacent pair, the final commutator with
+* :func:`activation_grid` trains the E1 toy MLP per activation and weight decay (one batched computation,
+  :func:`lsa.alignment.training.train_mlp_grid`) and collects, for one adjacent pair, the final commutator with
   its rotation-null z-score, Level-2/3 scores, flag table and the diagonal / off-diagonal imbalance slopes.
 * :func:`invariance_trials` (claim C1), :func:`factorisation_checks` (C2) and :func:`commutator_agreement`
   (C19, C20) are the exact-maths checks.
@@ -10,6 +10,8 @@ Used by the commutator chapter.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -29,7 +31,7 @@ from lsa.alignment.levels import level_scores
 from lsa.alignment.nulls import rotation_null, zscore
 from lsa.alignment.omega import obstruction_forcing
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
-from lsa.alignment.training import TrainConfig, train_mlp
+from lsa.alignment.training import TrainConfig, train_mlp_grid
 from lsa.linalg import random_orthogonal
 
 
@@ -180,7 +182,7 @@ def activation_grid(
     burn_in : int
         Steps skipped before fitting the diagonal / off-diagonal slopes.
     progress : callable, optional
-        Wraps the iterable of runs (e.g. ``tqdm``).
+        Wraps the iterable of trained runs while they are scored (e.g. ``tqdm``).
 
     Returns
     -------
@@ -195,10 +197,11 @@ def activation_grid(
         ``(activation, λ) -> flag_intersection_table`` of the final pair.
     """
     runs = [(a, lam) for a in activations for lam in lambdas]
+    cfgs = [replace(base, activation=a, weight_decay=float(lam)) for a, lam in runs]
+    trained = train_mlp_grid(X, Y, cfgs)
     rows, logs, flags = [], {}, {}
-    for act, lam in progress(runs) if progress else runs:
-        cfg = TrainConfig(**{**base.__dict__, "activation": act, "weight_decay": float(lam)})
-        model, log = train_mlp(X, Y, cfg)
+    items = list(zip(runs, cfgs, trained))
+    for (act, lam), cfg, (model, log) in progress(items) if progress else items:
         W = [w.detach().cpu().double().numpy() for w in model.weights()]
         W1, W2 = W[pair], W[pair + 1]
         kk = k if k is not None else min(W2.shape[0], W1.shape[0])

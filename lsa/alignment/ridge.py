@@ -11,11 +11,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from lsa.alignment.imbalance import imbalance
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
-from lsa.alignment.training import TrainConfig, train_mlp
+from lsa.alignment.training import TrainConfig, train_mlp_grid
 from lsa.linalg import chance_soft_overlap, intersection_dim, soft_overlap, top_subspace
 
 TAUS = (1e-1, 1e-2, 1e-3)
@@ -32,13 +31,16 @@ def digits_regression(seed: int = 0, n: int | None = None):
     return torch.from_numpy(X), torch.from_numpy(np.eye(10)[y[idx]])
 
 
-def run_grid(X, Y, base: TrainConfig, activations, lambdas, progress: bool = True) -> dict:
-    """Train one network per (activation, λ); returns ``{(activation, λ): (model, log)}``."""
-    runs = {}
-    grid = [(a, lam) for a in activations for lam in lambdas]
-    for act, lam in tqdm(grid, desc="training grid", disable=not progress):
-        runs[(act, lam)] = train_mlp(X, Y, replace(base, activation=act, weight_decay=lam))
-    return runs
+def run_grid(X, Y, base: TrainConfig, activations, lambdas, seeds=None) -> dict:
+    """Train one network per (activation, λ[, seed]) as one batched computation (:func:`train_mlp_grid`).
+
+    Returns ``{(activation, λ): (model, log)}``, or ``{(activation, λ, seed): …}`` when ``seeds`` is given.
+    """
+    keys = [(a, lam) if seeds is None else (a, lam, s) for a in activations for lam in lambdas for s in seeds or [None]]
+    cfgs = [
+        replace(base, activation=k[0], weight_decay=k[1], seed=base.seed if seeds is None else k[2]) for k in keys
+    ]
+    return dict(zip(keys, train_mlp_grid(X, Y, cfgs)))
 
 
 def hidden_layers(log: pd.DataFrame) -> list[int]:

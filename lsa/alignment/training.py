@@ -17,7 +17,7 @@ import torch
 from lsa.alignment.commutator import commutator_magnitude
 from lsa.alignment.imbalance import imbalance_norms
 from lsa.device import device as pick_device
-from lsa.models.mlp import ACTIVATIONS, MLP
+from lsa.models.mlp import ACTIVATIONS, MLP, StackedMLP
 
 
 @dataclass
@@ -112,15 +112,20 @@ class MinibatchOrder:
         self.n, self.batch_size, self.gen, self.device = n, batch_size, generator, device
         self.order, self.pos = torch.randperm(n, generator=generator), 0
 
-    def next(self, X: torch.Tensor, Y: torch.Tensor):
-        """The next ``(X_batch, Y_batch)``."""
+    def indices(self) -> torch.Tensor | None:
+        """The sample indices of the next minibatch (None when every step uses the full batch)."""
         if self.batch_size is None or self.batch_size >= self.n:
-            return X, Y
+            return None
         if self.pos + self.batch_size > self.n:
             self.order, self.pos = torch.randperm(self.n, generator=self.gen), 0
         idx = self.order[self.pos : self.pos + self.batch_size].to(self.device)
         self.pos += self.batch_size
-        return X[idx], Y[idx]
+        return idx
+
+    def next(self, X: torch.Tensor, Y: torch.Tensor):
+        """The next ``(X_batch, Y_batch)``."""
+        idx = self.indices()
+        return (X, Y) if idx is None else (X[idx], Y[idx])
 
 
 def train_mlp(
@@ -185,3 +190,136 @@ def train_mlp(
         loss_fn(model(xb), yb).backward()
         opt.step()
     return model, pd.DataFrame(rows)
+
+
+GRID_VARYING = ("activation", "weight_decay", "seed")
+"""The :class:`TrainConfig` fields that may differ between the members of one :func:`train_mlp_grid` call."""
+
+
+def stacked_pair_log(weights) -> dict[str, np.ndarray]:
+    """:func:`pair_log` for stacked weights ``(G, out, in)``: every column is an array over the ``G`` members.
+
+    The commutator is always the direct ``‖PQ − QP‖_F / (‖P‖_F ‖Q‖_F)`` (exact; the hidden widths of the
+    grids are small).
+    """
+    out = {}
+    with torch.no_grad():
+        for l in range(len(weights) - 1):
+            W, Wn = weights[l], weights[l + 1]
+            P, Q = Wn.transpose(-1, -2) @ Wn, W @ W.transpose(-1, -2)
+            D = P - Q
+            total = torch.linalg.matrix_norm(D)
+            d2 = (torch.diagonal(D, dim1=-2, dim2=-1) ** 2).sum(-1)
+            nP, nQ = torch.linalg.matrix_norm(P), torch.linalg.matrix_norm(Q)
+            PQ = P @ Q
+            comm = torch.linalg.matrix_norm(PQ - PQ.transpose(-1, -2))
+            denom = nP + nQ
+            vals = {
+                f"delta_total_{l + 1}": total,
+                f"delta_diag_{l + 1}": d2.sqrt(),
+                f"delta_offdiag_{l + 1}": (total**2 - d2).clamp(min=0).sqrt(),
+                f"delta_relative_{l + 1}": torch.where(denom > 0, total / denom, torch.zeros_like(total)),
+                f"comm_{l + 1}": torch.where(nP * nQ > 0, comm / (nP * nQ), torch.zeros_like(comm)),
+            }
+            out.update({k: v.cpu().numpy() for k, v in vals.items()})
+    return out
+
+
+def _member_losses(out: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-member loss ``(G,)`` of stacked outputs ``(G, n, C)`` (the loss of :func:`train_mlp`)."""
+    if loss == "mse":
+        return 0.5 * ((out - target) ** 2).sum(dim=-1).mean(dim=-1)
+    G, n, C = out.shape
+    labels = target.expand(G, n).reshape(-1)
+    return torch.nn.functional.cross_entropy(out.reshape(-1, C), labels, reduction="none").view(G, n).mean(dim=1)
+
+
+def train_mlp_grid(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    configs,
+    callbacks=None,
+):
+    """Train a grid of bias-free MLPs as one batched computation, with the trajectories of :func:`train_mlp`.
+
+    The members (e.g. activations × λ × seeds) are stacked into one :class:`~lsa.models.mlp.StackedMLP`;
+    every step is one batched forward/backward pass and one plain SGD update (heavy-ball momentum and coupled
+    weight decay per member, PyTorch's conventions). Member ``g`` starts from the initialisation
+    ``train_mlp(X, Y, configs[g])`` draws and sees the same minibatches, so its trajectory is the same up to
+    floating-point rounding of the batched products (checked to 1e-10 by the test suite).
+
+    Parameters
+    ----------
+    X : Tensor, shape (n, widths[0])
+        Inputs, shared by every member.
+    Y : Tensor
+        Targets ``(n, widths[-1])`` for ``mse``; integer labels ``(n,)`` for ``ce``.
+    configs : sequence of TrainConfig
+        One per member; they may differ only in the fields of :data:`GRID_VARYING`; the optimiser must be SGD.
+    callbacks : sequence of callable or None, optional
+        One ``callback(step, model) -> dict`` (or None) per member, called at every logged step with that
+        member as an :class:`~lsa.models.mlp.MLP` (a copy).
+
+    Returns
+    -------
+    list of (MLP, DataFrame)
+        Per member, in the order of ``configs``: the trained network and the log of :func:`train_mlp`.
+    """
+    configs = list(configs)
+    if not configs:
+        raise ValueError("train_mlp_grid needs at least one TrainConfig")
+    ref = asdict(configs[0])
+    for i, c in enumerate(configs):
+        diff = [k for k, v in asdict(c).items() if k not in GRID_VARYING and v != ref[k]]
+        if diff:
+            raise ValueError(f"config {i} differs from config 0 in {diff}; only {GRID_VARYING} may vary in a grid")
+    base = configs[0]
+    if base.optimizer != "sgd":
+        raise ValueError(f"train_mlp_grid trains with SGD only, got optimizer={base.optimizer!r}; use train_mlp")
+    if X.shape[0] != Y.shape[0] or X.shape[1] != base.widths[0]:
+        raise ValueError(f"X {tuple(X.shape)} and Y {tuple(Y.shape)} do not fit widths {base.widths}")
+    if callbacks is not None and len(callbacks) != len(configs):
+        raise ValueError(f"need one callback (or None) per config: {len(callbacks)} for {len(configs)} configs")
+    dev = pick_device(base.device)
+    G = len(configs)
+    gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+    members = [MLP(base.widths, c.activation, init_gain=base.init_gain, generator=g) for c, g in zip(configs, gens)]
+    model = StackedMLP.from_members(members).to(dev)
+    X = X.to(dev, torch.float64)
+    Y = Y.to(dev, torch.long if base.loss == "ce" else torch.float64)
+    lam = torch.tensor([c.weight_decay for c in configs], dtype=torch.float64, device=dev).view(G, 1, 1)
+    orders = [MinibatchOrder(X.shape[0], base.batch_size, g, dev) for g in gens]
+    full = base.batch_size is None or base.batch_size >= X.shape[0]
+    params = model.weights()
+    bufs = [None] * len(params)
+    rows = [[] for _ in range(G)]
+
+    def log(step):
+        with torch.no_grad():
+            losses = _member_losses(model(X), Y, base.loss).cpu().numpy()
+        pairs = stacked_pair_log(params)
+        for g in range(G):
+            row = {"step": step, "loss": float(losses[g]), **{k: float(v[g]) for k, v in pairs.items()}}
+            if callbacks is not None and callbacks[g] is not None:
+                row.update(callbacks[g](step, model.member(g)))
+            rows[g].append(row)
+
+    for step in range(base.steps + 1):
+        if full:
+            xb, yb = X, Y
+        else:
+            idx = torch.stack([o.indices() for o in orders])
+            xb, yb = X[idx], Y[idx]
+        if step % base.log_every == 0 or step == base.steps:
+            log(step)
+        if step == base.steps:
+            break
+        grads = torch.autograd.grad(_member_losses(model(xb), yb, base.loss).sum(), params)
+        with torch.no_grad():
+            for i, (W, gW) in enumerate(zip(params, grads)):
+                d_p = gW + lam * W
+                if base.momentum != 0:
+                    bufs[i] = d_p.clone() if bufs[i] is None else bufs[i].mul_(base.momentum).add_(d_p)
+                    d_p = bufs[i]
+                W.add_(d_p, alpha=-base.lr)
+    return [(model.member(g), pd.DataFrame(rows[g])) for g in range(G)]
