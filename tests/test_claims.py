@@ -294,3 +294,55 @@ def test_no_verdict_of_the_four_papers_cites_an_identity(tmp_path):
             v = verdict(c, results, "smoke")
             assert all(r.kind != "identity" for r in v.evidence if r is not None)
             assert v.verdict == ("not testable here" if c.not_testable else "supported")
+
+
+# ---- the status page and the landing page's verdict table ---------------------------------------------------------
+
+import re  # noqa: E402
+
+from lsa.runner.claims import Paper  # noqa: E402
+from lsa.runner.status_page import VERDICTS_FILE, render_status_page, write_status_page  # noqa: E402
+
+
+def _page_inputs():
+    results = [
+        _result("G1", "pass", "guarantee", chapter="ch"),
+        _result("F1", "fail", "finding", chapter="ch"),
+        _result("I1", "pass", "identity", chapter="ch"),
+    ]
+    claims = [
+        AbstractClaim("toy", "I", "A1", "holds", [("ch", "G1")], "a run"),
+        AbstractClaim("toy", "I", "A2", "mixed bag", [("ch", "G1"), ("ch", "F1")], "a run"),
+        AbstractClaim("toy", "I", "A3", "no data", [], "real data", "no data here"),
+    ]
+    return results, [Paper("toy", "I", "Toy paper", "0000.00000", claims)]
+
+
+def test_status_page_opens_with_verdicts_then_summary_identities_and_details():
+    results, papers = _page_inputs()
+    page = render_status_page(results, "smoke", papers=papers, archived=[_result("F1", "pass", profile="paper")])
+    order = [page.index(h) for h in ("### Part I — Toy paper", "## Summary per chapter", "## Identities", "## Every")]
+    assert order == sorted(order)
+    verdict_rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| \*\*(A\d)\*\*.*$", page, re.M)}
+    assert "lsa-verdict-supported" in verdict_rows["A1"] and "at smoke" in verdict_rows["A1"]
+    assert "lsa-verdict-mixed" in verdict_rows["A2"]
+    archived_part = next(x for x in verdict_rows["A2"].split("<br>") if "(archived run)" in x)
+    assert "lsa-verdict-supported" in archived_part and "at paper (archived run)" in archived_part
+    assert "lsa-verdict-not-testable-here" in verdict_rows["A3"] and "no data here" in verdict_rows["A3"]
+    assert "{ref}`ch G1 <claim-ch-g1>`" in verdict_rows["A1"]  # links to the claim in its chapter's box
+    identities = page[page.index("## Identities") : page.index("## Every")]
+    assert "ch I1" in identities and "ch G1" not in identities
+    assert "I1" not in page[: page.index("## Summary per chapter")]  # an identity never appears as evidence
+    # no emoji (status marks are words in badges) and no table wider than four columns
+    assert not re.search("[\U0001f300-\U0001faff\u2600-\u27bf]", page)
+    for line in page.splitlines():
+        if line.startswith("| ---"):
+            assert line.count("---") <= 4, line
+
+
+def test_write_status_page_also_writes_the_landing_page_verdicts(tmp_path):
+    results, papers = _page_inputs()
+    write_status_page(tmp_path / "reproduction-status.md", results, "smoke", papers=papers, archived=[])
+    table = (tmp_path / VERDICTS_FILE).read_text()
+    assert "Toy paper" in table and "1 supported, 1 mixed, 0 not supported, 1 not testable here" in table
+    assert "reproduction-status.md" in table

@@ -312,6 +312,7 @@ PAPER_FIELDS = ("paper", "part", "claims")
 PAPER_OPTIONAL = ("title", "arxiv")
 ABSTRACT_FIELDS = ("id", "claim", "evidence", "settles")
 ABSTRACT_OPTIONAL = ("not_testable",)
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 
 
 @dataclass
@@ -449,7 +450,8 @@ def load_paper(path: Path, ledgers: dict[str, dict[str, Claim]]) -> Paper:
 def load_papers(notebooks: Path) -> list[Paper]:
     """Every paper's abstract claims from ``<notebooks>/abstract/*.yaml``, validated against the ledgers."""
     ledgers = load_ledgers(notebooks)
-    return [load_paper(p, ledgers) for p in sorted((Path(notebooks) / ABSTRACT_DIR).glob("*.yaml"))]
+    papers = [load_paper(p, ledgers) for p in sorted((Path(notebooks) / ABSTRACT_DIR).glob("*.yaml"))]
+    return sorted(papers, key=lambda p: (_ROMAN.get(p.part, 99), p.part, p.slug))
 
 
 VERDICTS = ("supported", "not supported", "mixed", "not testable here")

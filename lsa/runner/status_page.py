@@ -1,82 +1,311 @@
-"""The generated reproduction-status page (``book/reproduction-status.md``)."""
+"""The generated reproduction-status page (``book/reproduction-status.md``) and the landing page's verdict table
+(``book/abstract-verdicts.md``).
+
+The status page opens with one table per paper (each abstract claim, its verdict computed from the ledger claims
+that bear on it, links to those claims in the chapters), then a summary per chapter (counts by kind and status),
+then the identities (consistency checks, never evidence) in their own table, then every claim in detail. Status
+marks are words in coloured text badges (CSS classes ``lsa-badge``, ``lsa-status-*``, ``lsa-verdict-*``), so
+they need no emoji font; no table has more than four columns, so the page reads at phone width.
+"""
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections import Counter
 from pathlib import Path
 
-from lsa.runner.claims import ClaimResult
+from lsa.runner.claims import KINDS, PROFILES, STATUSES, ClaimResult, Paper, Verdict, load_papers, verdicts
 
-_ICON = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error", "n/a": "— n/a"}
+VERDICTS_FILE = "abstract-verdicts.md"
 _SOURCE = {"abstract": "paper (abstract)", "derived": "derived (ours)", "ours": "ours"}
+_KIND_PLURAL = {"identity": "identities", "guarantee": "guarantees", "finding": "findings"}
 
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_status_page(results: list[ClaimResult], profile: str, missing: list[str] | None = None) -> str:
-    """Markdown for the reproduction-status page: one row per claim, generated from actual run results.
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+
+
+def claim_label(chapter: str, claim_id: str) -> str:
+    """The MyST label of a claim's line in its chapter's "What this run shows" box."""
+    return f"claim-{_slug(chapter)}-{_slug(claim_id)}"
+
+
+def badge(text: str, css: str) -> str:
+    """A text badge: inline HTML ``<span class="lsa-badge CSS">text</span>`` (the word carries the meaning)."""
+    return f'<span class="lsa-badge {css}">{html.escape(str(text))}</span>'
+
+
+def status_badge(status: str) -> str:
+    """Badge of a claim outcome (``pass``, ``fail``, ``error``, ``n/a``, ``not measured``)."""
+    return badge(status, f"lsa-status-{_slug(status.replace('/', ''))}")
+
+
+def verdict_badge(verdict: str) -> str:
+    """Badge of an abstract claim's verdict."""
+    return badge(verdict, f"lsa-verdict-{_slug(verdict)}")
+
+
+def _counts(results: list[ClaimResult]) -> str:
+    c = Counter(r.status for r in results)
+    return ", ".join(f"{c[s]} {s}" for s in STATUSES if c[s]) or "none"
+
+
+def _evidence_link(ref: tuple, result: ClaimResult | None, linked: set[str]) -> str:
+    chapter, cid = ref
+    text = f"{chapter} {cid}"
+    link = f"{{ref}}`{text} <{claim_label(chapter, cid)}>`" if chapter in linked else text
+    return f"{link} {status_badge(result.status) if result is not None else badge('no run', 'lsa-status-na')}"
+
+
+def verdict_tables(
+    papers: list[Paper], by_profile: dict[str, list[Verdict]], primary: str, linked: set[str], heading: str = "###"
+) -> list[str]:
+    """One table per paper: abstract claim, its verdict at each profile with evidence, links to the evidence.
+
+    ``by_profile`` maps a profile label (``"smoke"``, ``"paper (archived)"``, …) to the flat list of verdicts
+    at that profile; ``primary`` is the label whose evidence is linked.
+    """
+    lines = []
+    for paper in papers:
+        title = f"Part {paper.part} — {paper.title}" + (f" (arXiv {paper.arxiv})" if paper.arxiv else "")
+        lines += [f"{heading} {title}", "", "| claim | verdict | evidence |", "| --- | --- | --- |"]
+        for claim in paper.claims:
+            cells = []
+            for label, vs in by_profile.items():
+                v = next(x for x in vs if x.paper == paper.slug and x.id == claim.id)
+                if label != primary and v.verdict == "not testable here" and not claim.not_testable:
+                    continue  # an extra profile without evidence adds nothing
+                cells.append(f"{verdict_badge(v.verdict)} at {label}: {_cell(v.reason)}")
+            v0 = next(x for x in by_profile[primary] if x.paper == paper.slug and x.id == claim.id)
+            evidence = "<br>".join(_evidence_link(ref, r, linked) for ref, r in zip(v0.refs, v0.evidence)) or "—"
+            lines.append(
+                f"| **{claim.id}** {_cell(claim.claim)}<br>*Would settle it:* {_cell(claim.settles)} | "
+                f"{'<br>'.join(cells)} | {evidence} |"
+            )
+        lines.append("")
+    return lines
+
+
+def summary_table(results: list[ClaimResult]) -> list[str]:
+    """Per chapter, the counts of outcomes by kind (identities, guarantees, findings)."""
+    lines = ["| chapter | identities | guarantees | findings |", "| --- | --- | --- | --- |"]
+    for chapter in dict.fromkeys(r.chapter for r in results):
+        rows = [r for r in results if r.chapter == chapter]
+        profile = ", ".join(dict.fromkeys(r.profile for r in rows))
+        cells = [_counts([r for r in rows if r.kind == k]) for k in KINDS]
+        lines.append(f"| [{chapter}](chapters/{chapter}.ipynb) ({profile}) | " + " | ".join(cells) + " |")
+    return lines
+
+
+def identities_table(results: list[ClaimResult]) -> list[str]:
+    """The identities of every chapter: consistency checks of our code, never evidence for a paper."""
+    rows = [r for r in results if r.kind == "identity"]
+    if not rows:
+        return ["No chapter declares an identity.", ""]
+    lines = ["| identity | status | measured |", "| --- | --- | --- |"]
+    for r in rows:
+        detail = f" ({_cell(r.detail)})" if r.detail and r.status != "pass" else ""
+        lines.append(
+            f"| **{r.chapter} {r.id}** {_cell(r.statement)} | {status_badge(r.status)}{detail} | {_cell(r.measured)} |"
+        )
+    return lines + [""]
+
+
+def claims_detail(results: list[ClaimResult]) -> list[str]:
+    """Every claim as a list item (phone-friendly): id, kind, source, status, statement, expected, measured."""
+    lines = []
+    for r in results:
+        detail = f" — {r.detail}" if r.detail and r.status != "pass" else ""
+        lines += [
+            f"- **{r.id}** · {r.kind} · {_SOURCE.get(r.source, r.source)} · {status_badge(r.status)} "
+            f"(profile `{r.profile}`){_cell(detail)}  ",
+            f"  {_cell(r.statement)}  ",
+            f"  *Expected:* {_cell(r.expected)}  ",
+            f"  *Measured:* {_cell(r.measured)}",
+        ]
+    return lines
+
+
+def claims_table(results: list[ClaimResult]) -> list[str]:
+    """Claim outcomes as a list (used by the archived-runs page; kept under its old name)."""
+    return claims_detail(results)
+
+
+def _flat(d: dict) -> list:
+    return [v for vs in d.values() for v in vs]
+
+
+def _verdict_sets(
+    papers: list[Paper], results: list[ClaimResult], profile: str, archived: list[ClaimResult]
+) -> dict[str, list[Verdict]]:
+    """Verdicts at the build profile, at any other profile the shown runs used, and on the archived runs."""
+    out = {profile: _flat(verdicts(papers, results, profile))}
+    for other in PROFILES:
+        if other != profile and any(r.profile == other for r in results):
+            out[other] = _flat(verdicts(papers, results, other))
+    for prof in PROFILES:
+        if any(r.profile == prof for r in archived):
+            out[f"{prof} (archived run)"] = _flat(verdicts(papers, archived, prof))
+    return out
+
+
+def verdict_counts(vs: list[Verdict]) -> Counter:
+    """How many abstract claims got each verdict."""
+    return Counter(v.verdict for v in vs)
+
+
+def render_status_page(
+    results: list[ClaimResult],
+    profile: str,
+    missing: list[str] | None = None,
+    papers: list[Paper] | None = None,
+    archived: list[ClaimResult] | None = None,
+) -> str:
+    """Markdown for the reproduction-status page, generated from actual run results.
 
     Parameters
     ----------
     results : list of ClaimResult
         Outcomes of every claim of every chapter on the runs the book shows.
     profile : str
-        The profile those runs used.
+        The profile those runs used (the verdicts' primary profile).
     missing : list of str
         Chapters whose run was unavailable (shown, never hidden).
+    papers : list of Paper
+        The papers' abstract claims (default: none, no verdict tables).
+    archived : list of ClaimResult
+        Outcomes on the archived runs (``results/``), re-evaluated with the current ledger; their verdicts are
+        shown beside the build profile's, labelled as archived.
     """
+    papers, archived = papers or [], archived or []
+    sets = _verdict_sets(papers, results, profile, archived)
+    linked = {r.chapter for r in results}
     counts = Counter(r.status for r in results)
-    by_kind = Counter((r.kind, r.status) for r in results)
     lines = [
         "# Reproduction status",
         "",
         "This page is generated by `lsa book` from the runs shown in this build; nothing on it is typed by hand.",
         f"Profile of these runs: **{profile}**. Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        "",
-        "- **Source** says where a claim comes from: *paper (abstract)* — stated in the paper's abstract, the only "
-        "part of the papers we could read; *derived (ours)* — our derivation or reconstruction of the paper's "
-        "theory (see each chapter's claim box); *ours* — a check we added (a property the code must have).",
-        "- **Kind**: a *guarantee* is something our mathematics or code must deliver, and the test suite fails if "
-        "it does not; a *finding* is an empirical statement that this run may or may not bear out, shown with its "
-        "honest outcome.",
-        "- **Expected** is the criterion declared with the claim; **measured** is what this run computed.",
-        "- Runs at the `paper` profile made on other machines (a GPU) are not mixed in here: they are on the "
-        "[archived runs](archived-runs.md) page, with their provenance.",
-        "",
-        f"Totals: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, {counts.get('error', 0)} error, "
-        f"{counts.get('n/a', 0)} not applicable at this profile. Guarantees: {by_kind.get(('guarantee', 'pass'), 0)} "
-        f"pass, {by_kind.get(('guarantee', 'fail'), 0)} fail. Findings: {by_kind.get(('finding', 'pass'), 0)} borne "
-        f"out, {by_kind.get(('finding', 'fail'), 0)} not borne out.",
+        f"Totals: {_counts(results)}.",
         "",
     ]
     if missing:
         lines += [f"```{{warning}}\nNo run available for: {', '.join(missing)}.\n```", ""]
-    chapters = list(dict.fromkeys(r.chapter for r in results))
-    for chapter in chapters:
+    lines += [
+        "## What the papers claim, and what our runs say",
+        "",
+        "Each paper's abstract claims as we read them, with a **verdict** computed from the ledger claims that bear "
+        "on each (guarantees and findings; identities never count): "
+        f"{verdict_badge('supported')} every evaluated piece of evidence holds, "
+        f"{verdict_badge('not supported')} every one fails, {verdict_badge('mixed')} some hold and some fail, "
+        f"{verdict_badge('not testable here')} the reason is given (no data, a statement no run can check, or no "
+        "evidence evaluated at that profile). A verdict at the small profiles says what our small reconstruction "
+        "shows, not whether the paper is right at its own scale.",
+        "",
+    ]
+    lines += verdict_tables(papers, sets, profile, linked)
+    lines += [
+        "## Summary per chapter",
+        "",
+        "Counts of outcomes by kind. An **identity** holds by construction of our code (a consistency check; "
+        "failure is a bug). A **guarantee** is a theorem or bound every correct run must satisfy (failure is a "
+        "bug). A **finding** is an empirical statement that can fail for honest reasons and is reported as it "
+        "came out. *n/a*: not evaluated at this profile (reason given); *not measured*: an archived run made "
+        "before the metric existed.",
+        "",
+        *summary_table(results),
+        "",
+        f"Runs at other profiles made on other machines are on the [archived runs](archived-runs.md) page. "
+        f"Guarantees: {sum(1 for r in results if r.kind == 'guarantee' and r.status == 'pass')} pass, "
+        f"{sum(1 for r in results if r.kind == 'guarantee' and r.status == 'fail')} fail; findings: "
+        f"{sum(1 for r in results if r.kind == 'finding' and r.status == 'pass')} borne out, "
+        f"{sum(1 for r in results if r.kind == 'finding' and r.status == 'fail')} not borne out; "
+        f"errors: {counts.get('error', 0)}.",
+        "",
+        "## Identities (consistency checks)",
+        "",
+        "These hold by construction of our code or by algebra. They show that the implementation is consistent; "
+        "they are never evidence for a paper's claim.",
+        "",
+        *identities_table(results),
+        "## Every claim",
+        "",
+    ]
+    for chapter in dict.fromkeys(r.chapter for r in results):
         rows = [r for r in results if r.chapter == chapter]
-        lines += [f"## {chapter}", "", f"Run `{rows[0].run_key}`.", ""] + claims_table(rows) + [""]
+        lines += [
+            f"### {chapter}",
+            "",
+            f"Run `{rows[0].run_key}` ([chapter page](chapters/{chapter}.ipynb)): {_counts(rows)}.",
+            "",
+            f":::{{dropdown}} The {len(rows)} claims of {chapter}",
+            "",
+            *claims_detail(rows),
+            "",
+            ":::",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
-def claims_table(results: list[ClaimResult]) -> list[str]:
-    """Markdown table lines, one row per claim outcome (status page and archived-runs page)."""
+def render_verdicts_include(
+    papers: list[Paper], results: list[ClaimResult], profile: str, archived: list[ClaimResult] | None = None
+) -> str:
+    """Markdown of ``book/abstract-verdicts.md``: one compact row per paper, each abstract claim with its verdict.
+
+    Included on the landing page; links are relative to ``book/``.
+    """
+    sets = _verdict_sets(papers, results, profile, archived or [])
     lines = [
-        "| id | status | statement | source | kind | expected | measured | profile |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| paper | abstract claims and verdicts (profile `{profile}`) |",
+        "| --- | --- |",
     ]
-    for r in results:
-        status = _ICON.get(r.status, r.status) + (f" ({_cell(r.detail)})" if r.detail and r.status != "n/a" else "")
-        lines.append(
-            f"| {r.id} | {status} | {_cell(r.statement)} | {_SOURCE[r.source]} | {r.kind} | "
-            f"{_cell(r.expected)} | {_cell(r.measured)} | {r.profile} |"
+    for paper in papers:
+        vs = [v for v in sets[profile] if v.paper == paper.slug]
+        marks = " ".join(
+            f'<span title="{html.escape(v.claim + " — " + v.reason, quote=True)}">**{v.id}**&nbsp;'
+            f"{verdict_badge(v.verdict)}</span>"
+            for v in vs
         )
-    return lines
+        counts = verdict_counts(vs)
+        tally = ", ".join(f"{counts[k]} {k}" for k in ("supported", "mixed", "not supported", "not testable here"))
+        lines.append(f"| Part {paper.part}: {_cell(paper.title)} | {marks}<br>{tally} |")
+    lines += [
+        "",
+        "Generated by `lsa book` from the runs of this build. Each claim, its evidence and the reason for each "
+        "verdict: [reproduction status](reproduction-status.md).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
-def write_status_page(path: Path, results: list[ClaimResult], profile: str, missing: list[str] | None = None) -> Path:
+def write_status_page(
+    path: Path,
+    results: list[ClaimResult],
+    profile: str,
+    missing: list[str] | None = None,
+    papers: list[Paper] | None = None,
+    archived: list[ClaimResult] | None = None,
+) -> Path:
+    """Write the status page and, beside it, ``abstract-verdicts.md`` (the landing page's table).
+
+    ``papers`` defaults to the abstract claims under ``notebooks/abstract/``; ``archived`` to the claims of the
+    archived runs under ``results/`` (both re-read now, with the current ledgers).
+    """
+    from lsa.runner.archive import archived_runs
+    from lsa.runner.chapters import notebooks_dir
+
     path = Path(path)
-    path.write_text(render_status_page(results, profile, missing))
+    if papers is None:
+        papers = load_papers(notebooks_dir())
+    if archived is None:
+        archived = [c for a in archived_runs() for c in a.claims]
+    path.write_text(render_status_page(results, profile, missing, papers, archived))
+    (path.parent / VERDICTS_FILE).write_text(render_verdicts_include(papers, results, profile, archived))
     return path
