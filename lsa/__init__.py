@@ -9,13 +9,8 @@ from lsa.device import device
 from lsa.report import save_figure, write_metrics
 
 __version__ = "0.1.0"
-__all__ = ["device", "diagnose", "save_figure", "write_metrics", "__version__"]
+__all__ = ["device", "save_figure", "write_metrics", "__version__"]
 
-
-def __getattr__(name):
-    # ``lsa.diagnose`` is imported on first use: it pulls in the transformer layouts of Part I.
-    if name == "diagnose":
-        from lsa.alignment.diagnose import diagnose
-
-        return diagnose
-    raise AttributeError(f"module 'lsa' has no attribute {name!r}")
+# There is deliberately no ``lsa.diagnose`` shortcut: every chapter imports ``lsa``, so anything this file imports
+# (even lazily, inside a module ``__getattr__``) enters every chapter's static import closure and therefore every
+# run key. Use ``from lsa.alignment.diagnose import diagnose``.

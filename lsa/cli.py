@@ -75,6 +75,21 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    from lsa.runner.status import UP_TO_DATE, ChapterStatus, chapter_status, render_status
+
+    rows = []
+    for name in args.chapter or chapter_names():
+        try:
+            rows += chapter_status(name, tuple(args.profile or PROFILE_NAMES))
+        except (ParameterError, ClaimError) as exc:  # one malformed chapter must not hide the others
+            if args.chapter:
+                raise
+            rows.append(ChapterStatus(name, "-", "invalid", "", reasons=[str(exc)]))
+    print(render_status(rows))
+    return 1 if args.check and any(r.state != UP_TO_DATE for r in rows) else 0
+
+
 def cmd_claims(args) -> int:
     """Exit 1 when an identity or guarantee fails, a claim errors or a run is missing; a finding that is not
     borne out is reported and exits 1 only with ``--strict``."""
@@ -110,7 +125,7 @@ def cmd_claims(args) -> int:
 def cmd_book(args) -> int:
     from lsa.runner.book import build_book
 
-    build_book(profile=args.profile, force=args.force, progress=not args.quiet)
+    build_book(profile=args.profile, force=args.force, progress=not args.quiet, reuse_latest=args.reuse_latest)
     return 0
 
 
@@ -148,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="execute even if a run with the same key exists")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+    status = sub.add_parser(
+        "status", help="per chapter and profile: up to date, stale (and why) or never run; executes nothing"
+    )
+    status.add_argument("chapter", nargs="*", help="chapters (default: all)")
+    status.add_argument(
+        "--profile", action="append", choices=PROFILE_NAMES, help="profile to show (repeatable; default: all three)"
+    )
+    status.add_argument("--check", action="store_true", help="exit status 1 unless everything shown is up to date")
+    status.set_defaults(func=cmd_status)
     claims = sub.add_parser("claims", help="evaluate every declared claim against the latest runs")
     claims.add_argument("chapter", nargs="*", help="chapters (default: all in _toc.yml)")
     claims.add_argument("--profile", default="default", choices=PROFILE_NAMES)
@@ -159,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     book = sub.add_parser("book", help="run every chapter in _toc.yml and render the site to _build/html")
     book.add_argument("--profile", default="default", choices=PROFILE_NAMES)
     book.add_argument("--force", action="store_true")
+    book.add_argument(
+        "--reuse-latest",
+        "--no-run",
+        dest="reuse_latest",
+        action="store_true",
+        help="execute nothing: render each chapter's latest existing run (placeholder page if none)",
+    )
     book.add_argument("-q", "--quiet", action="store_true")
     book.set_defaults(func=cmd_book)
     archive = sub.add_parser(

@@ -153,7 +153,7 @@ def _imports_of_source(source: str, module: str | None, is_package: bool) -> set
 
 
 @cache
-def _direct_imports(path: Path, mtime_ns: int) -> frozenset[str]:
+def _direct_imports(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     module = _module_name(path)
     return frozenset(_imports_of_source(path.read_text(), module, path.name == "__init__.py"))
 
@@ -191,7 +191,8 @@ def import_closure(roots: Iterable[str | Path]) -> list[str]:
             continue
         seen.add(name)
         path = module_path(name)
-        todo.extend(_direct_imports(path, path.stat().st_mtime_ns) - seen)
+        st = path.stat()
+        todo.extend(_direct_imports(path, st.st_mtime_ns, st.st_size) - seen)
     return sorted(seen)
 
 

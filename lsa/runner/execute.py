@@ -1,8 +1,10 @@
 """Executing a chapter into a cached, atomically published run folder.
 
 Run folder: ``runs/<chapter>/<key>/`` with ``<chapter>.ipynb`` (executed), ``figures/``, ``params.json``,
-``metrics.json`` and ``claims.json``. The key hashes (chapter source, resolved parameters, ``lsa`` source,
-data checksums). The chapter executes in ``runs/<chapter>/.tmp-<key>-<pid>/``; only a complete run is renamed
+``metrics.json``, ``claims.json`` and ``run.json``. The key is :func:`lsa.runner.keys.KeyInputs.key` (chapter
+source, resolved parameters, data manifest, package versions, the chapter's ``lsa`` import closure); its inputs
+and per-module digests are recorded in ``run.json`` so that ``lsa status`` can say why a run is stale. The chapter
+executes in ``runs/<chapter>/.tmp-<key>-<pid>/``; only a complete run is renamed
 into place, so a failing or interrupted run never replaces a good one. A failed run is kept, for
 inspection, in ``runs/<chapter>/failed-<key>/``.
 """
@@ -13,8 +15,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
+import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -22,15 +27,17 @@ from typing import Protocol
 import jupytext
 import nbformat
 
-from lsa.data.checksums import manifest_digest, verify_all
-from lsa.runner import REPO_ROOT, runs_dir
+from lsa.data.checksums import verify_all
+from lsa.runner import runs_dir
 from lsa.runner.chapters import Chapter, load_chapter
 from lsa.runner.claims import ClaimResult, evaluate_chapter, load_claims
-from lsa.runner.keys import source_digest, stable_hash
+from lsa.runner.keys import key_inputs
 from lsa.runner.params import resolve
 from lsa.runner.provenance import provenance
 
 HIDDEN_TAGS = ("parameters", "injected-parameters", "profiles")
+KERNEL_START_RETRIES = 3
+"""Attempts at starting a kernel: kernels started at the same moment can race for the same ZMQ ports."""
 
 
 class ChapterFailed(RuntimeError):
@@ -43,13 +50,54 @@ class Executor(Protocol):
     def execute(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None: ...
 
 
-class LocalExecutor:
-    """Executes with papermill in a local Jupyter kernel (the current Python's ``python3`` kernel)."""
+class KernelStartFailed(RuntimeError):
+    """The Jupyter kernel could not be started (after retries); no cell ran."""
 
-    def __init__(self, kernel_name: str = "python3", timeout: int | None = None):
-        self.kernel_name, self.timeout = kernel_name, timeout
+
+def _cells_executed(output: Path) -> int:
+    """Number of code cells of ``output`` that papermill started (0 when the file is missing or unreadable)."""
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # a half-written file means nothing ran
+        return 0
+    return sum(1 for c in nb.cells if c.cell_type == "code" and c.get("execution_count"))
+
+
+class LocalExecutor:
+    """Executes with papermill in a local Jupyter kernel (the current Python's ``python3`` kernel).
+
+    A kernel that fails to *start* (papermill raises something other than a cell error, and no cell has run) is
+    retried up to ``retries`` times after a short random pause: concurrent kernel starts can collide on ZMQ
+    ports ("Address already in use") or time out waiting for ``kernel_info`` on a loaded machine.
+    """
+
+    def __init__(self, kernel_name: str = "python3", timeout: int | None = None, retries: int = KERNEL_START_RETRIES):
+        self.kernel_name, self.timeout, self.retries = kernel_name, timeout, retries
 
     def execute(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
+        import random
+
+        from papermill.exceptions import PapermillExecutionError
+
+        for attempt in range(1, self.retries + 1):
+            try:
+                return self._execute_once(notebook, output, parameters, cwd, progress)
+            except PapermillExecutionError:
+                raise
+            except Exception as exc:
+                if _cells_executed(output) or attempt == self.retries:
+                    if not _cells_executed(output):
+                        raise KernelStartFailed(
+                            f"the kernel did not start after {attempt} attempts: {type(exc).__name__}: {exc}"
+                        ) from exc
+                    raise
+                print(
+                    f"[lsa] kernel start failed ({type(exc).__name__}: {str(exc)[:120]}); retry {attempt}",
+                    file=sys.stderr,
+                )
+                time.sleep(0.5 + random.random() * attempt)
+
+    def _execute_once(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
         import papermill
 
         papermill.execute_notebook(
@@ -80,27 +128,29 @@ class RunResult:
 
 
 def run_key(chapter: Chapter, params: dict) -> str:
-    """The cache key of a run: hash of chapter source, resolved parameters, ``lsa`` source and data checksums."""
-    return stable_hash(
-        {
-            "chapter": chapter.source_sha256,
-            "params": params,
-            "lsa": source_digest(REPO_ROOT / "lsa"),
-            "data": manifest_digest(),
-        }
-    )
+    """The cache key of a run (see :mod:`lsa.runner.keys` for what it covers and why)."""
+    return key_inputs(chapter.path, params).key()
 
 
 def _mark_hidden(nb) -> None:
-    """Tag parameter / profile cells ``hide-cell`` so the book shows them collapsed."""
+    """Tag parameter / profile cells ``hide-cell`` (shown collapsed) and the metrics cell ``hide-input``.
+
+    The metrics cell is the code cell that calls ``lsa.write_metrics``: its output (if any) stays visible, the
+    bookkeeping code does not.
+    """
     for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
+        tags = list(cell.get("metadata", {}).get("tags", []))
         if any(t in tags for t in HIDDEN_TAGS) and "hide-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "hide-cell"]
+            tags.append("hide-cell")
+        if cell.cell_type == "code" and "write_metrics(" in cell.source and "hide-input" not in tags:
+            if "hide-cell" not in tags:
+                tags.append("hide-input")
+        if tags != list(cell.get("metadata", {}).get("tags", [])):
+            cell.metadata["tags"] = tags
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
     os.replace(tmp, path)
 
@@ -138,6 +188,7 @@ def run_chapter(
     progress: bool = True,
     executor: Executor | None = None,
     log=print,
+    update_latest: bool = True,
 ) -> RunResult:
     """Validate, execute (or reuse) and check one chapter. The engine behind ``lsa run``.
 
@@ -154,6 +205,11 @@ def run_chapter(
         Show papermill's per-cell progress bar.
     executor : Executor
         Defaults to :class:`LocalExecutor`.
+    log : callable
+        Receives the runner's one-line messages.
+    update_latest : bool
+        Point ``runs/<chapter>/latest-<profile>.json`` (what ``lsa claims`` and the book read) at this run. A sweep
+        passes ``False``: its grid points must not replace the chapter's book run.
 
     Raises
     ------
@@ -166,18 +222,20 @@ def run_chapter(
     params = resolve(chapter.params, chapter.profiles, profile, dict(overrides or {}))
     load_claims(chapter.claims_path, chapter.name)  # a malformed claims file fails before execution
     verify_all()  # a missing or corrupt shipped data file fails before execution, naming the file
-    key = run_key(chapter, params)
+    inputs = key_inputs(chapter.path, params)
+    key = inputs.key()
     base = runs_dir() / name
     final = base / key
     t0 = time.perf_counter()
     if final.is_dir() and (final / "metrics.json").is_file() and not force:
         log(f"[lsa] {name}: reusing run {key} ({final}); pass --force to execute again")
-        _write_json(latest_pointer(name, profile), {"key": key, "params": params})
+        if update_latest:
+            _write_json(latest_pointer(name, profile), {"key": key, "params": params})
         claims = evaluate_claims(chapter, final, profile)
         return RunResult(name, key, final, params, True, time.perf_counter() - t0, claims)
 
     base.mkdir(parents=True, exist_ok=True)
-    tmp = base / f".tmp-{key}-{os.getpid()}"
+    tmp = base / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     nb = jupytext.read(chapter.path, fmt="py:percent")
@@ -186,12 +244,15 @@ def run_chapter(
     nbformat.write(nb, src)
     _write_json(tmp / "params.json", params)
     log(f"[lsa] {name}: executing at profile {profile!r} into {final} (key {key})")
-    previous = signal.getsignal(signal.SIGTERM)
+    # signal handlers can only be installed from the main thread (not inside a Dask worker's task thread)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main_thread else None
 
     def on_term(signum, frame):
         raise _Terminated()
 
-    signal.signal(signal.SIGTERM, on_term)
+    if main_thread:
+        signal.signal(signal.SIGTERM, on_term)
     try:
         (executor or LocalExecutor()).execute(src, out, params, tmp, progress)
         if not (tmp / "metrics.json").is_file():
@@ -211,7 +272,8 @@ def run_chapter(
         msg = f"{ename}: {evalue[0] if evalue else ''}"
         raise ChapterFailed(f"{name}: {msg} (failed notebook kept in {failed / (name + '.ipynb')})") from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
     src.unlink()
     executed = nbformat.read(out, as_version=4)
@@ -219,12 +281,13 @@ def run_chapter(
     nbformat.write(executed, out)
     old = None
     if final.exists():
-        old = base / f".old-{key}-{os.getpid()}"
+        old = base / f".old-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         os.replace(final, old)
     os.replace(tmp, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    _write_json(latest_pointer(name, profile), {"key": key, "params": params})
+    if update_latest:
+        _write_json(latest_pointer(name, profile), {"key": key, "params": params})
     seconds = time.perf_counter() - t0
     _write_json(
         final / "run.json",
@@ -235,6 +298,8 @@ def run_chapter(
             "seconds": round(seconds, 2),
             "python": sys.version.split()[0],
             "provenance": provenance(),
+            "host": socket.gethostname(),
+            "key_inputs": inputs.to_dict(),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
     )
