@@ -135,7 +135,6 @@ mu = G.train_multiunet(
     brains[:n_train],
     ucfg,
     device=dev,
-    cache_key=dict(cfg=cfg.to_dict(), idx=idx[:n_train], d=d_effect, v=1),
 )
 t_train = time.perf_counter() - t0
 print(f"training (or cache load): {t_train:.1f} s")

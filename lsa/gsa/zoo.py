@@ -1,5 +1,5 @@
-"""Small trained models of the Part II suite (spec 5.2), trained once and cached under
-``lsa.runner.cache_dir("gsa")`` keyed by ``stable_hash`` of their config: ResNet-mini and TinyViT on
+"""Small trained models of the Part II suite (spec 5.2), trained once and cached with :mod:`lsa.cache`
+(keyed by their config and this module's code): ResNet-mini and TinyViT on
 scikit-learn's digits (upsampled to 16x16), TinyGPT (``transformers`` GPT-2 from a small config) on a
 seeded synthetic bracket/arithmetic corpus, and a TinyUNet DDPM denoiser on digits.
 
@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lsa.runner import cache_dir
-from lsa.runner.keys import stable_hash
+from lsa import cache
 
 KINDS = ("resnet", "vit", "gpt", "unet")
 
@@ -185,14 +184,12 @@ def trained(kind: str, seed: int = 0, trained: bool = True, **overrides):
     model = build(kind, cfg, seed)
     if not trained:
         return model.eval(), cfg
-    path = cache_dir("gsa") / f"{kind}-{stable_hash({'kind': kind, 'cfg': cfg, 'seed': seed})}.pt"
+    path = cache.entry("gsa", __name__, {"kind": kind, "cfg": cfg, "seed": seed}, ".pt", prefix=f"{kind}-")
     if path.is_file():
         model.load_state_dict(torch.load(path, weights_only=True))
         return model.eval(), cfg
     _train(kind, model, cfg, seed)
-    tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
+    cache.atomic_write(path, lambda tmp: torch.save(model.state_dict(), tmp))
     return model.eval(), cfg
 
 

@@ -1,8 +1,8 @@
 """A small GPT-2 (``transformers.GPT2LMHeadModel`` from a ``GPT2Config``) trained on the text snapshot.
 
 Byte-level vocabulary (256), trained from scratch with AdamW on random windows of the snapshot's train
-split; cached under ``lsa.runner.cache_dir("gpt")`` keyed by a stable hash of the config and the data's
-checksum, so the recipe runs once per configuration.
+split; cached with :mod:`lsa.cache` keyed by the config, the data's checksum and this module's code, so the
+recipe runs once per configuration.
 Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
+
+from lsa import cache
 
 
 @dataclass(frozen=True)
@@ -126,16 +128,14 @@ def train_gpt(
 def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, device="cpu", progress: bool = False):
     """The trained small GPT from the cache, or train and cache it. Returns ``(model, log, cached)``.
 
-    The cache entry is ``cache_dir("gpt")/<stable_hash(config, data_key)>/`` holding ``model.safetensors``
-    and ``log.json``. ``data_key`` must identify the training text (e.g. its checksum).
+    The cache entry is a folder ``gpt/<key>/`` of :mod:`lsa.cache` (keyed by the config, ``data_key`` and this
+    module's code) holding ``model.safetensors`` and ``log.json``. ``data_key`` must identify the training text
+    (e.g. its checksum).
     Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     from safetensors.torch import load_file, save_file
 
-    from lsa.runner import cache_dir
-    from lsa.runner.keys import stable_hash
-
-    folder = cache_dir("gpt") / stable_hash({"config": asdict(cfg), "data": data_key, "arch": "gpt2-bytes-v1"})
+    folder = cache.entry("gpt", __name__, {"config": asdict(cfg), "data": data_key})
     weights, log_path = folder / "model.safetensors", folder / "log.json"
     if weights.is_file() and log_path.is_file():
         model = build_gpt(cfg)
@@ -146,12 +146,9 @@ def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, de
         model.tie_weights()
         return model.to(device).eval(), json.loads(log_path.read_text()), True
     model, log = train_gpt(train_ids, cfg, device=device, progress=progress)
-    folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    tmp = folder / "model.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(weights)
-    log_path.write_text(json.dumps(log))
+    cache.write_json(log_path, log)
+    cache.atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
     return model, log, False
 
 

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lsa import cache
+
 
 @dataclass(frozen=True)
 class CNNConfig:
@@ -138,29 +140,21 @@ def _cnn_input_job(config, index: int, delta: float, target_mm: int) -> tuple[np
     return wm_input(r.image(delta), r.brain, r.gt_wm, config.resolution_mm, target_mm), r.label
 
 
-def cohort_cnn_inputs(config, delta: float, target_mm: int = 4, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """CNN inputs (ground-truth WM mask) of every subject of a simulated cohort at effect strength ``delta``.
-
-    Cached as one ``.npz`` under ``cache_dir("mri")/cnn_inputs`` keyed by (config, delta, target_mm).
-    Returns ``(X, y)`` with ``X`` of shape (n_subjects, X, Y, Z). Used by the chapter ``asd_classification``.
-    """
+def _cnn_inputs_entry(config_dict: dict, config, delta: float, target_mm: int, n_jobs: int):
+    """The cached computation of :func:`cohort_cnn_inputs`: joblib keys it by the config, delta and target."""
     from joblib import Parallel, delayed
 
-    from lsa.runner import cache_dir
-    from lsa.runner.keys import stable_hash
-
-    key = stable_hash(dict(cfg=config.to_dict(), delta=round(float(delta), 12), target=target_mm, v=1))
-    path = cache_dir("mri") / "cnn_inputs" / f"{key}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file():
-        with np.load(path) as z:
-            return z["X"], z["y"]
     out = Parallel(n_jobs=n_jobs)(
         delayed(_cnn_input_job)(config, i, delta, target_mm) for i in range(config.n_subjects)
     )
-    X = np.stack([o[0] for o in out]).astype(np.float32)
-    y = np.array([o[1] for o in out])
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, X=X, y=y)
-    tmp.replace(path)
-    return X, y
+    return np.stack([o[0] for o in out]).astype(np.float32), np.array([o[1] for o in out])
+
+
+def cohort_cnn_inputs(config, delta: float, target_mm: int = 4, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """CNN inputs (ground-truth WM mask) of every subject of a simulated cohort at effect strength ``delta``.
+
+    Cached with :mod:`lsa.cache` (joblib) keyed by (config, delta, target_mm) and this module's code.
+    Returns ``(X, y)`` with ``X`` of shape (n_subjects, X, Y, Z). Used by the chapter ``asd_classification``.
+    """
+    compute = cache.memory("mri/cnn_inputs", __name__).cache(_cnn_inputs_entry, ignore=["config", "n_jobs"])
+    return compute(config.to_dict(), config, float(delta), int(target_mm), n_jobs)

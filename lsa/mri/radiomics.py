@@ -2,8 +2,8 @@
 
 The image is z-scored inside the brain mask and multiplied by 100 *before* Pyradiomics (whose own
 ``normalize`` would use the whole field of view). Features of simulated subjects are cached one file
-per (cohort, subject, effect size, mask mode, parameter file) under ``lsa.runner.cache_dir("mri")`` and
-extracted in parallel over subjects with joblib.
+per (cohort, subject, effect size, mask mode, parameter file) in :mod:`lsa.cache` (the key also covers this
+module's code) and extracted in parallel over subjects with joblib.
 
 Used by the chapter ``asd_classification``.
 """
@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+
+from lsa import cache
+from lsa.digests import stable_hash
 
 PARAMS_RELPATH = "asd/wm_radiomics.yaml"
 MASK_MODES = ("oracle", "intensity")
@@ -96,7 +99,7 @@ def subject_mask(render, image: np.ndarray, mask_mode: str) -> np.ndarray:
     if mask_mode == "oracle":
         return render.gt_wm
     if mask_mode == "intensity":
-        from lsa.mri.segment import intensity_wm
+        from lsa.mri.intensity import intensity_wm
 
         return intensity_wm(image, render.brain)
     raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")
@@ -131,9 +134,7 @@ def _subject_job(
                 age=r.age,
                 label=r.label,
             )
-            tmp = f.with_suffix(".tmp")
-            tmp.write_text(json.dumps(row))
-            tmp.replace(f)
+            cache.write_json(f, row)
             rows[d] = row
     return rows
 
@@ -171,17 +172,13 @@ def cohort_features(
     """
     from joblib import Parallel, delayed
 
-    from lsa.runner import cache_dir
-    from lsa.runner.keys import stable_hash
-
     if mask_mode not in MASK_MODES:
         raise ValueError(f"mask_mode must be one of {MASK_MODES}, got {mask_mode!r}")
     params = load_params(shape=shape, path=params_path)
     d_values = [float(d) for d in d_values]
     deltas = {d: calibration.delta(d) for d in d_values}
     cfg = {k: v for k, v in config.to_dict().items() if k != "n_subjects"}  # subjects don't depend on N
-    base = stable_hash(dict(cfg=cfg, mask=mask_mode, params=params, v=1))
-    folder = cache_dir("mri") / "features" / base
+    folder = cache.entry("mri/features", __name__, dict(cfg=cfg, mask=mask_mode, params=params))
     folder.mkdir(parents=True, exist_ok=True)
     per_subject, jobs, where = [None] * config.n_subjects, [], []
     for i in range(config.n_subjects):

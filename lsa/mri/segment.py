@@ -17,6 +17,8 @@ import torch
 from scipy import ndimage
 from torch.nn import functional as F
 
+from lsa import cache as lsa_cache
+from lsa.mri.intensity import intensity_wm  # noqa: F401  (the baseline, re-exported beside the UNets)
 from lsa.mri.unet import UNet2D
 
 PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}  # slicing axis of an (x, y, z) RAS volume
@@ -46,22 +48,6 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"Dice needs equal shapes, got {a.shape} and {b.shape}")
     s = a.sum() + b.sum()
     return 1.0 if s == 0 else float(2.0 * (a & b).sum() / s)
-
-
-def intensity_wm(image: np.ndarray, brain: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Intensity baseline: 3-class Gaussian mixture inside the brain; WM = brightest class (uint8 mask).
-
-    Used by the chapter ``asd_segmentation`` (baseline row of the Dice table).
-    """
-    from sklearn.mixture import GaussianMixture
-
-    brain = np.asarray(brain, bool)
-    vals = image[brain].astype(np.float64)[:, None]
-    gmm = GaussianMixture(3, random_state=seed, means_init=np.percentile(vals, [10, 50, 90])[:, None])
-    lab = gmm.fit(vals).predict(vals)
-    out = np.zeros(image.shape, np.uint8)
-    out[brain] = lab == int(np.argmax(gmm.means_[:, 0]))
-    return out
 
 
 def zscore(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
@@ -188,22 +174,19 @@ def train_multiunet(
     config: UNetConfig,
     device=None,
     cache: bool = True,
-    cache_key: dict | None = None,
     progress: bool = True,
 ) -> MultiUNet:
-    """Train (or load from ``cache_dir("mri")/unet``) the three plane UNets on the given subjects.
+    """Train (or load from the ``mri/unet`` entries of :mod:`lsa.cache`) the three plane UNets on the subjects.
 
-    ``cache_key`` must describe the training data (e.g. the simulation config and subject indices); the
-    weights are stored under ``stable_hash(cache_key, config)``. Used by the chapter ``asd_segmentation``.
+    The cache key is the training data itself (every image, mask and brain mask, by dtype, shape and bytes),
+    the settings and this module's code, so no caller-described key can go stale.
+    Used by the chapter ``asd_segmentation``.
     """
-    from lsa.runner import cache_dir
-    from lsa.runner.keys import stable_hash
-
     device = device or torch.device("cpu")
     path = None
-    if cache and cache_key is not None:
-        path = cache_dir("mri") / "unet" / f"{stable_hash(dict(data=cache_key, unet=config.to_dict()))}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if cache:
+        data = dict(images=list(images), masks=list(masks), brains=list(brains))
+        path = lsa_cache.entry("mri/unet", __name__, dict(data=data, unet=config.to_dict()), ".pt")
         if path.is_file():
             state = torch.load(path, map_location=device, weights_only=True)
             models = {}
@@ -224,7 +207,5 @@ def train_multiunet(
     if bar is not None:
         bar.close()
     if path is not None:
-        tmp = path.with_suffix(".tmp")
-        torch.save({p: m.state_dict() for p, m in models.items()}, tmp)
-        tmp.replace(path)
+        lsa_cache.atomic_write(path, lambda tmp: torch.save({p: m.state_dict() for p, m in models.items()}, tmp))
     return MultiUNet(models)

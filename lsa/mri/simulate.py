@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from lsa import cache
+
 # Focal-effect ROI centres (MNI mm): genu, splenium, L/R anterior corona radiata, L/R SLF (spec §6.1).
 ROI_CENTERS_MM = ((0, 25, 8), (0, -38, 14), (-20, 25, 20), (20, 25, 20), (-35, -20, 30), (35, -20, 30))
 PILOT_OFFSET = 1_000_000  # subject indices of calibration pilots (disjoint from any cohort)
@@ -324,28 +326,21 @@ def participants(config: SimConfig, indices=None):
     return pd.DataFrame(rows)
 
 
+def _calibration_entry(key: dict, config: SimConfig) -> Calibration:
+    """The cached computation of :func:`cached_calibration`: joblib keys it by ``key`` alone."""
+    return calibrate(config)
+
+
 def cached_calibration(config: SimConfig) -> Calibration:
-    """:func:`calibrate`, cached as JSON under ``cache_dir("mri")/calibration`` keyed by the config.
+    """:func:`calibrate`, cached with :mod:`lsa.cache` (joblib) keyed by the config and this module's code.
 
     ``n_subjects`` and the site settings do not enter the key (pilots are single-site controls).
     Used by the chapters ``asd_segmentation`` and ``asd_classification``.
     """
-    import json
-
-    from lsa.runner import cache_dir
-    from lsa.runner.keys import stable_hash
-
     key = {
         k: v
         for k, v in config.to_dict().items()
         if k not in ("n_subjects", "n_sites", "site_dx_agreement", "site_noise_factor", "site_bias_factor")
     }
-    path = cache_dir("mri") / "calibration" / f"{stable_hash(dict(cfg=key, v=1))}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file():
-        return Calibration(**json.loads(path.read_text()))
-    cal = calibrate(config)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(cal)))
-    tmp.replace(path)
-    return cal
+    compute = cache.memory("mri/calibration", __name__).cache(_calibration_entry, ignore=["config"])
+    return compute(key, config)

@@ -109,11 +109,11 @@ def _repo_path(p: str) -> str:
     """A relative path that does not exist from the run folder is read relative to the repository root."""
     from pathlib import Path
 
-    from lsa.runner import REPO_ROOT
+    from lsa.paths import repo_root
 
     if not p or Path(p).is_absolute() or Path(p).exists():
         return p
-    return str(REPO_ROOT / p) if (REPO_ROOT / p).exists() else p
+    return str(repo_root() / p) if (repo_root() / p).exists() else p
 
 
 def hf_setup(
