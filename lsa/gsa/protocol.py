@@ -15,7 +15,15 @@ from lsa.gsa.certificate import certify, certify_columns, margins
 from lsa.gsa.config import GSAConfig
 from lsa.gsa.factors import Factor, interfaces
 from lsa.gsa.labels import channel_labels, label_certificate, label_flip_rates
-from lsa.gsa.pam import decompose, pam_structure, row_groups_argmax, row_groups_blocks, structure_diff, summary
+from lsa.gsa.pam import (
+    decompose,
+    pam_structure,
+    row_groups,
+    row_groups_argmax,
+    row_groups_blocks,
+    structure_diff,
+    summary,
+)
 from lsa.gsa.spectra import Spectrum, degenerate_clusters, dense_spectrum, randomized_spectrum
 from lsa.gsa.transport import physical_incidence, source_incidence, transport, truncation_bounds
 from lsa.gsa.windows import Window, dominant_window
@@ -85,24 +93,45 @@ def analyse_factor(f: Factor, cfg: GSAConfig = GSAConfig()) -> FactorAnalysis:
     else:
         spec = randomized_spectrum(f.op, min(r, cfg.k_max + 16), cfg.oversample, cfg.n_iter, cfg.seed)
     win = dominant_window(spec, cfg)
-    p = spec.p
-    if spec.K < r:
-        p = np.concatenate([p, np.full(r - spec.K, max(1.0 - p.sum(), 0.0) / (r - spec.K))])
-    alpha = gc.fit_alpha(p)
-    K = min(spec.K, cfg.k_max + 16)
-    eps = gc.fitted_tail_error(spec.tail(np.arange(1, K + 1)), r, alpha)
+    fit = fit_tail_model(spec, cfg.k_max + 16)
     return FactorAnalysis(
         f,
         spec,
         win,
-        alpha,
-        gc.fit_alpha_top(p),
-        gc.ls_slope(p),
-        eps,
-        gc.chart_residuals(p, alpha),
-        bool(eps <= cfg.eps_max),
+        fit["alpha"],
+        fit["alpha_top"],
+        fit["ls_slope"],
+        fit["eps_star"],
+        fit["residuals"],
+        bool(fit["eps_star"] <= cfg.eps_max),
         A,
     )
+
+
+def fit_tail_model(spec: Spectrum, K_max: int) -> dict:
+    """P4: the Gibbs–Cartan fit of a (possibly partial) spectrum and its fitted-tail error.
+
+    For a partial spectrum (top K of r values) the unknown tail mass ``1 - sum_{i<=K} p_i`` is spread flat
+    over ranks K+1..r before fitting (our convention); eps* is computed on the known ranks
+    ``1..min(K, K_max)``, where ``tau_emp`` is exact given ``spec.fro2``.
+
+    Returns
+    -------
+    dict with ``alpha`` (KL/moment fit), ``alpha_top``, ``ls_slope``, ``eps_star`` and ``residuals``.
+    """
+    r = spec.r
+    p = spec.p
+    if spec.K < r:
+        p = np.concatenate([p, np.full(r - spec.K, max(1.0 - p.sum(), 0.0) / (r - spec.K))])
+    alpha = gc.fit_alpha(p)
+    K = min(spec.K, K_max)
+    return {
+        "alpha": alpha,
+        "alpha_top": gc.fit_alpha_top(p),
+        "ls_slope": gc.ls_slope(p),
+        "eps_star": gc.fitted_tail_error(spec.tail(np.arange(1, K + 1)), r, alpha),
+        "residuals": gc.chart_residuals(p, alpha),
+    }
 
 
 @dataclass
@@ -156,7 +185,7 @@ def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSA
             "B",
             B_tr,
             B_full,
-            row_groups_argmax(B_tr, col_clusters=src_blocks),
+            row_groups_argmax(B_tr, col_clusters=src_blocks) if cfg.row_groups == "argmax" else row_groups(B_tr, cfg),
             (emp["B_F"], gcb["B_F"]),
             emp["delta_cols"],
             src_blocks,
@@ -292,3 +321,47 @@ def run_protocol(
         "domain": bool(domain),
         "_analysis": ia,
     }
+
+
+DOMAIN_STEPS = ("W", "G", "N", "radius", "labels")
+"""The checks of the certificate domain (P12) in protocol order: window gap (P3), fit (P4), noise bound (P8),
+radius against the certified truncation bound (P9–P10), label certificate (P11)."""
+
+
+def first_failure(record: dict) -> str | None:
+    """The first check of :data:`DOMAIN_STEPS` that an interface record of :func:`run_protocol` fails, or
+    None when it passes all of them (CERT_GC and, where labels are defined, LABEL_CERT).
+
+    A failed radius test names the binding term: ``"radius (active gap)"``, ``"radius (overlap margin)"`` or
+    ``"radius (noise slack)"``.
+    """
+    B = record["B"]
+    if not record["W"]:
+        return "W"
+    if not record["G"]:
+        return "G"
+    if not B["N"]:
+        return "N"
+    if not B["CERT_GC"]:
+        terms = {"active gap": B["rho_act"], "overlap margin": B["rho_pair"], "noise slack": B["rho_noise"]}
+        binding = min(terms, key=lambda t: np.inf if terms[t] is None else terms[t])
+        return f"radius ({binding})"
+    if not record.get("labels", {}).get("LABEL_CERT", True):
+        return "labels"
+    return None
+
+
+def domain_membership(records: list[dict]) -> dict:
+    """P12 on the interface records of one model: ``inside`` (every interface passes every domain check),
+    ``first_fail`` (the most frequent first failure, ties broken by protocol order; None when inside) and
+    ``counts`` (first failures by check)."""
+    if not records:
+        raise ValueError("domain membership needs at least one interface record")
+    fails = [first_failure(r) for r in records]
+    counts = {}
+    for f in fails:
+        if f is not None:
+            counts[f] = counts.get(f, 0) + 1
+    order = {s: i for i, s in enumerate(DOMAIN_STEPS)}
+    first = min(counts, key=lambda f: (-counts[f], order[f.split(" ")[0]], f)) if counts else None
+    return {"inside": not counts, "first_fail": first, "counts": counts, "n_interfaces": len(records)}
