@@ -168,3 +168,31 @@ def test_cnn_shapes_and_holdout():
     assert r["accuracy"] == 1.0
     with pytest.raises(ValueError, match="share subjects"):
         holdout_cnn(X, y, np.arange(12), np.arange(10, 16), CNNConfig(epochs=1))
+
+
+def test_repeated_cv_interval_counts_each_subject_once():
+    X, y = _two_class(n=40, shift=1.0)
+    r1 = C.nested_cv(X, y, "LR", n_splits=4, n_repeats=1)
+    r3 = C.nested_cv(X, y, "LR", n_splits=4, n_repeats=3)
+    assert r1["n"] == r3["n"] == 40 and r3["n_repeats"] == 3 and len(r3["fold_accuracy"]) == 12
+    assert r3["accuracy"] == pytest.approx(np.mean(r3["fold_accuracy"]))  # equal folds: same mean
+    lo, hi = C.wilson_ci(r3["correct"], 40)
+    assert (r3["acc_lo"], r3["acc_hi"]) == (lo, hi)
+    # an interval that pooled 3 x 40 predictions as 120 subjects would be narrower by about sqrt(3)
+    lo120, hi120 = C.wilson_ci(3 * r3["correct"], 120)
+    assert hi - lo > 1.5 * (hi120 - lo120)
+    rep = dict(correct=30, n=40, balanced_accuracy=0.75, sensitivity=0.7, specificity=0.8, auc=0.8)
+    with pytest.raises(ValueError, match="same subjects"):
+        C.pooled_over_repeats([rep, rep | dict(n=39)])
+
+
+def test_paper_test_size_inference():
+    from lsa.mri.reference import consistent_test_sizes
+
+    sizes = consistent_test_sizes()
+    n, k = sizes[0]
+    assert (n, k) == (38, {"SVM": 34, "CNN": 33})
+    assert all(n2 % 38 == 0 for n2, _ in sizes)  # 86.84 % only fits multiples of 38 below 200
+    assert consistent_test_sizes({"SVM": 0.8947})[0][0] == 19
+    with pytest.raises(ValueError, match="fractions"):
+        consistent_test_sizes({"SVM": 89.47})

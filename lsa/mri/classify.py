@@ -128,8 +128,8 @@ def scores_of(est, X) -> np.ndarray:
     return np.asarray(est.predict_proba(X)[:, 1], float)
 
 
-def wilson_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n`` (used for single-split accuracies)."""
+def wilson_ci(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``k / n`` (``k`` may be a mean count over CV repeats)."""
     if n <= 0:
         raise ValueError("n must be positive")
     z = stats.norm.ppf(0.5 + level / 2)
@@ -187,43 +187,73 @@ def nested_cv(
 ) -> dict:
     """Nested CV of one model: inner ``GridSearchCV`` (ROC AUC), outer stratified or site-grouped folds.
 
-    Returns per-fold accuracies and the metrics of the pooled out-of-fold predictions (first repeat's
-    predictions are pooled with the others: every subject appears ``n_repeats`` times).
-    Used by the chapter ``asd_classification``.
+    Returns the per-fold accuracies and the metrics of the out-of-fold predictions. Each repeat of the
+    outer CV predicts every subject once; the metrics are computed per repeat and averaged, and the Wilson
+    interval counts each subject once (``n`` = number of subjects, ``k`` = mean number correct over the
+    repeats), so repeats never pose as extra subjects.
     """
     X, y = np.asarray(X, np.float64), np.asarray(y)
     if X.ndim != 2 or len(X) != len(y):
         raise ValueError(f"X must be (n_subjects, n_features) matching y, got {X.shape} and {y.shape}")
-    fold_acc, ys, preds, scs = [], [], [], []
-    for tr, te in outer_splits(y, groups, n_splits, n_repeats, seed):
+    splits = outer_splits(y, groups, n_splits, n_repeats, seed)
+    per_repeat = len(splits) if groups is not None else n_splits
+    fold_acc, repeats, cur = [], [], ([], [], [])
+    for f, (tr, te) in enumerate(splits):
         if set(tr) & set(te):  # leakage guard: a subject never sits in both parts
             raise RuntimeError("outer split puts a subject in both train and test")
-        minority = int(np.bincount(y[tr], minlength=2).min())
-        if minority >= inner_splits:
-            gs = GridSearchCV(
-                make_pipeline(model, seed, rf_trees),
-                param_grid(model, grid),
-                scoring="roc_auc",
-                cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed),
-                n_jobs=1,
-            )
-            best = gs.fit(X[tr], y[tr]).best_estimator_
-        elif minority >= 1:  # e.g. leave-site-out with a site of (almost) one class: no inner tuning possible
-            best = make_pipeline(model, seed, rf_trees).fit(X[tr], y[tr])
-            if model == "KNN":
-                best.set_params(clf__n_neighbors=min(5, len(tr))).fit(X[tr], y[tr])
-        else:
-            raise ValueError(f"a training fold of {model} holds a single class; cannot train")
+        best = _fit_tuned(X[tr], y[tr], model, grid, inner_splits, seed, rf_trees)
         p = best.predict(X[te])
         fold_acc.append(float(np.mean(p == y[te])))
-        ys.append(y[te]), preds.append(p), scs.append(scores_of(best, X[te]))
-    m = binary_metrics(np.concatenate(ys), np.concatenate(preds), np.concatenate(scs))
+        cur[0].append(y[te]), cur[1].append(p), cur[2].append(scores_of(best, X[te]))
+        if (f + 1) % per_repeat == 0:
+            repeats.append(binary_metrics(*(np.concatenate(c) for c in cur)))
+            cur = ([], [], [])
+    m = pooled_over_repeats(repeats)
     m.update(
         fold_accuracy=fold_acc,
         mean_fold_accuracy=float(np.mean(fold_acc)),
         sd_fold_accuracy=float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else 0.0,
     )
     return m
+
+
+def _fit_tuned(X, y, model: str, grid: str, inner_splits: int, seed: int, rf_trees: int):
+    """The pipeline tuned by inner grid search, or untuned when a class is too rare to tune (leave-site-out)."""
+    minority = int(np.bincount(y, minlength=2).min())
+    if minority >= inner_splits:
+        gs = GridSearchCV(
+            make_pipeline(model, seed, rf_trees),
+            param_grid(model, grid),
+            scoring="roc_auc",
+            cv=StratifiedKFold(inner_splits, shuffle=True, random_state=seed),
+            n_jobs=1,
+        )
+        return gs.fit(X, y).best_estimator_
+    if minority >= 1:  # e.g. leave-site-out with a site of (almost) one class: no inner tuning possible
+        best = make_pipeline(model, seed, rf_trees)
+        if model == "KNN":
+            best.set_params(clf__n_neighbors=min(5, len(y)))
+        return best.fit(X, y)
+    raise ValueError(f"a training fold of {model} holds a single class; cannot train")
+
+
+def pooled_over_repeats(repeats: list[dict]) -> dict:
+    """Average the out-of-fold metrics of several CV repeats, each of which predicted every subject once.
+
+    The Wilson interval uses ``n`` = subjects (not subjects x repeats) and ``k`` = mean number correct.
+    """
+    if not repeats:
+        raise ValueError("need the metrics of at least one CV repeat")
+    n = repeats[0]["n"]
+    if any(r["n"] != n for r in repeats):
+        raise ValueError(f"every repeat must predict the same subjects, got sizes {[r['n'] for r in repeats]}")
+    k = float(np.mean([r["correct"] for r in repeats]))
+    lo, hi = wilson_ci(k, n)
+    out = {
+        key: float(np.mean([r[key] for r in repeats]))
+        for key in ("balanced_accuracy", "sensitivity", "specificity", "auc")
+    }
+    return dict(accuracy=k / n, acc_lo=lo, acc_hi=hi, n=n, correct=k, n_repeats=len(repeats), **out)
 
 
 def holdout_split(y, test_fraction: float = 0.2, seed: int = 0):
@@ -247,7 +277,24 @@ def holdout_eval(X, y, model: str, train, test, grid: str = "small", seed: int =
         cv=StratifiedKFold(3, shuffle=True, random_state=seed),
         n_jobs=1,
     ).fit(X[train], y[train])
-    return binary_metrics(y[test], gs.predict(X[test]), scores_of(gs.best_estimator_, X[test]))
+    pred = gs.predict(X[test])
+    return binary_metrics(y[test], pred, scores_of(gs.best_estimator_, X[test])) | dict(pred=pred)
+
+
+def mcnemar(correct_a, correct_b) -> dict:
+    """Exact two-sided McNemar test of two classifiers scored on the same subjects.
+
+    ``correct_a`` and ``correct_b`` are boolean arrays (one entry per subject). Only the discordant
+    subjects count: ``b`` = A right and B wrong, ``c`` = A wrong and B right; under the null each
+    discordant subject goes either way with probability 1/2, so ``p = binomtest(b, b + c, 1/2)``
+    (two-sided; 1.0 when there is no discordant subject).
+    """
+    a, b_ = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if a.shape != b_.shape or a.ndim != 1:
+        raise ValueError(f"need two equal-length 1-D boolean arrays, got shapes {a.shape} and {b_.shape}")
+    b, c = int(np.sum(a & ~b_)), int(np.sum(~a & b_))
+    p = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
+    return dict(a_only=b, b_only=c, both=int(np.sum(a & b_)), neither=int(np.sum(~a & ~b_)), p=p)
 
 
 def permutation_null(
@@ -297,3 +344,40 @@ def feature_importance(X, y, names, seed: int = 0, rf_trees: int = 500) -> list[
     rf = RandomForestClassifier(n_estimators=rf_trees, random_state=seed, class_weight="balanced").fit(Xs, y)
     order = np.argsort(rf.feature_importances_)[::-1]
     return [(str(names[i]), float(rf.feature_importances_[i])) for i in order]
+
+
+def _split_accuracies(X, y, train, test, seed: int, rf_trees: int) -> dict:
+    """Test accuracy of the four fixed-hyperparameter pipelines on one split (preprocessing fitted once)."""
+    pre = make_pipeline("LR", seed, rf_trees)[:-1].fit(X[train], y[train])  # var -> corr -> scale -> select(all)
+    Xtr, Xte = pre.transform(X[train]), pre.transform(X[test])
+    out = {}
+    for m in MODELS:
+        clf = make_pipeline(m, seed, rf_trees)[-1]
+        out[m] = float(np.mean(clf.fit(Xtr, y[train]).predict(Xte) == y[test]))
+    return out
+
+
+def random_split_accuracies(
+    X, y, n_splits: int = 200, test_fraction: float = 0.2, seed: int = 0, rf_trees: int = 500, n_jobs: int = 1
+):
+    """Test accuracy of each model over ``n_splits`` random stratified train/test splits, and the best of four.
+
+    Every split fits the shared preprocessing (variance filter, correlation filter, scaler) on its training
+    part once and the four classifiers with fixed hyper-parameters (those of :func:`make_pipeline`), so the
+    spread shows how much one held-out test set of this size varies. Returns a DataFrame with one row per
+    split: ``split``, one column per model and ``best`` (the highest of the four on that split).
+    """
+    import pandas as pd
+    from joblib import Parallel, delayed
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    X, y = np.asarray(X, np.float64), np.asarray(y)
+    if n_splits < 1 or not 0 < test_fraction < 1:
+        raise ValueError(f"need n_splits >= 1 and 0 < test_fraction < 1, got {n_splits}, {test_fraction}")
+    splits = list(StratifiedShuffleSplit(n_splits, test_size=test_fraction, random_state=seed).split(X, y))
+    rows = Parallel(n_jobs=n_jobs)(delayed(_split_accuracies)(X, y, tr, te, seed, rf_trees) for tr, te in splits)
+    df = pd.DataFrame(rows)
+    df["best"] = df[list(MODELS)].max(axis=1)
+    df.insert(0, "split", np.arange(n_splits))
+    df.attrs["n_test"] = len(splits[0][1])
+    return df

@@ -130,7 +130,8 @@ def holdout_cnn(X, y, train, test, config: CNNConfig, device=None) -> dict:
     X, y = np.asarray(X), np.asarray(y)
     model = train_cnn(X[train], y[train], config, device)
     p = predict_proba(model, X[test])
-    return binary_metrics(y[test], (p >= 0.5).astype(int), p)
+    pred = (p >= 0.5).astype(int)
+    return binary_metrics(y[test], pred, p) | dict(pred=pred)
 
 
 def _cnn_input_job(config, index: int, delta: float, target_mm: int) -> tuple[np.ndarray, int]:
