@@ -36,6 +36,10 @@ def _parse_pairs(
     return out
 
 
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _claims_table(results) -> str:
     rows = [("chapter", "id", "kind", "status", "measured")]
     rows += [
@@ -43,7 +47,7 @@ def _claims_table(results) -> str:
             r.chapter,
             r.id,
             r.kind,
-            r.status + (f" ({r.detail})" if r.status != "pass" and r.detail else ""),
+            r.status + (f" ({_short(r.detail)})" if r.status != "pass" and r.detail else ""),
             r.measured[:70],
         )
         for r in results
