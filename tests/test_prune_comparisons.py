@@ -46,3 +46,21 @@ def test_comparisons_compute_ratios_and_worst_from_the_values():
     # cells that were not run give no comparison (ria, cvr are absent; no sparsegpt at 2:4)
     assert not any("ria" in k or k.endswith("over_cvr_50pct") for k in out)
     assert "ratio_cvr_ec_over_sparsegpt_2_4" not in out
+
+
+def test_baseline_fidelity_compares_only_cells_with_published_numbers():
+    from lsa.experiments.pruning_perplexity import baseline_fidelity
+    from lsa.prune.reference import WANDA_README_LLAMA2, published_model
+
+    assert published_model("facebook/opt-125m") == "OPT-125M"
+    assert published_model("/models/Llama-2-7b-hf") == "LLaMA-2-7B" and published_model("small-gpt") is None
+    pub = WANDA_README_LLAMA2["LLaMA-2-7B"]
+    ours = {("wanda", "50%"): pub["50%"]["wanda"] + 0.04, ("cvr+ec", "50%"): 6.0, ("wanda", "2:4"): 11.0}
+    res = baseline_fidelity("meta-llama/Llama-2-7b-hf", ours, dense_ppl=pub["dense"]["dense"] - 0.01)
+    assert res["n_compared"] == 3  # dense, wanda 50 %, wanda 2:4; CVR+EC has no published number
+    assert res["max_abs_diff"] == pytest.approx(0.04)
+    (row,) = [r for r in res["rows"] if r["method"] == "cvr+ec"]
+    assert row["published"] is None and "not reported" in row["source_or_reason"]
+    opt = baseline_fidelity("facebook/opt-125m", ours, dense_ppl=27.0)
+    assert opt["n_compared"] == 0 and opt["max_abs_diff"] is None
+    assert all("could not read" in r["source_or_reason"] for r in opt["rows"])

@@ -10,7 +10,7 @@ from lsa.prune.compensation import ECConfig, apply_alpha, energy_alpha
 from lsa.prune.masks import Pattern, check_mask, parse_pattern, select_mask
 from lsa.prune.pipeline import PruneConfig, prune_layer
 from lsa.prune.scores import CVRConfig, cvr_score, ria_score, wanda_score
-from lsa.prune.sparsegpt import sparsegpt_prune
+from lsa.prune.sparsegpt import sparsegpt_prune, sparsegpt_unblocked
 
 
 def _layer_data(d_out=48, d_in=64, t=512, seed=0):
@@ -134,33 +134,6 @@ def test_channel_stats_float64_merging_matches_two_pass():
     assert st.n == 5000
 
 
-def _sparsegpt_reference(W, H, pat, blocksize, percdamp=0.01):
-    """Independent form: same column order and per-block mask selection, but the OBS update is applied to
-    all remaining columns at once (no lazy batching) and the reference's threshold rule is used."""
-    W = W.clone().float()
-    H = H.clone().float()
-    d_in = W.shape[1]
-    dead = torch.diag(H) == 0
-    H[dead, dead] = 1
-    W[:, dead] = 0
-    H += percdamp * torch.mean(torch.diag(H)) * torch.eye(d_in)
-    U = torch.linalg.cholesky(torch.linalg.inv(H), upper=True)
-    prune = torch.zeros_like(W, dtype=torch.bool)
-    for c in range(d_in):
-        if c % blocksize == 0 and not pat.is_nm:
-            blk = slice(c, min(c + blocksize, d_in))
-            tmp = W[:, blk] ** 2 / torch.diag(U)[blk] ** 2
-            prune[:, blk] = tmp <= torch.sort(tmp.flatten())[0][int(tmp.numel() * pat.sparsity)]
-        if pat.is_nm and c % pat.m == 0:
-            tmp = W[:, c : c + pat.m] ** 2 / torch.diag(U)[c : c + pat.m] ** 2
-            prune[:, c : c + pat.m].scatter_(1, torch.topk(tmp, pat.n, dim=1, largest=False)[1], True)
-        q = torch.where(prune[:, c], torch.zeros_like(W[:, c]), W[:, c])
-        err = (W[:, c] - q) / U[c, c]
-        W[:, c:] -= err[:, None] * U[c, c:][None, :]
-        W[:, c] = q
-    return W, ~prune
-
-
 @pytest.mark.parametrize("pat", [Pattern(0.5), Pattern(n=2, m=4)], ids=lambda p: p.label)
 def test_sparsegpt_matches_independent_obs(pat):
     W, X = _layer_data(d_out=24, d_in=96, seed=2)
@@ -168,10 +141,14 @@ def test_sparsegpt_matches_independent_obs(pat):
     H[5, :] = 0
     H[:, 5] = 0  # a dead input
     new, keep = sparsegpt_prune(W, H, pat, blocksize=32, exact_count=False)
-    ref, ref_keep = _sparsegpt_reference(W, H, pat, 32)
+    ref, ref_keep = sparsegpt_unblocked(W, H, pat, 32)
     assert torch.equal(keep, ref_keep)
     torch.testing.assert_close(new, ref, rtol=1e-4, atol=1e-4)
     assert bool((new[~keep] == 0).all())
+    # in float64 the blocked, lazily updated form and the unblocked one agree to round-off
+    new64, keep64 = sparsegpt_prune(W, H, pat, blocksize=32, exact_count=False, dtype=torch.float64)
+    ref64, ref_keep64 = sparsegpt_unblocked(W, H, pat, 32, dtype=torch.float64)
+    assert torch.equal(keep64, ref_keep64) and float((new64 - ref64).abs().max()) < 1e-9
 
 
 def _out_err(W, Wn, X):

@@ -195,12 +195,14 @@ def run_grid(
     batch_size: int = 8,
     val: bool = False,
     progress: bool = False,
+    extra: Callable[[torch.nn.Module, str], dict] | None = None,
     **overrides,
 ) -> list[dict]:
     """Prune a fresh copy of the model for every (pattern, method) and measure perplexity.
 
     Returns one row per run: ``method``, ``pattern``, ``ppl`` (test; or validation if ``val``), achieved
-    ``sparsity``, ``target``, ``masks_ok``, ``ec_kept_mask``, the time split and the EC α summary.
+    ``sparsity``, ``target``, ``masks_ok``, ``ec_kept_mask``, the time split and the EC α summary, plus the
+    entries of ``extra(pruned_model, pattern)`` when given (e.g. zero-shot accuracy).
     Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     rows = []
@@ -229,6 +231,7 @@ def run_grid(
                 **{f"t_{k}": v for k, v in rep["time_s"].items()},
                 "alpha_median": float(torch.tensor(alphas).median()) if alphas else None,
                 "alpha_clipped": sum(r.get("n_clipped", 0) for r in rep["layers"].values()),
+                **(extra(model, pattern) if extra else {}),
             }
         )
         del model

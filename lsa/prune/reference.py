@@ -1,8 +1,10 @@
-"""Published baseline reference numbers (spec §8.3), shown beside ours in the ``paper`` profile.
+"""Published baseline perplexities, shown beside ours when a run prunes a model that has them.
 
-These are NOT results of the CVR paper (whose tables we could not read): they are the WikiText-2
-perplexities of the locuslab/wanda README ("LLaMA-2 results"), seqlen 2048, C4 calibration 128 × 2048.
-Used by the chapter pruning_perplexity (Part III).
+These are NOT results of the CVR paper (whose tables we could not read). The LLaMA-2 numbers are the WikiText-2
+perplexities of the locuslab/wanda README ("LLaMA-2 results"; 2048-token windows, C4 calibration 128 × 2048).
+For OPT-125M, the model of our ``paper`` profile, the SparseGPT and Wanda papers report perplexities, but we
+could not read their tables here and do not transcribe numbers from memory: its cells stay empty, with that
+reason, until someone copies them from the papers.
 """
 
 from __future__ import annotations
@@ -31,12 +33,43 @@ WANDA_README_LLAMA2 = {
     },
 }
 
+NOT_TRANSCRIBED = {
+    "OPT-125M": (
+        "published in the SparseGPT and Wanda papers; we could not read their tables here and do not copy numbers "
+        "from memory"
+    ),
+}
+
+# lower-case substrings of a model path or Hub id -> published model name
+ALIASES = {
+    "opt-125m": "OPT-125M",
+    "llama-2-7b": "LLaMA-2-7B",
+    "llama-2-13b": "LLaMA-2-13B",
+    "llama-2-70b": "LLaMA-2-70B",
+}
+
+
+def published_model(model: str) -> str | None:
+    """The published model a run's model path or id names (``"facebook/opt-125m"`` → ``"OPT-125M"``), or None."""
+    low = str(model).lower().replace("_", "-")
+    for key, name in ALIASES.items():
+        if key in low:
+            return name
+    return None
+
+
+def published_perplexity(name: str | None) -> tuple[dict, dict]:
+    """``(pattern -> method -> ppl, {"source", "reason"})`` for a published model name; empty when none is on
+    record, with the reason."""
+    if name in WANDA_README_LLAMA2:
+        return WANDA_README_LLAMA2[name], {"source": SOURCE, "reason": "not reported in that README"}
+    if name in NOT_TRANSCRIBED:
+        return {}, {"source": "", "reason": NOT_TRANSCRIBED[name]}
+    return {}, {"source": "", "reason": "our model: no published numbers exist"}
+
 
 def reference_rows() -> list[dict]:
-    """Flat rows ``{model, pattern, method, ppl, source}`` of :data:`WANDA_README_LLAMA2`.
-
-    Used by the chapter pruning_perplexity (Part III).
-    """
+    """Flat rows ``{model, pattern, method, ppl, source}`` of :data:`WANDA_README_LLAMA2`."""
     return [
         {"model": m, "pattern": p, "method": k, "ppl": v, "source": SOURCE}
         for m, pats in WANDA_README_LLAMA2.items()

@@ -1,9 +1,9 @@
 """SparseGPT (Frantar & Alistarh 2023): mask selection with OBS weight reconstruction.
 
-A transcription of ``SparseGPT.fasterprune`` (IST-DASLab/sparsegpt ``sparsegpt.py``; spec §2.3): dead
+A transcription of ``SparseGPT.fasterprune`` (IST-DASLab/sparsegpt ``sparsegpt.py``): dead
 inputs zeroed, 1 % dampening, Cholesky of ``H⁻¹`` (upper), columns in blocks of 128 with adaptive mask
 selection per block (unstructured) or per group of M (N:M), OBS update inside a block and the lazy batched
-update after it. Used by the chapters pruning_perplexity and pruning_cost (Part III).
+update after it. :func:`sparsegpt_unblocked` is an independent, unblocked form to check it against.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def sparsegpt_prune(
     blocksize: int = 128,
     percdamp: float = 0.01,
     exact_count: bool = True,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Prune and reconstruct one layer with SparseGPT.
 
@@ -38,15 +39,15 @@ def sparsegpt_prune(
     exact_count : bool
         ``True``: prune exactly ``int(rows·block·s)`` entries per column block (stable sort). ``False``:
         the reference's ``≤ sorted[k]`` threshold, which prunes one more (and more on ties).
+    dtype : torch.dtype
+        Working precision (float32 as in the reference; float64 for checks against :func:`sparsegpt_unblocked`).
 
     Returns
     -------
-    new_weight : (d_out, d_in) float32 tensor
+    new_weight : (d_out, d_in) tensor of ``dtype``
         Masked and updated weight.
     keep : (d_out, d_in) bool tensor
         The mask (``True`` = kept).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     d_out, d_in = weight.shape
     if gram.shape != (d_in, d_in):
@@ -55,8 +56,8 @@ def sparsegpt_prune(
         raise ValueError(f"percdamp must be > 0 and blocksize >= 1, got {percdamp}, {blocksize}")
     if pattern.is_nm and blocksize % pattern.m:
         raise ValueError(f"blocksize {blocksize} must be a multiple of M = {pattern.m}")
-    W = weight.detach().float().contiguous().clone()
-    H = gram.detach().float().contiguous().clone()
+    W = weight.detach().to(dtype).contiguous().clone()
+    H = gram.detach().to(dtype).contiguous().clone()
     dead = torch.diag(H) == 0
     H[dead, dead] = 1
     W[:, dead] = 0
@@ -101,4 +102,44 @@ def sparsegpt_prune(
         W[:, i1:i2] = Q1
         prune[:, i1:i2] = mask1
         W[:, i2:] -= Err1.matmul(Hinv[i1:i2, i2:])
+    return W, ~prune
+
+
+def sparsegpt_unblocked(
+    weight: torch.Tensor,
+    gram: torch.Tensor,
+    pattern: Pattern,
+    blocksize: int = 128,
+    percdamp: float = 0.01,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An independent form of SparseGPT to check :func:`sparsegpt_prune` against: the same column order and
+    per-block mask selection with the reference's ``≤ sorted[k]`` threshold, but ``H⁻¹`` by a plain inverse and
+    each column's OBS update applied at once to *all* later columns (no lazy batching).
+
+    Algebraically equal to :func:`sparsegpt_prune` with ``exact_count=False``; the two differ only by
+    floating-point round-off (in float32, round-off can flip a near-tie of the mask selection on an
+    ill-conditioned ``H``; compare both in float64). Returns ``(new_weight, keep)`` like it.
+    """
+    W = weight.detach().clone().to(dtype)
+    H = gram.detach().clone().to(dtype)
+    d_in = W.shape[1]
+    dead = torch.diag(H) == 0
+    H[dead, dead] = 1
+    W[:, dead] = 0
+    H += percdamp * torch.mean(torch.diag(H)) * torch.eye(d_in, device=H.device, dtype=dtype)
+    U = torch.linalg.cholesky(torch.linalg.inv(H), upper=True)
+    prune = torch.zeros_like(W, dtype=torch.bool)
+    for c in range(d_in):
+        if c % blocksize == 0 and not pattern.is_nm:
+            blk = slice(c, min(c + blocksize, d_in))
+            tmp = W[:, blk] ** 2 / torch.diag(U)[blk] ** 2
+            prune[:, blk] = tmp <= torch.sort(tmp.flatten())[0][int(tmp.numel() * pattern.sparsity)]
+        if pattern.is_nm and c % pattern.m == 0:
+            tmp = W[:, c : c + pattern.m] ** 2 / torch.diag(U)[c : c + pattern.m] ** 2
+            prune[:, c : c + pattern.m].scatter_(1, torch.topk(tmp, pattern.n, dim=1, largest=False)[1], True)
+        q = torch.where(prune[:, c], torch.zeros_like(W[:, c]), W[:, c])
+        err = (W[:, c] - q) / U[c, c]
+        W[:, c:] -= err[:, None] * U[c, c:][None, :]
+        W[:, c] = q
     return W, ~prune
