@@ -323,7 +323,8 @@ def test_status_page_opens_with_verdicts_then_summary_identities_and_details():
     page = render_status_page(results, "smoke", papers=papers, archived=[_result("F1", "pass", profile="paper")])
     order = [page.index(h) for h in ("### Part I — Toy paper", "## Summary per chapter", "## Identities", "## Every")]
     assert order == sorted(order)
-    verdict_rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| \*\*(A\d)\*\*.*$", page, re.M)}
+    # list-table rows: "* - **A1** claim" then "  - verdicts, evidence, what would settle it"
+    verdict_rows = {m.group(1): m.group(0) for m in re.finditer(r"^\* - \*\*(A\d)\*\*.*\n  - .*$", page, re.M)}
     assert "lsa-verdict-supported" in verdict_rows["A1"] and "at smoke" in verdict_rows["A1"]
     assert "lsa-verdict-mixed" in verdict_rows["A2"]
     archived_part = next(x for x in verdict_rows["A2"].split("<br>") if "(archived run)" in x)
@@ -333,11 +334,16 @@ def test_status_page_opens_with_verdicts_then_summary_identities_and_details():
     identities = page[page.index("## Identities") : page.index("## Every")]
     assert "ch I1" in identities and "ch G1" not in identities
     assert "I1" not in page[: page.index("## Summary per chapter")]  # an identity never appears as evidence
-    # no emoji (status marks are words in badges) and no table wider than four columns
+    # no emoji (status marks are words in badges); every table is a two-column list-table with the class whose CSS
+    # wraps long words (no markdown pipe table, whose columns would squeeze at phone width)
     assert not re.search("[\U0001f300-\U0001faff\u2600-\u27bf]", page)
-    for line in page.splitlines():
-        if line.startswith("| ---"):
-            assert line.count("---") <= 4, line
+    assert not any(line.startswith("| ---") for line in page.splitlines())
+    tables = page.split(":::{list-table}")[1:]
+    assert len(tables) == 3  # one paper, the summary, the identities
+    for t in tables:
+        assert ":class: lsa-table" in t.split(":::")[0]
+        first_row = t.split("\n* - ")[1].split("\n* - ")[0]
+        assert first_row.count("\n  - ") == 1, first_row
 
 
 def test_write_status_page_also_writes_the_landing_page_verdicts(tmp_path):

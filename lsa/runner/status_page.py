@@ -63,44 +63,74 @@ def _evidence_link(ref: tuple, result: ClaimResult | None, linked: set[str]) -> 
     return f"{link} {status_badge(result.status) if result is not None else badge('no run', 'lsa-status-na')}"
 
 
+def list_table(header: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
+    """A MyST ``list-table`` with the CSS class ``lsa-table`` (fixed layout, long words wrap: no overflow at
+    phone width). Cells are one line of inline markdown each (``<br>`` for line breaks)."""
+    lines = [
+        ":::{list-table}",
+        ":header-rows: 1",
+        ":class: lsa-table",
+        f":widths: {' '.join(str(w) for w in widths)}",
+        "",
+    ]
+    for row in [header, *rows]:
+        lines += [f"{'*' if k == 0 else ' '} - {cell}" for k, cell in enumerate(row)]
+    return lines + [":::", ""]
+
+
+def _short_reason(v: Verdict, stated: str) -> str:
+    """The verdict's reason for the status table: the stated reason, or counts (the evidence column names each)."""
+    if stated:
+        return stated
+    statuses = Counter("no run" if r is None else r.status for r in v.evidence)
+    evaluated = statuses["pass"] + statuses["fail"]
+    parts = [f"{statuses[k]} {k}" for k in ("pass", "fail") if statuses[k]]
+    rest = len(v.evidence) - evaluated
+    if rest:
+        parts.append(f"{rest} not evaluated")
+    return f"{', '.join(parts)} of {len(v.evidence)}" if parts else "no evidence"
+
+
 def verdict_tables(
     papers: list[Paper], by_profile: dict[str, list[Verdict]], primary: str, linked: set[str], heading: str = "###"
 ) -> list[str]:
-    """One table per paper: abstract claim, its verdict at each profile with evidence, links to the evidence.
+    """One table per paper: each abstract claim, then its verdict at each profile with evidence, the evidence with
+    links to its chapter sections, and what would settle it.
 
-    ``by_profile`` maps a profile label (``"smoke"``, ``"paper (archived)"``, …) to the flat list of verdicts
+    ``by_profile`` maps a profile label (``"smoke"``, ``"paper (archived run)"``, …) to the flat list of verdicts
     at that profile; ``primary`` is the label whose evidence is linked.
     """
     lines = []
     for paper in papers:
         title = f"Part {paper.part} — {paper.title}" + (f" (arXiv {paper.arxiv})" if paper.arxiv else "")
-        lines += [f"{heading} {title}", "", "| claim | verdict | evidence |", "| --- | --- | --- |"]
+        rows = []
         for claim in paper.claims:
             cells = []
             for label, vs in by_profile.items():
                 v = next(x for x in vs if x.paper == paper.slug and x.id == claim.id)
                 if label != primary and v.verdict == "not testable here" and not claim.not_testable:
                     continue  # an extra profile without evidence adds nothing
-                cells.append(f"{verdict_badge(v.verdict)} at {label}: {_cell(v.reason)}")
+                cells.append(f"{verdict_badge(v.verdict)} at {label}: {_cell(_short_reason(v, claim.not_testable))}")
+                if claim.not_testable:
+                    break  # a stated reason holds at every profile
             v0 = next(x for x in by_profile[primary] if x.paper == paper.slug and x.id == claim.id)
-            evidence = "<br>".join(_evidence_link(ref, r, linked) for ref, r in zip(v0.refs, v0.evidence)) or "—"
-            lines.append(
-                f"| **{claim.id}** {_cell(claim.claim)}<br>*Would settle it:* {_cell(claim.settles)} | "
-                f"{'<br>'.join(cells)} | {evidence} |"
-            )
-        lines.append("")
+            evidence = ", ".join(_evidence_link(ref, r, linked) for ref, r in zip(v0.refs, v0.evidence))
+            right = "<br>".join(cells) + (f"<br>Evidence: {evidence}" if evidence else "")
+            right += f"<br>*Would settle it:* {_cell(claim.settles)}"
+            rows.append([f"**{claim.id}** {_cell(claim.claim)}", right])
+        lines += [f"{heading} {title}", ""] + list_table(["abstract claim", "verdict and evidence"], rows, [40, 60])
     return lines
 
 
 def summary_table(results: list[ClaimResult]) -> list[str]:
     """Per chapter, the counts of outcomes by kind (identities, guarantees, findings)."""
-    lines = ["| chapter | identities | guarantees | findings |", "| --- | --- | --- | --- |"]
+    rows = []
     for chapter in dict.fromkeys(r.chapter for r in results):
-        rows = [r for r in results if r.chapter == chapter]
-        profile = ", ".join(dict.fromkeys(r.profile for r in rows))
-        cells = [_counts([r for r in rows if r.kind == k]) for k in KINDS]
-        lines.append(f"| [{chapter}](chapters/{chapter}.ipynb) ({profile}) | " + " | ".join(cells) + " |")
-    return lines
+        mine = [r for r in results if r.chapter == chapter]
+        profile = ", ".join(dict.fromkeys(r.profile for r in mine))
+        cells = [f"{_KIND_PLURAL[k]}: {_counts([r for r in mine if r.kind == k])}" for k in KINDS]
+        rows.append([f"[{chapter}](chapters/{chapter}.ipynb) ({profile})", "<br>".join(cells)])
+    return list_table(["chapter", "outcomes by kind"], rows, [40, 60])
 
 
 def identities_table(results: list[ClaimResult]) -> list[str]:
@@ -108,13 +138,13 @@ def identities_table(results: list[ClaimResult]) -> list[str]:
     rows = [r for r in results if r.kind == "identity"]
     if not rows:
         return ["No chapter declares an identity.", ""]
-    lines = ["| identity | status | measured |", "| --- | --- | --- |"]
+    table = []
     for r in rows:
         detail = f" ({_cell(r.detail)})" if r.detail and r.status != "pass" else ""
-        lines.append(
-            f"| **{r.chapter} {r.id}** {_cell(r.statement)} | {status_badge(r.status)}{detail} | {_cell(r.measured)} |"
+        table.append(
+            [f"**{r.chapter} {r.id}** {_cell(r.statement)}", f"{status_badge(r.status)}{detail}<br>{_cell(r.measured)}"]
         )
-    return lines + [""]
+    return list_table(["identity", "status and measured value"], table, [55, 45])
 
 
 def claims_detail(results: list[ClaimResult]) -> list[str]:
@@ -240,7 +270,7 @@ def render_status_page(
     for chapter in dict.fromkeys(r.chapter for r in results):
         rows = [r for r in results if r.chapter == chapter]
         lines += [
-            f"### {chapter}",
+            f"### {chapter.replace('_', ' ')}",
             "",
             f"Run `{rows[0].run_key}` ([chapter page](chapters/{chapter}.ipynb)): {_counts(rows)}.",
             "",
