@@ -55,21 +55,27 @@ PROFILES = {
 }
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
-seed: int = 0  # seed of data, initialisation, random matrices and null rotations
-activations: list[str] = ["identity", "relu", "leaky_relu", "tanh", "gelu"]  # nonlinearities compared
-lambdas: list[float] = [0.0, 0.01, 0.03]  # weight-decay grid λ (coupled, PyTorch SGD convention)
-steps: int = 4000  # full-batch gradient steps per run
-lr: float = 0.05  # learning rate η
-hidden: list[int] = [32, 32]  # hidden widths of the MLP
-k: int = 5  # subspace dimension of the Level scores for the pair (W2, W3)
-log_every: int = 50  # steps between logged points
-burn_in: int = 500  # steps skipped before fitting imbalance slopes
-null_draws: int = 100  # Haar rotations of the commutator null
-invariance_trials: int = 20  # random pairs for the GL / O invariance check
-agreement_widths: list[int] = [256, 512, 1024]  # hidden widths for the fast-vs-direct commutator check
-device: str = "auto"  # auto | cpu | cuda
-cpu_threads: int = 1  # torch / BLAS CPU threads; these small float64 nets run fastest on one
+profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
+seed: int = 0  # [0, inf) seed of data, initialisation, random matrices and null rotations
+activations: list[str] = [  # {identity, relu, leaky_relu, tanh, gelu} nonlinearities compared
+    "identity",
+    "relu",
+    "leaky_relu",
+    "tanh",
+    "gelu",
+]
+lambdas: list[float] = [0.0, 0.01, 0.03]  # [0, inf) weight-decay grid λ (coupled, PyTorch SGD convention)
+steps: int = 4000  # [1, inf) full-batch gradient steps per run
+lr: float = 0.05  # (0, inf) learning rate η
+hidden: list[int] = [32, 32]  # [1, inf) hidden widths of the MLP
+k: int = 5  # [1, inf) subspace dimension of the Level scores for the pair (W2, W3)
+log_every: int = 50  # [1, inf) steps between logged points
+burn_in: int = 500  # [0, inf) steps skipped before fitting imbalance slopes
+null_draws: int = 100  # [1, inf) Haar rotations of the commutator null
+invariance_trials: int = 20  # [1, inf) random pairs for the GL / O invariance check
+agreement_widths: list[int] = [256, 512, 1024]  # [1, inf) hidden widths for the fast-vs-direct commutator check
+device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when visible)
+cpu_threads: int = 1  # [1, inf) torch / BLAS CPU threads; these small float64 nets run fastest on one
 
 # %%
 import matplotlib.pyplot as plt

@@ -59,31 +59,37 @@ PROFILES = {
 }
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
-seed: int = 0  # seed of data, initialisation and minibatch order
-data: str = "teacher"  # teacher (spec E1 toy: 200 × 20 Gaussian inputs, tanh teacher) | digits (sklearn digits)
-hidden: list[int] = [32, 32]  # hidden-layer widths
-steps: int = 6000  # full-batch gradient steps per (activation, λ) run
-lr: float = 0.05  # learning rate η of the main grid
-lambdas: list[float] = [0.0, 0.003, 0.01, 0.02, 0.03]  # weight-decay grid λ (coupled, PyTorch SGD convention)
-activations: list[str] = ["identity", "relu", "tanh", "leaky_relu", "gelu"]  # nonlinearities compared
-burn_in: int = 500  # steps skipped before fitting slopes
-fit_until: int = 4000  # last step of the slope fits (later, GD's O(η²) terms can dominate a tiny imbalance)
-log_every: int = 25  # steps between logged points
-momentum: float = 0.9  # heavy-ball β of the momentum variant
-momentum_lr: float = 0.01  # η of the momentum variant
-momentum_lambdas: list[float] = [0.001, 0.003]  # λ of the momentum variant
-momentum_steps: int = 6000  # steps of the momentum variant
-minibatch_size: int = 32  # batch size of the minibatch variant
-minibatch_lambda: float = 0.03  # λ of the minibatch variant
-minibatch_steps: int = 6000  # steps of the minibatch variant
-adamw_lr: float = 0.001  # η of the AdamW scope check
-adamw_lambda: float = 0.1  # decoupled λ of the AdamW scope check
-adamw_steps: int = 4000  # steps of the AdamW scope check
-conservation_lr: float = 0.001  # η of the conservation check (no decay)
-conservation_steps: int = 1000  # steps of the conservation check (no decay)
-device: str = "auto"  # auto | cpu | cuda
-cpu_threads: int = 1  # torch CPU threads; these small float64 nets run fastest on one
+profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
+seed: int = 0  # [0, inf) seed of data, initialisation and minibatch order
+data: str = "teacher"  # {teacher, digits} teacher: 200 × 20 Gaussian inputs, tanh teacher; digits: sklearn 8×8
+hidden: list[int] = [32, 32]  # [1, inf) hidden-layer widths
+steps: int = 6000  # [1, inf) full-batch gradient steps per (activation, λ) run
+lr: float = 0.05  # (0, inf) learning rate η of the main grid
+lambdas: list[float] = [0.0, 0.003, 0.01, 0.02, 0.03]  # [0, inf) weight-decay grid λ (coupled, PyTorch SGD convention)
+activations: list[str] = [  # {identity, relu, leaky_relu, tanh, gelu} nonlinearities compared
+    "identity",
+    "relu",
+    "tanh",
+    "leaky_relu",
+    "gelu",
+]
+burn_in: int = 500  # [0, inf) steps skipped before fitting slopes
+fit_until: int = 4000  # [1, inf) last step of the slope fits (later, GD's O(η²) terms can dominate a tiny imbalance)
+log_every: int = 25  # [1, inf) steps between logged points
+momentum: float = 0.9  # [0, 1) heavy-ball β of the momentum variant
+momentum_lr: float = 0.01  # (0, inf) η of the momentum variant
+momentum_lambdas: list[float] = [0.001, 0.003]  # [0, inf) λ of the momentum variant
+momentum_steps: int = 6000  # [1, inf) steps of the momentum variant
+minibatch_size: int = 32  # [1, inf) batch size of the minibatch variant
+minibatch_lambda: float = 0.03  # [0, inf) λ of the minibatch variant
+minibatch_steps: int = 6000  # [1, inf) steps of the minibatch variant
+adamw_lr: float = 0.001  # (0, inf) η of the AdamW scope check
+adamw_lambda: float = 0.1  # [0, inf) decoupled λ of the AdamW scope check
+adamw_steps: int = 4000  # [1, inf) steps of the AdamW scope check
+conservation_lr: float = 0.001  # (0, inf) η of the conservation check (no decay)
+conservation_steps: int = 1000  # [1, inf) steps of the conservation check (no decay)
+device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when visible)
+cpu_threads: int = 1  # [1, inf) torch CPU threads; these small float64 nets run fastest on one
 
 # %%
 from dataclasses import replace

@@ -42,15 +42,15 @@ PROFILES = {
 }
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
-seed: int = 0  # seed of the random twin, the null rotations and the sentence sample
+profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
+seed: int = 0  # [0, inf) seed of the random twin, the null rotations and the sentence sample
 model_path: str = ""  # empty: packaged MiniLM-L6; else a local folder or cached HF id (paper profile)
-null_draws: int = 20  # Haar rotations per head commutator null (MLP pairs use at most 4)
-n_sentences: int = 128  # real sentences for the CKA validation
-max_length: int = 64  # tokens per sentence
+null_draws: int = 20  # [1, inf) Haar rotations per head commutator null (MLP pairs use at most 4)
+n_sentences: int = 128  # [1, inf) real sentences for the CKA validation
+max_length: int = 64  # [1, inf) tokens per sentence
 fold_ln: bool = True  # fold LayerNorm gains into the read matrices
-heatmap_layer: int = 99  # layer whose H×H overlap matrices are drawn (clipped to the last layer)
-cpu_threads: int = 1  # torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
+heatmap_layer: int = 99  # [0, inf) layer whose H×H overlap matrices are drawn (clipped to the last layer)
+cpu_threads: int = 1  # [1, inf) torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
 
 # %%
 import time

@@ -65,31 +65,31 @@ PROFILES = {
 }
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
-seed: int = 0  # seed of data, initialisation and minibatches
-n_classes: int = 4  # mixture classes C
-dim: int = 32  # mixture input dimension
-n_per_class: int = 100  # mixture samples per class
-noise: float = 0.8  # mixture within-class standard deviation
-hidden: list[int] = [64, 64, 64]  # MLP hidden widths
-activations: list[str] = ["relu", "identity"]  # MLP activations
-lambdas: list[float] = [0.0, 0.001, 0.005]  # weight-decay grid λ (coupled)
-steps: int = 3000  # full-batch gradient steps per MLP run
-lr: float = 0.2  # learning rate of the MLP runs
-log_every: int = 250  # steps between logged points
+profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
+seed: int = 0  # [0, inf) seed of data, initialisation and minibatches
+n_classes: int = 4  # [2, inf) mixture classes C
+dim: int = 32  # [1, inf) mixture input dimension
+n_per_class: int = 100  # [1, inf) mixture samples per class
+noise: float = 0.8  # [0, inf) mixture within-class standard deviation
+hidden: list[int] = [64, 64, 64]  # [1, inf) MLP hidden widths
+activations: list[str] = ["relu", "identity"]  # {identity, relu, leaky_relu, tanh, gelu} MLP activations
+lambdas: list[float] = [0.0, 0.001, 0.005]  # [0, inf) weight-decay grid λ (coupled)
+steps: int = 3000  # [1, inf) full-batch gradient steps per MLP run
+lr: float = 0.2  # (0, inf) learning rate of the MLP runs
+log_every: int = 250  # [1, inf) steps between logged points
 digits: bool = True  # also train an MLP 64→128→128→128→10 on the bundled digits
-digits_steps: int = 1500  # full-batch steps of the digits MLP runs
-resnet_steps: int = 200  # SGD steps of the ResNet runs (0 skips them)
-resnet_samples: int = 400  # training images for the ResNet runs
-resnet_widths: list[int] = [8, 16]  # ResNet stage widths
-resnet_blocks: int = 1  # basic blocks per stage
-resnet_batch: int = 0  # ResNet minibatch size, 0 means full batch
-resnet_lr: float = 0.05  # ResNet learning rate
-resnet_momentum: float = 0.0  # ResNet heavy-ball momentum
-resnet_lambda: float = 0.005  # ResNet weight decay
+digits_steps: int = 1500  # [1, inf) full-batch steps of the digits MLP runs
+resnet_steps: int = 200  # [0, inf) SGD steps of the ResNet runs (0 skips them)
+resnet_samples: int = 400  # [1, inf) training images for the ResNet runs
+resnet_widths: list[int] = [8, 16]  # [1, inf) ResNet stage widths
+resnet_blocks: int = 1  # [1, inf) basic blocks per stage
+resnet_batch: int = 0  # [0, inf) ResNet minibatch size, 0 means full batch
+resnet_lr: float = 0.05  # (0, inf) ResNet learning rate
+resnet_momentum: float = 0.0  # [0, 1) ResNet heavy-ball momentum
+resnet_lambda: float = 0.005  # [0, inf) ResNet weight decay
 cifar_root: str = ""  # local folder holding cifar-10-batches-py (paper profile); empty uses the bundled digits
-device: str = "auto"  # auto | cpu | cuda
-cpu_threads: int = 1  # torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
+device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when visible)
+cpu_threads: int = 1  # [1, inf) torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
 
 # %%
 from dataclasses import replace

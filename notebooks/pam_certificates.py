@@ -65,21 +65,20 @@ PROFILES = {
 }
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
-seed: int = 0  # seed of data split, initialisation, probes, sketches and perturbations
-resnet_widths: list[int] = [16, 32]  # ResNet-mini stage widths (channels)
-resnet_blocks: int = 2  # BasicBlocks per stage
-resnet_epochs: int = 4  # Adam epochs on digits (16x16)
-gpt_layers: int = 2  # TinyGPT layers (2 factors each: attention and MLP sub-blocks)
-gpt_dim: int = 64  # TinyGPT width d
-gpt_steps: int = 300  # TinyGPT training steps (batch 16, context 32)
-n_probe: int = 32  # probe inputs for mode-J factors
-n_random: int = 20  # random block-sparse PAMs for the soundness / tightness tests
-n_draws: int = 200  # random perturbations per scale in the soundness test
-n_trained_cases: int = 8  # trained-model PAMs (with rho > 0) added to the soundness test
-label_draws: int = 32  # random perturbations per factor in the label flip-rate test (P11)
-k_max: int = 16  # cap on the dominant window
-device: str = "cpu"  # cpu (the JVP/VJP operators run where the model is; CPU is enough at this scale)
+profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
+seed: int = 0  # [0, inf) seed of data split, initialisation, probes, sketches and perturbations
+resnet_widths: list[int] = [16, 32]  # [1, inf) ResNet-mini stage widths (channels)
+resnet_blocks: int = 2  # [1, inf) BasicBlocks per stage
+resnet_epochs: int = 4  # [1, inf) Adam epochs on digits (16x16)
+gpt_layers: int = 2  # [1, inf) TinyGPT layers (2 factors each: attention and MLP sub-blocks)
+gpt_dim: int = 64  # [1, inf) TinyGPT width d
+gpt_steps: int = 300  # [1, inf) TinyGPT training steps (batch 16, context 32)
+n_probe: int = 32  # [1, inf) probe inputs for mode-J factors
+n_random: int = 20  # [1, inf) random block-sparse PAMs for the soundness / tightness tests
+n_draws: int = 200  # [1, inf) random perturbations per scale in the soundness test
+n_trained_cases: int = 8  # [0, inf) trained-model PAMs (with rho > 0) added to the soundness test
+label_draws: int = 32  # [1, inf) random perturbations per factor in the label flip-rate test (P11)
+k_max: int = 16  # [1, inf) cap on the dominant window
 
 # %%
 import matplotlib.pyplot as plt

@@ -59,29 +59,29 @@ PROFILES = {
 }
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
-seed: int = 0  # seed of data split, initialisation, probes and sketches
-scale: str = "small"  # small (train the small suite, cached) | paper (standard configs, random init or checkpoints)
+profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
+seed: int = 0  # [0, inf) seed of data split, initialisation, probes and sketches
+scale: str = "small"  # {small, paper} small: the small suite, cached; paper: standard configs (init or checkpoints)
 checkpoint_dir: str = ""  # folder with <kind>.pt state_dicts for the paper scale (empty: random init)
-models: list[str] = ["resnet", "vit", "gpt", "unet", "minilm"]  # backbones to analyse
-resnet_widths: list[int] = [16, 32]  # ResNet-mini stage widths (channels)
-resnet_blocks: int = 2  # BasicBlocks per stage
-resnet_epochs: int = 4  # Adam epochs on digits
-vit_dim: int = 64  # TinyViT width
-vit_depth: int = 4  # TinyViT blocks (2 factors each)
-vit_epochs: int = 4  # Adam epochs on digits
-gpt_layers: int = 2  # TinyGPT layers
-gpt_dim: int = 64  # TinyGPT width
-gpt_steps: int = 300  # TinyGPT training steps (batch 16, context 32)
-unet_widths: list[int] = [32, 64]  # TinyUNet widths at 16x16 and 8x8
-unet_steps: int = 400  # DDPM training steps (batch 64, 200 noise levels)
-timesteps: list[int] = [20, 100, 180]  # diffusion probe timesteps (0.1, 0.5, 0.9 of the 200 noise levels)
-n_probe: int = 16  # probe inputs per model (images, token windows, or sentences)
-minilm_modes: list[str] = ["S", "J"]  # MiniLM factor modes (J is the costly one: 384 JVPs per factor)
-minilm_pairs: int = 2  # MiniLM mode-J interfaces analysed (spread over depth)
-minilm_layers: int = 6  # MiniLM layers whose static (mode S) factors are analysed, from the bottom
-n_pairs: int = 0  # interfaces per chain of the small models, spread over depth (0 means all)
-k_max: int = 16  # cap on the dominant window
+models: list[str] = ["resnet", "vit", "gpt", "unet", "minilm"]  # {resnet, vit, gpt, unet, minilm} backbones to analyse
+resnet_widths: list[int] = [16, 32]  # [1, inf) ResNet-mini stage widths (channels)
+resnet_blocks: int = 2  # [1, inf) BasicBlocks per stage
+resnet_epochs: int = 4  # [1, inf) Adam epochs on digits
+vit_dim: int = 64  # [1, inf) TinyViT width
+vit_depth: int = 4  # [1, inf) TinyViT blocks (2 factors each)
+vit_epochs: int = 4  # [1, inf) Adam epochs on digits
+gpt_layers: int = 2  # [1, inf) TinyGPT layers
+gpt_dim: int = 64  # [1, inf) TinyGPT width
+gpt_steps: int = 300  # [1, inf) TinyGPT training steps (batch 16, context 32)
+unet_widths: list[int] = [32, 64]  # [1, inf) TinyUNet widths at 16x16 and 8x8
+unet_steps: int = 400  # [1, inf) DDPM training steps (batch 64, 200 noise levels)
+timesteps: list[int] = [20, 100, 180]  # [0, inf) diffusion probe timesteps (0.1, 0.5, 0.9 of the 200 noise levels)
+n_probe: int = 16  # [1, inf) probe inputs per model (images, token windows, or sentences)
+minilm_modes: list[str] = ["S", "J"]  # {S, J} MiniLM factor modes (J is the costly one: 384 JVPs per factor)
+minilm_pairs: int = 2  # [0, inf) MiniLM mode-J interfaces analysed (spread over depth)
+minilm_layers: int = 6  # [1, inf) MiniLM layers whose static (mode S) factors are analysed, from the bottom
+n_pairs: int = 0  # [0, inf) interfaces per chain of the small models, spread over depth (0 means all)
+k_max: int = 16  # [1, inf) cap on the dominant window
 
 # %%
 import matplotlib.pyplot as plt

@@ -63,28 +63,35 @@ PROFILES = {
 }
 
 # %% tags=["parameters"]
-profile: str = "default"  # smoke | default | paper (set by `lsa run --profile`)
-seed: int = 0  # seed of the calibration sample and of the synthetic layers
+profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
+seed: int = 0  # [0, inf) seed of the calibration sample and of the synthetic layers
 model: str = "small-gpt"  # small-gpt (shipped checkpoint) | HF id / local path (paper)
 wikitext_path: str = ""  # paper: WikiText-2 raw folder (perplexity set of the model set-up)
 c4_train_path: str = ""  # paper: C4 train shard 0 (.json.gz) for calibration
-seqlen: int = 0  # window length in tokens; 0 means the model context
-nsamples: int = 32  # calibration sequences
+seqlen: int = 0  # [0, inf) window length in tokens; 0 means the model context
+nsamples: int = 32  # [1, inf) calibration sequences
 pattern: str = "50%"  # sparsity pattern of the timing runs
-methods: list[str] = ["magnitude", "wanda", "sparsegpt", "ria", "cvr", "cvr+ec"]  # methods timed
-repeats: int = 3  # timing rounds (methods interleaved in each round); medians are reported
-layer_dims: list[int] = [128, 256, 512, 1024]  # widths of the single-layer scoring-cost sweep
-eval_windows: int = 200  # validation windows per ablation perplexity (0 for all)
-batch_size: int = 16  # windows per perplexity forward pass
+methods: list[str] = [  # {magnitude, wanda, sparsegpt, ria, cvr, cvr+ec} methods timed
+    "magnitude",
+    "wanda",
+    "sparsegpt",
+    "ria",
+    "cvr",
+    "cvr+ec",
+]
+repeats: int = 3  # [1, inf) timing rounds (methods interleaved in each round); medians are reported
+layer_dims: list[int] = [128, 256, 512, 1024]  # [1, inf) widths of the single-layer scoring-cost sweep
+eval_windows: int = 200  # [0, inf) validation windows per ablation perplexity (0 for all)
+batch_size: int = 16  # [1, inf) windows per perplexity forward pass
 ablation_patterns: list[str] = ["50%", "2:4"]  # patterns of the CVR / EC on-off ablation
 grid_gamma: list[float] = [0.0, 0.5, 1.0]  # CVR variance-calibration exponents γ
 grid_a: list[float] = [0.5, 1.0]  # CVR channel-energy exponents a
-grid_weight_terms: list[str] = ["abs", "relative"]  # CVR weight terms
-ec_modes: list[str] = ["mv", "diag", "exact", "ls", "ls_exact"]  # EC variants (after CVR)
-ec_granularities: list[str] = ["row", "layer"]  # EC granularities
-cpu_threads: int = 1  # torch CPU threads (1 is fastest on a shared 2-core machine; 0 keeps the torch default)
-dtype: str = "float32"  # model dtype for Hugging Face models
-device: str = "auto"  # auto | cpu | cuda
+grid_weight_terms: list[str] = ["abs", "relative"]  # {abs, relative} CVR weight terms
+ec_modes: list[str] = ["mv", "diag", "exact", "ls", "ls_exact"]  # {mv, diag, exact, ls, ls_exact} EC after CVR
+ec_granularities: list[str] = ["row", "layer"]  # {row, layer} EC granularities
+cpu_threads: int = 1  # [0, inf) torch CPU threads (1 is fastest on a shared 2-core machine; 0 keeps the torch default)
+dtype: str = "float32"  # {float32, float16, bfloat16} model dtype for Hugging Face models
+device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when visible)
 
 # %%
 import platform
