@@ -146,6 +146,9 @@ def render_archive_page(runs: list[ArchivedRun], root: Path = REPO_ROOT) -> str:
         "the [reproduction status](reproduction-status.md) of the runs this build executed. "
         "Rerun one yourself with `lsa run CHAPTER --profile paper` (see [rerun](rerun.md)).",
         "",
+        "A claim added to a chapter after its run was archived, whose metric the run did not record, is marked "
+        "*not measured*: the archived run says nothing about it, and it is never counted as a pass.",
+        "",
     ]
     if not runs:
         return "\n".join(lines + ["No run is archived yet.", ""])
@@ -170,7 +173,13 @@ def render_archive_page(runs: list[ArchivedRun], root: Path = REPO_ROOT) -> str:
                 "(the runner of that commit did not yet write it into `run.json`).",
                 "",
             ]
-        lines += claims_table(a.claims) + [""]
+        evidence = [c for c in a.claims if c.kind != "identity"]
+        identities = [c for c in a.claims if c.kind == "identity"]
+        lines += ["Claims (guarantees and findings), evaluated now with the current ledger:", ""]
+        lines += claims_table(evidence) + [""]
+        if identities:
+            lines += ["Consistency checks (identities; never evidence for a paper):", ""]
+            lines += claims_table(identities) + [""]
         for fig in sorted((a.path / "figures").glob("*.png")):
             lines += [
                 f"```{{figure}} {rel}/figures/{fig.name}",
