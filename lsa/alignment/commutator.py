@@ -1,9 +1,8 @@
-"""Weight-only commutator magnitude ``c_l = ‖[P_l, Q_l]‖_F / (‖P_l‖_F ‖Q_l‖_F)`` (spec §2.8).
+"""Weight-only commutator magnitude ``c_l = ‖[P_l, Q_l]‖_F / (‖P_l‖_F ‖Q_l‖_F)``.
 
 ``0 ≤ c_l ≤ √2`` (Böttcher–Wenzel); ``c_l = 0`` iff the read and write Grams share an eigenbasis (Level-3
 alignment up to ordering). Two exact algorithms: the direct ``n_l × n_l`` product and the fast formula that
-only forms ``n_{l±1}``-sized products, for wide hidden layers (transformer MLPs). Used by the
-ridge-alignment and commutator chapters and by ``lsa.diagnose``.
+only forms ``n_{l±1}``-sized products, for wide hidden layers (transformer MLPs).
 """
 
 from __future__ import annotations

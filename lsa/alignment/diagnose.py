@@ -7,8 +7,7 @@ rotation-null mean, sd and z-score, Level-2 (soft overlap, ``d_τ``) and Level-3
 scores and the stratum defects. Per transformer block additionally: OV and QK commutators per head (with
 z-scores), MLP-pair scores, within-layer head overlaps (Q, K, V read; O write), the cross-layer head
 write → read overlap, and the share of block ``l+1``'s read matrices (Q, K, V, MLP input) lying on block
-``l``'s MLP write subspace (spec §2.9, "MLP write subspace with next-layer reads"), each with its chance
-level. Spec ``lsa-flag-varieties.md`` §2, §3.5. Used by the head-overlap chapter.
+``l``'s MLP write subspace, each with its chance level.
 """
 
 from __future__ import annotations
@@ -60,28 +59,19 @@ ELEMENTWISE = (
 
 
 def conv_as_write(W) -> np.ndarray:
-    """Conv weight ``(C_out, C_in, kh, kw)`` → write matrix ``(C_out, C_in·kh·kw)`` (spec §2.10).
-
-    Used by the head_overlap and neural_collapse_levels chapters.
-    """
+    """Conv weight ``(C_out, C_in, kh, kw)`` → write matrix ``(C_out, C_in·kh·kw)``."""
     W = as_float64(W)
     return W.reshape(W.shape[0], -1) if W.ndim == 4 else W
 
 
 def conv_as_read(W) -> np.ndarray:
-    """Conv weight ``(C_out, C_in, kh, kw)`` → read matrix ``(C_out·kh·kw, C_in)`` (spec §2.10).
-
-    Used by the head_overlap and neural_collapse_levels chapters.
-    """
+    """Conv weight ``(C_out, C_in, kh, kw)`` → read matrix ``(C_out·kh·kw, C_in)``."""
     W = as_float64(W)
     return W.transpose(0, 2, 3, 1).reshape(-1, W.shape[1]) if W.ndim == 4 else W
 
 
 def weight_pairs(model) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
-    """``(name, kind, W_l, W_next)`` for MLPs, ResNets and Sequential stacks; raises on unmappable modules.
-
-    Used by the head_overlap and neural_collapse_levels chapters.
-    """
+    """``(name, kind, W_l, W_next)`` for MLPs, ResNets and Sequential stacks; raises on unmappable modules."""
     from lsa.models.mlp import MLP
     from lsa.models.resnet import ResNet
 
@@ -214,7 +204,7 @@ def mlp_write_read_energy(U_write, read) -> float:
 
     ``U_write`` (``d × k``, orthonormal) spans block ``l``'s MLP write subspace; ``read`` (``m × d``) is a
     read matrix of block ``l + 1`` (``W_Q``, ``W_K``, ``W_V`` or an MLP input). For a read matrix whose rows
-    are isotropic the share is ``k / d``. Used by ``lsa.diagnose`` (head-overlap chapter).
+    are isotropic the share is ``k / d``.
     """
     tot = float(np.sum(read**2))
     return float(np.sum((read @ U_write) ** 2)) / tot if tot > 0 else 0.0
@@ -274,8 +264,6 @@ def diagnose(
 ) -> pd.DataFrame:
     """Weight-only diagnostics of every adjacent pair of ``model``, as a tidy table.
 
-    Used by the head_overlap and neural_collapse_levels chapters.
-
     Parameters
     ----------
     model : torch.nn.Module
@@ -286,7 +274,7 @@ def diagnose(
     seed : int
         Seed of the null rotations.
     energy : float
-        Singular-energy threshold of the effective subspace size (spec §2.4).
+        Singular-energy threshold of the effective subspace size.
     fold_ln : bool
         Fold LayerNorm/RMSNorm gains into the transformer read matrices.
     heads : bool
@@ -384,7 +372,7 @@ def per_layer_summary(df: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``ov_comm``, ``qk_comm`` (mean over heads), ``ov_z``, ``qk_z`` (mean z over heads), ``mlp_comm``,
     ``mlp_z``, ``mlp_level2``, ``mlp_level2_chance``, ``mlp_level3``, ``overlap_q/k/v/o`` (within-layer
-    means) and ``chance``. Used by the head-overlap chapter.
+    means) and ``chance``.
     """
     out = {}
     for kind in ("ov", "qk"):

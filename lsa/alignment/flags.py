@@ -1,9 +1,9 @@
-"""Flags of a weight matrix and the intersection table of two flags (spec §2.5).
+"""Flags of a weight matrix and the intersection table of two flags.
 
 A flag of type ``r_1 < … < r_m`` is the nested sequence of top-``r_j`` singular subspaces. The relative
 position of the write flag of ``W_l`` and the read flag of ``W_{l+1}`` is the table
 ``d_ij = dim(F_i ∩ G_j)`` (numerically ``d_τ``); generic position gives ``max(0, r_i + r_j − n)``, identical
-flags give ``min(r_i, r_j)``. Used by the commutator chapter and ``lsa.diagnose``.
+flags give ``min(r_i, r_j)``.
 """
 
 from __future__ import annotations
@@ -17,19 +17,13 @@ ENERGY_LADDER = (0.5, 0.75, 0.9, 0.99)
 
 
 def flag_ladder(s, energies=ENERGY_LADDER) -> list[int]:
-    """Flag type from singular-energy cut-offs (spec U5): distinct effective ranks, increasing.
-
-    Used by the alignment_commutator chapter.
-    """
+    """Flag type from singular-energy cut-offs: distinct effective ranks, increasing."""
     dims = sorted({effective_rank(s, e) for e in energies})
     return [d for d in dims if d > 0]
 
 
 def dyadic_ladder(n: int) -> list[int]:
-    """The dyadic flag type ``1, 2, 4, … < n`` (spec §2.5).
-
-    Used by the alignment_commutator chapter.
-    """
+    """The dyadic flag type ``1, 2, 4, … < n``."""
     out, r = [], 1
     while r < n:
         out.append(r)
@@ -39,8 +33,6 @@ def dyadic_ladder(n: int) -> list[int]:
 
 def flag_intersection_table(W_l, W_next, ladder=None, tau: float = 1e-2) -> dict:
     """Intersection table of the write flag of ``W_l`` and the read flag of ``W_{l+1}``.
-
-    Used by the alignment_commutator chapter.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Weight-only attention diagnostics: per-head read/write subspaces, overlaps and commutators (spec §2.9).
+"""Weight-only attention diagnostics: per-head read/write subspaces, overlaps and commutators.
 
 Per head ``h`` (model width ``d``, head width ``d_h``): read subspaces ``row(W_Q^h)``, ``row(W_K^h)``,
 ``row(W_V^h)`` and write subspace ``col(W_O^h)`` in the residual stream ``R^d``. Overlap
@@ -8,8 +8,7 @@ MLP ``[W_outᵀ W_out, W_in W_inᵀ]`` in the ``4d`` hidden space.
 
 Layouts (math orientation ``out × in``): BERT (``nn.Linear``), GPT-2 (``Conv1D``, transposed, fused
 ``c_attn``) and LLaMA (``q/k/v/o_proj`` with grouped-query K/V heads, gated MLP). LayerNorm/RMSNorm gains
-``γ`` that feed a read matrix are folded in (``W diag(γ)``) when ``fold_ln=True``. Used by the head-overlap
-chapter and ``lsa.diagnose``.
+``γ`` that feed a read matrix are folded in (``W diag(γ)``) when ``fold_ln=True``.
 """
 
 from __future__ import annotations
@@ -25,10 +24,7 @@ KINDS = ("q", "k", "v", "o")
 
 @dataclass
 class BlockWeights:
-    """Float64 weights of one transformer block in ``out × in`` orientation (LN gains folded if asked).
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """Float64 weights of one transformer block in ``out × in`` orientation (LN gains folded if asked)."""
 
     index: int
     Wq: np.ndarray  # (H d_h, d)
@@ -79,10 +75,7 @@ def _fold(W, gain):
 
 
 def unwrap_transformer(model):
-    """The bare transformer inside a task wrapper (``GPT2LMHeadModel.transformer``, ``LlamaForCausalLM.model``…).
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """The bare transformer inside a task wrapper (``GPT2LMHeadModel.transformer``, ``LlamaForCausalLM.model``…)."""
     for attr in ("transformer", "model", "bert", "roberta"):
         inner = getattr(model, attr, None)
         if inner is not None and hasattr(inner, "named_modules") and inner is not model:
@@ -92,10 +85,7 @@ def unwrap_transformer(model):
 
 
 def transformer_layout(model) -> str | None:
-    """``"bert"``, ``"gpt2"``, ``"llama"`` or ``None`` when ``model`` is not one of these layouts.
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """``"bert"``, ``"gpt2"``, ``"llama"`` or ``None`` when ``model`` is not one of these layouts."""
     m = unwrap_transformer(model)
     if (
         hasattr(m, "encoder")
@@ -130,8 +120,6 @@ def _check_block(block, path: str, required: tuple[str, ...]):
 
 def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeights]]:
     """Extract every block's attention and MLP weights.
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
 
     Parameters
     ----------
@@ -255,10 +243,7 @@ def _orth(A) -> np.ndarray:
 
 
 def head_bases(block: BlockWeights, kind: str) -> list[np.ndarray]:
-    """Orthonormal bases (``d × d_h``) of each head's read (``q``, ``k``, ``v``) or write (``o``) subspace.
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """Orthonormal bases (``d × d_h``) of each head's read (``q``, ``k``, ``v``) or write (``o``) subspace."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     mats = [block.head(kind, h) for h in range(block.n_heads)]
@@ -266,10 +251,7 @@ def head_bases(block: BlockWeights, kind: str) -> list[np.ndarray]:
 
 
 def overlap_matrix(bases_a, bases_b=None, d_head: int | None = None) -> np.ndarray:
-    """Matrix of ``ov(S_h, S'_h') = ‖Q_hᵀ Q'_h'‖_F² / d_h`` between two lists of orthonormal bases.
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """Matrix of ``ov(S_h, S'_h') = ‖Q_hᵀ Q'_h'‖_F² / d_h`` between two lists of orthonormal bases."""
     bases_b = bases_a if bases_b is None else bases_b
     d_head = d_head or bases_a[0].shape[1]
     A, B = np.concatenate(bases_a, 1), np.concatenate(bases_b, 1)
@@ -281,35 +263,23 @@ def overlap_matrix(bases_a, bases_b=None, d_head: int | None = None) -> np.ndarr
 
 
 def mean_offdiag(M) -> float:
-    """Mean of the off-diagonal entries of a square matrix (within-layer head-pair average).
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """Mean of the off-diagonal entries of a square matrix (within-layer head-pair average)."""
     M = np.asarray(M)
     return float(M[~np.eye(len(M), dtype=bool)].mean()) if len(M) > 1 else float("nan")
 
 
 def layer_head_bases(block: BlockWeights) -> dict[str, list[np.ndarray]]:
-    """:func:`head_bases` of every kind (``q``, ``k``, ``v``, ``o``) of one block.
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """:func:`head_bases` of every kind (``q``, ``k``, ``v``, ``o``) of one block."""
     return {k: head_bases(block, k) for k in KINDS}
 
 
 def within_overlaps(bases: dict, d_head: int) -> dict[str, np.ndarray]:
-    """``H × H`` head-overlap matrix of each kind within one block (bases from :func:`layer_head_bases`).
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """``H × H`` head-overlap matrix of each kind within one block (bases from :func:`layer_head_bases`)."""
     return {k: overlap_matrix(bases[k], d_head=d_head) for k in KINDS}
 
 
 def cross_overlap_means(bases_l: dict, bases_next: dict, d_head: int) -> dict[str, float]:
-    """Mean ``ov(O_h(l), kind_h'(l+1))`` of block ``l``'s head writes with block ``l+1``'s Q, K, V reads.
-
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-    """
+    """Mean ``ov(O_h(l), kind_h'(l+1))`` of block ``l``'s head writes with block ``l+1``'s Q, K, V reads."""
     return {k: float(overlap_matrix(bases_l["o"], bases_next[k], d_head).mean()) for k in ("q", "k", "v")}
 
 
@@ -322,8 +292,6 @@ def head_overlaps(blocks: list[BlockWeights]) -> dict:
         ``within[kind]``: list over layers of ``H × H`` matrices; ``within_mean[kind]``: list of their
         off-diagonal means; ``cross_mean[kind]``: list over ``l`` of mean ``ov(O_h(l), kind_h'(l+1))``;
         ``chance``: ``d_h / d``.
-
-    Used by the head-overlap chapter (claim C21).
     """
     bases = [layer_head_bases(blk) for blk in blocks]
     per_layer = [within_overlaps(b, blk.d_head) for b, blk in zip(bases, blocks)]
@@ -340,8 +308,6 @@ def head_overlaps(blocks: list[BlockWeights]) -> dict:
 def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """Per-head adjacent pairs ``(W_l, W_next)`` for :func:`~lsa.alignment.commutator.commutator_magnitude`.
 
-    Used by the head_overlap chapter and ``lsa.diagnose``.
-
     OV: ``(W_V^h, W_O^h)`` (hidden space = head space); QK: ``(W_Q^h, W_K^hᵀ)`` so that
     ``P = W_K^h W_K^hᵀ`` and ``Q = W_Q^h W_Q^hᵀ``.
     """
@@ -354,8 +320,7 @@ def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarra
 def load_local_transformer(name_or_path: str):
     """Load a ``transformers`` model and tokenizer from a local folder or the local HF cache (never downloads).
 
-    Used by the ``paper`` profile of the head-overlap chapter for GPT-2 / BERT / LLaMA checkpoints a user
-    already has on disk. Raises ``OSError`` naming the model when it is not available offline.
+    Raises ``OSError`` naming the model when it is not available offline.
     """
     import os
 

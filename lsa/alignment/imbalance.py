@@ -1,8 +1,4 @@
-"""Imbalance ``Δ_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ`` of an adjacent pair and its diagonal / off-diagonal split.
-
-Spec ``lsa-flag-varieties.md`` §2.1, §2.6, §3.2–3.3. Used by the ridge-alignment chapter and by
-``lsa.diagnose``.
-"""
+"""Imbalance ``Δ_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ`` of an adjacent pair and its diagonal / off-diagonal split."""
 
 from __future__ import annotations
 
@@ -28,7 +24,7 @@ def grams(W_l, W_next) -> tuple[np.ndarray, np.ndarray]:
 
 
 def imbalance(W_l, W_next) -> np.ndarray:
-    """The imbalance matrix ``Δ_l = P_l − Q_l`` (minus the moment map of spec §2.6)."""
+    """The imbalance matrix ``Δ_l = P_l − Q_l`` (minus the moment map of the hidden-layer symmetry)."""
     P, Q = grams(W_l, W_next)
     return P - Q
 
@@ -43,7 +39,7 @@ def imbalance_norms(W_l, W_next) -> dict[str, float]:
         ``relative`` = ‖Δ‖_F / (‖P‖_F + ‖Q‖_F) ∈ [0, 1].
 
     For ReLU nets the diagonal decays at exactly the weight-decay rate while the off-diagonal part is
-    driven by the commutator (spec §3.3; claim C9).
+    driven by the commutator.
     """
     P, Q = grams(W_l, W_next)
     D = P - Q

@@ -1,11 +1,10 @@
 """Reparameterisation symmetry of an adjacent pair, GL-invariants, balanced factorisation and norm descent.
 
-Spec ``lsa-flag-varieties.md`` §2.2, §2.6 and §3.1 (T1a–T1b): under ``(W_l, W_{l+1}) → (g W_l, W_{l+1} g⁻¹)``
+Under ``(W_l, W_{l+1}) → (g W_l, W_{l+1} g⁻¹)``
 the intersection dimension ``dim(im W_l ∩ ker W_{l+1})`` and ``rank(W_{l+1} W_l)`` are exact invariants for
 every ``g ∈ GL(n_l)``, while principal angles between ``im W_l`` and ``row W_{l+1}`` survive only ``O(n_l)``.
 On a closed orbit the minimum-norm point is balanced; the global minimum over all factorisations of
-``M = W_{l+1} W_l`` is the nuclear-norm factorisation with squared norm ``2‖M‖_*``. Used by the commutator
-chapter (claims C1, C2).
+``M = W_{l+1} W_l`` is the nuclear-norm factorisation with squared norm ``2‖M‖_*``.
 """
 
 from __future__ import annotations
@@ -17,10 +16,7 @@ from lsa.linalg import as_float64, orthonormal_basis, principal_angles, random_o
 
 
 def random_gl(n: int, rng: np.random.Generator, cond: float = 10.0) -> np.ndarray:
-    """Random ``g ∈ GL(n)`` with condition number ``cond``: ``O_1 diag(s) O_2``, ``s`` log-spaced in ``[1, cond]``.
-
-    Used by the alignment_commutator chapter.
-    """
+    """Random ``g ∈ GL(n)`` with condition number ``cond``: ``O_1 diag(s) O_2``, ``s`` log-spaced in ``[1, cond]``."""
     if n < 1 or cond < 1:
         raise ValueError(f"need n >= 1 and cond >= 1, got n={n}, cond={cond}")
     s = np.exp(rng.uniform(0, np.log(cond), n))
@@ -29,10 +25,7 @@ def random_gl(n: int, rng: np.random.Generator, cond: float = 10.0) -> np.ndarra
 
 
 def reparameterise(W_l, W_next, g):
-    """Apply the hidden-layer symmetry: ``(g W_l, W_{l+1} g⁻¹)``; the product ``W_{l+1} W_l`` is unchanged.
-
-    Used by the alignment_commutator chapter.
-    """
+    """Apply the hidden-layer symmetry: ``(g W_l, W_{l+1} g⁻¹)``; the product ``W_{l+1} W_l`` is unchanged."""
     W_l, W_next, g = as_float64(W_l), as_float64(W_next), as_float64(g)
     if g.shape != (W_l.shape[0], W_l.shape[0]) or W_next.shape[1] != W_l.shape[0]:
         raise ValueError(
@@ -42,18 +35,13 @@ def reparameterise(W_l, W_next, g):
 
 
 def numerical_rank(A, rtol: float = 1e-9) -> int:
-    """Number of singular values above ``rtol · σ_max``.
-
-    Used by the alignment_commutator chapter.
-    """
+    """Number of singular values above ``rtol · σ_max``."""
     s = np.linalg.svd(as_float64(A), compute_uv=False)
     return int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0
 
 
 def gl_invariants(W_l, W_next, rtol: float = 1e-9) -> dict[str, int]:
-    """GL(n_l)-invariant integers of a pair (spec §2.6).
-
-    Used by the alignment_commutator chapter.
+    """GL(n_l)-invariant integers of a pair.
 
     Returns
     -------
@@ -82,18 +70,13 @@ def gl_invariants(W_l, W_next, rtol: float = 1e-9) -> dict[str, int]:
 
 
 def im_row_angles(W_l, W_next, rtol: float = 1e-9) -> np.ndarray:
-    """Principal angles (radians, ascending) between ``im W_l`` and ``row W_{l+1}`` (exact numerical ranks).
-
-    Used by the alignment_commutator chapter.
-    """
+    """Principal angles (radians, ascending) between ``im W_l`` and ``row W_{l+1}`` (exact numerical ranks)."""
     W_l, W_next = as_float64(W_l), as_float64(W_next)
     return principal_angles(orthonormal_basis(W_l, rtol), orthonormal_basis(W_next.T, rtol))
 
 
 def balanced_factorisation(M, n_hidden: int, rng: np.random.Generator | None = None, rtol: float = 1e-12):
-    """Minimum-norm factorisation ``M = W_{l+1} W_l`` through an ``n_hidden``-dimensional space (spec §3.1 T1b).
-
-    Used by the alignment_commutator chapter.
+    """Minimum-norm factorisation ``M = W_{l+1} W_l`` through an ``n_hidden``-dimensional space.
 
     With ``M = A Σ Bᵀ`` (rank ``r``) and any orthonormal ``U ∈ R^{n_hidden × r}``:
     ``W_l = U Σ^{1/2} Bᵀ``, ``W_{l+1} = A Σ^{1/2} Uᵀ``. The pair is balanced and
@@ -132,8 +115,6 @@ def norm_descent(W_l, W_next, steps: int = 500, lr: float = 0.25, tol: float = 1
     -------
     dict
         ``W_l``, ``W_next`` (final pair), ``norms`` (squared norm per step) and ``imbalance`` (‖Δ‖_F per step).
-
-    Used by the commutator chapter (claim C2).
     """
     W_l, W_next = as_float64(W_l).copy(), as_float64(W_next).copy()
     norms, imb = [], []

@@ -1,4 +1,4 @@
-"""Level-2 (subspace) and Level-3 (basis) alignment scores of an adjacent pair (spec §2.4, §2.6, §2.7).
+"""Level-2 (subspace) and Level-3 (basis) alignment scores of an adjacent pair.
 
 For the pair ``(W_l, W_{l+1})`` the write subspace is the top-``k`` left singular subspace of ``W_l`` and the
 read subspace the top-``k'`` right singular subspace of ``W_{l+1}``, both in ``R^{n_l}``.
@@ -7,8 +7,6 @@ read subspace the top-``k'`` right singular subspace of ``W_{l+1}``, both in ``R
 * Level 3 (basis): order-matched ``mean_i |<u_i, v_i>|`` and the order-free Hungarian-matched mean
   (robust to near-degenerate singular values that swap order).
 * Defects of the polystable stratum ``a_l = k − d_τ`` (written, not read) and ``b_l = k' − d_τ``.
-
-Used by the commutator and neural-collapse chapters and by ``lsa.diagnose``.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from lsa.linalg import (
     generic_intersection_dim,
     intersection_dim,
     soft_overlap,
+    top_subspace,
 )
 
 TAUS = (1e-1, 1e-2, 1e-3)
@@ -43,8 +42,6 @@ def basis_scores(U, V) -> dict[str, float]:
     dict
         ``matched`` = mean ``|<u_i, v_i>|``; ``hungarian`` = mean of ``|<u_i, v_{π(i)}>|`` under the
         assignment ``π`` maximising the sum; ``per_direction`` = the order-matched values.
-
-    Used by the commutator and neural-collapse chapters (Level-3 scores).
     """
     U, V = as_float64(U), as_float64(V)
     if U.ndim != 2 or V.ndim != 2 or U.shape[0] != V.shape[0]:
@@ -59,10 +56,7 @@ def basis_scores(U, V) -> dict[str, float]:
 
 
 def pair_subspaces(W_l, W_next):
-    """SVD factors of an adjacent pair: ``(U, s_l)`` left of ``W_l`` and ``(V, s_next)`` right of ``W_{l+1}``.
-
-    Used by the alignment_commutator and neural_collapse_levels chapters and ``lsa.diagnose``.
-    """
+    """SVD factors of an adjacent pair: ``(U, s_l)`` left of ``W_l`` and ``(V, s_next)`` right of ``W_{l+1}``."""
     W_l, W_next = as_float64(W_l), as_float64(W_next)
     if W_l.ndim != 2 or W_next.ndim != 2 or W_next.shape[1] != W_l.shape[0]:
         raise ValueError(
@@ -98,7 +92,7 @@ def level_scores_from_bases(U, s_l, V, s_next, n: int, k: int | None = None, ene
     for tau in taus:
         d = intersection_dim(Uk, Vk, tau)
         out[f"level2_dim_tau{tau:g}"] = d
-    d_wr = intersection_dim(U[:, :k_w], V[:, :k_r], 1e-2)  # defects a_l, b_l of §2.6 at effective ranks
+    d_wr = intersection_dim(U[:, :k_w], V[:, :k_r], 1e-2)  # stratum defects a_l, b_l at effective ranks
     out["defect_written_not_read"] = k_w - d_wr
     out["defect_read_not_written"] = k_r - d_wr
     b = basis_scores(Uk, Vk)
@@ -118,11 +112,11 @@ def level_scores(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TA
     k : int, optional
         Common subspace dimension; default the smaller of the two effective ranks at ``energy``.
     energy : float
-        Singular-energy threshold of the effective ranks (spec §2.4: 0.9; 0.99 also reported).
+        Singular-energy threshold of the effective ranks.
     taus : sequence of float
         Tolerances of the numerical intersection dimension ``d_τ`` (``cos θ ≥ 1 − τ``).
     commutator : bool
-        Also return the weight-only commutator magnitude ``c_l`` (spec §2.8).
+        Also return the weight-only commutator magnitude ``c_l``.
 
     Returns
     -------
@@ -130,8 +124,6 @@ def level_scores(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TA
         ``level2_soft`` (``s̄``), ``level2_chance`` (``k/n``), ``level2_dim_tau<τ>``, ``generic_dim``,
         ``level3_matched``, ``level3_hungarian``, ``k``, ``k_write``, ``k_read``, ``n``, the defects and
         ``commutator``.
-
-    Used by the commutator chapter (claims C14, C15), the neural-collapse chapter and ``lsa.diagnose``.
     """
     U, s_l, V, s_n = pair_subspaces(W_l, W_next)
     out = level_scores_from_bases(U, s_l, V, s_n, n=U.shape[0], k=k, energy=energy, taus=taus)
@@ -144,7 +136,7 @@ def overlap_scores(C_full, s_l, s_next, n: int, k: int | None = None, energy: fl
     """Level-2/3 scores from the overlap matrix ``C_full = U_{k_w}ᵀ V_{k_r}`` of the ordered singular bases.
 
     Same outputs as :func:`level_scores_from_bases` (cosines of principal angles from the singular
-    values of ``C``; accurate for ``τ ≥ 1e-6``). Used by :func:`level_scores_gram` and ``lsa.diagnose``.
+    values of ``C``; accurate for ``τ ≥ 1e-6``).
     """
     k_w, k_r = effective_rank(s_l, energy), effective_rank(s_next, energy)
     k = min(k_w, k_r) if k is None else int(k)
@@ -173,8 +165,6 @@ def overlap_scores(C_full, s_l, s_next, n: int, k: int | None = None, energy: fl
 def gram_factors(W_l, W_next, S_eig=None) -> dict:
     """Outer-space Grams ``R = W_lᵀW_l``, ``S = W_{l+1}W_{l+1}ᵀ``, product ``M = W_{l+1}W_l`` and their eigen-factors.
 
-    Used by the alignment_commutator and neural_collapse_levels chapters and ``lsa.diagnose``.
-
     For a wide hidden layer (``n_l`` > both outer widths) every pair quantity follows from these small
     matrices: singular values ``s = √eig``, and ``U_wᵀ V_r = diag(1/s_l) V_Rᵀ Mᵀ U_S diag(1/s_next)``.
     ``S_eig = (S, w, U)``, the Gram ``S`` with its eigenvalues and eigenvectors in descending order, skips
@@ -191,7 +181,7 @@ def gram_factors(W_l, W_next, S_eig=None) -> dict:
 
 
 def outer_gram_eig(A):
-    """``S = A Aᵀ`` with its eigenvalues (descending, clipped at 0) and eigenvectors. Used by :func:`gram_factors`."""
+    """``S = A Aᵀ`` with its eigenvalues (descending, clipped at 0) and eigenvectors."""
     S = A @ A.T
     w, U = np.linalg.eigh(S)
     return S, w[::-1].clip(0), U[:, ::-1]
@@ -199,8 +189,6 @@ def outer_gram_eig(A):
 
 def level_scores_gram(W_l, W_next, k: int | None = None, energy: float = 0.9, taus=TAUS, factors=None) -> dict:
     """:func:`level_scores` for wide hidden layers without any ``n_l``-sized SVD (transformer MLPs).
-
-    Used by the alignment_commutator and neural_collapse_levels chapters and ``lsa.diagnose``.
 
     Singular vectors come from the eigen-decompositions of the small outer Grams; directions whose
     singular value is below ``1e-8 · s_max`` are dropped. Includes ``commutator`` (fast formula).
@@ -217,3 +205,20 @@ def level_scores_gram(W_l, W_next, k: int | None = None, energy: float = 0.9, ta
     sq = 2.0 * (np.sum((S @ M) * (M @ R)) - np.linalg.norm(M @ M.T) ** 2)
     out["commutator"] = float(np.sqrt(max(sq, 0.0)) / (np.linalg.norm(S) * np.linalg.norm(R)))
     return out
+
+
+def sin_theta_norm(W_l, W_next, k: int) -> float:
+    """``‖sin Θ‖_F`` between the top-``k`` write subspace of ``W_l`` and the top-``k`` read subspace of ``W_{l+1}``.
+
+    Computed as ``‖(I − U Uᵀ) V‖_F`` (``U``, ``V`` orthonormal ``n_l × k``), which stays accurate for tiny angles
+    where ``sqrt(k − ‖Uᵀ V‖_F²)`` loses every digit. By a Davis–Kahan argument it is at most ``‖Δ_l‖_F / δ_k``
+    (``δ_k`` the eigengap of the write Gram at ``k``), so once the gap is stable it decays at the imbalance's rate.
+    """
+    W_l, W_next = as_float64(W_l), as_float64(W_next)
+    if W_next.shape[1] != W_l.shape[0]:
+        raise ValueError(f"W_next reads {W_next.shape[1]} dims but W_l writes {W_l.shape[0]}: not an adjacent pair")
+    if not 1 <= k <= min(W_l.shape[0], W_l.shape[1], W_next.shape[0]):
+        raise ValueError(f"k must lie in [1, {min(W_l.shape[0], W_l.shape[1], W_next.shape[0])}], got {k}")
+    U, _ = top_subspace(W_l, "left", k=k)
+    V, _ = top_subspace(W_next, "right", k=k)
+    return float(np.linalg.norm(V - U @ (U.T @ V)))

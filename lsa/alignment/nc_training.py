@@ -1,8 +1,8 @@
-"""Neural-collapse runs: NC1–NC4 and Level-2/3 scores logged against training time (spec §3.4, §4.2 E3–E4).
+"""Neural-collapse runs: NC1–NC4 and Level-2/3 scores logged against training time.
 
-MLPs are trained by :func:`lsa.alignment.training.train_mlp` (cross-entropy) with :func:`nc_callback`;
+MLPs are trained by :func:`lsa.alignment.training.train_mlp_grid` (cross-entropy) with :func:`nc_callback`;
 ResNets (with or without BatchNorm) by :func:`train_classifier`, a plain SGD loop with coupled weight decay,
-optional momentum and minibatches, for any ``nn.Module`` classifier. Used by the neural-collapse chapter.
+optional momentum and minibatches, for any ``nn.Module`` classifier.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from lsa.device import device as pick_device
 @dataclass
 class ClassifierConfig:
     """Knobs of :func:`train_classifier`.
-
-    Used by the neural_collapse_levels chapter.
 
     Attributes
     ----------
@@ -66,28 +64,20 @@ class ClassifierConfig:
 
 
 def mlp_features(model, X):
-    """Penultimate activations and the classifier ``(W, b)`` of an :class:`lsa.models.mlp.MLP`.
-
-    Used by the neural_collapse_levels chapter.
-    """
+    """Penultimate activations and the classifier ``(W, b)`` of an :class:`lsa.models.mlp.MLP`."""
     _, hidden = model(X, return_hidden=True)
     last = model.layers[-1]
     return hidden[-1], last.weight, last.bias
 
 
 def resnet_features(model, X):
-    """Pooled penultimate features and the ``fc`` classifier of an :class:`lsa.models.resnet.ResNet`.
-
-    Used by the neural_collapse_levels chapter.
-    """
+    """Pooled penultimate features and the ``fc`` classifier of an :class:`lsa.models.resnet.ResNet`."""
     return model.features(X), model.fc.weight, model.fc.bias
 
 
 @torch.no_grad()
 def nc_snapshot(model, X, y, features: Callable, pairs: bool = True, max_samples: int | None = None) -> dict:
     """NC1–NC4, Level-2/3 NC scores and, per adjacent weight pair, Level-2/3 scores and commutator.
-
-    Used by the neural_collapse_levels chapter.
 
     Columns per pair ``i``: ``level2_<i>``, ``level3_<i>`` (Hungarian) and ``comm_<i>``.
     """
@@ -110,10 +100,7 @@ def nc_snapshot(model, X, y, features: Callable, pairs: bool = True, max_samples
 
 
 def nc_callback(X, y, features: Callable = mlp_features, max_samples: int | None = None) -> Callable:
-    """``callback(step, model)`` for :func:`lsa.alignment.training.train_mlp` that logs :func:`nc_snapshot`.
-
-    Used by the neural_collapse_levels chapter.
-    """
+    """``callback(step, model)`` for :func:`lsa.alignment.training.train_mlp` that logs :func:`nc_snapshot`."""
     return lambda step, model: nc_snapshot(
         model, X.to(next(model.parameters()).device), y, features, max_samples=max_samples
     )
@@ -123,8 +110,6 @@ def train_classifier(
     model: nn.Module, X, y, config: ClassifierConfig, features: Callable = resnet_features, max_eval: int | None = 2000
 ):
     """Train ``model`` with softmax cross-entropy and log NC metrics and pair scores.
-
-    Used by the neural_collapse_levels chapter.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Neural Collapse NC1–NC4 (Papyan, Han, Donoho 2020, arXiv:2008.08186) and Level-2/3 NC scores.
 
-Spec ``lsa-flag-varieties.md`` §3.4. Features ``h_{c,i}`` at one layer, class means ``μ_c``, global mean
+Features ``h_{c,i}`` at one layer, class means ``μ_c``, global mean
 ``μ_G`` (mean of the class means, as in Papyan et al. for balanced classes; here the mean of class means
 for any class sizes), ``M̃ = [μ_c − μ_G]``:
 
@@ -10,8 +10,6 @@ for any class sizes), ``M̃ = [μ_c − μ_G]``:
 * NC3 ``= ‖Wᵀ/‖W‖_F − M̃/‖M̃‖_F‖_F²``;
 * NC4 = fraction of samples whose classifier decision differs from the nearest class mean.
 * Level 2 (NC): ``s̄(row W, col M̃)`` with ``k = C − 1``; Level 3 (NC): ``mean_c cos(w_c, μ̃_c)``.
-
-Used by the neural-collapse chapter (claims C17, C18).
 """
 
 from __future__ import annotations
@@ -23,8 +21,6 @@ from lsa.linalg import as_float64, soft_overlap, top_subspace
 
 def nc_metrics(H, y, W, b=None) -> dict[str, float]:
     """NC1–NC4 and the Level-2/3 NC scores of one layer's features.
-
-    Used by the neural_collapse_levels chapter.
 
     Parameters
     ----------

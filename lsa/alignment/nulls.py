@@ -1,12 +1,11 @@
-"""Rotation null of the commutator magnitude and z-scores (spec §2.8, "null baselines").
+"""Rotation null of the commutator magnitude and z-scores.
 
 The rotation null replaces ``W_l`` by ``O W_l`` with Haar-random ``O ∈ O(n_l)``: both Gram spectra are kept
 and only the relative orientation of read and write sides is randomised. Only the spectra and the
 ``r_read × r_write`` block ``C = V_Pᵀ O U_Q`` of a Haar matrix matter:
 ``‖[P, OQOᵀ]‖_F² = 2 (Σ_ij p_i² q_j² C_ij² − tr((D_p C D_q Cᵀ)²))``. ``C`` is sampled exactly without any
 ``n_l × n_l`` matrix: ``C = G_top L⁻ᵀ`` with ``L Lᵀ = G_topᵀ G_top + Wishart(n_l − r_read)`` (Bartlett), which is
-the top block of the Q factor of a Gaussian ``n_l × r_write`` matrix. Used by the commutator and
-head-overlap chapters and by ``lsa.diagnose``.
+the top block of the Q factor of a Gaussian ``n_l × r_write`` matrix.
 """
 
 from __future__ import annotations
@@ -18,10 +17,7 @@ from lsa.linalg import as_float64
 
 
 def gram_spectra(W_l, W_next, rtol: float = 1e-12):
-    """Nonzero eigenvalues of ``P = W_{l+1}ᵀW_{l+1}`` and ``Q = W_l W_lᵀ`` (squared singular values).
-
-    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
-    """
+    """Nonzero eigenvalues of ``P = W_{l+1}ᵀW_{l+1}`` and ``Q = W_l W_lᵀ`` (squared singular values)."""
     W_l, W_next = as_float64(W_l), as_float64(W_next)
     if W_l.ndim != 2 or W_next.ndim != 2 or W_next.shape[1] != W_l.shape[0]:
         raise ValueError(f"need adjacent 2-D weights, got {W_l.shape} and {W_next.shape}")
@@ -40,8 +36,6 @@ def _bartlett(m: int, r: int, rng) -> np.ndarray:
 def haar_block(n: int, r1: int, r2: int, rng, dtype=np.float64) -> np.ndarray:
     """The top-left ``r1 × r2`` block of a Haar-random ``n × n`` orthogonal matrix, in ``O(r³)`` work.
 
-    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
-
     ``dtype=np.float32`` halves the cost for Monte-Carlo nulls of wide layers (the null is a sampling
     estimate; its Monte-Carlo error dwarfs float32 rounding).
     """
@@ -57,10 +51,7 @@ def haar_block(n: int, r1: int, r2: int, rng, dtype=np.float64) -> np.ndarray:
 
 
 def commutator_from_spectra(p, q, C) -> float:
-    """Normalised ``‖[P, OQOᵀ]‖_F / (‖P‖_F ‖Q‖_F)`` given the spectra and the block ``C = V_Pᵀ O U_Q``.
-
-    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
-    """
+    """Normalised ``‖[P, OQOᵀ]‖_F / (‖P‖_F ‖Q‖_F)`` given the spectra and the block ``C = V_Pᵀ O U_Q``."""
     p, q = np.asarray(p, dtype=C.dtype), np.asarray(q, dtype=C.dtype)
     X = (p[:, None] * C) * q[None, :] @ C.T  # D_p C D_q Cᵀ
     t1 = float(np.sum((p[:, None] ** 2) * (C**2) * (q[None, :] ** 2)))
@@ -77,7 +68,7 @@ def rotation_null(W_l, W_next, n_draws: int = 100, seed: int = 0) -> dict:
     W_l, W_next : array_like
         Adjacent weights in ``nn.Linear`` orientation.
     n_draws : int
-        Number of Haar rotations (spec default 100).
+        Number of Haar rotations.
     seed : int
         Seed of the rotations.
 
@@ -85,8 +76,6 @@ def rotation_null(W_l, W_next, n_draws: int = 100, seed: int = 0) -> dict:
     -------
     dict
         ``mean``, ``sd`` and ``values`` (array of the ``n_draws`` null commutators).
-
-    Used by the commutator chapter (C13 z-scores), the head-overlap chapter and ``lsa.diagnose``.
     """
     if n_draws < 2:
         raise ValueError(f"n_draws must be at least 2 to estimate a spread, got {n_draws}")
@@ -113,10 +102,7 @@ def rotation_null_spectra(p, q, n: int, n_draws: int = 100, seed: int = 0, dtype
 
 
 def rotation_null_direct(W_l, W_next, n_draws: int = 100, seed: int = 0) -> np.ndarray:
-    """Reference implementation: explicit Haar ``O ∈ O(n_l)`` and the direct commutator (tests only; O(n³)).
-
-    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
-    """
+    """Reference implementation: explicit Haar ``O ∈ O(n_l)`` and the direct commutator (tests only; O(n³))."""
     from lsa.alignment.commutator import commutator_direct
     from lsa.linalg import random_orthogonal
 
@@ -126,18 +112,13 @@ def rotation_null_direct(W_l, W_next, n_draws: int = 100, seed: int = 0) -> np.n
 
 
 def zscore(value: float, null: dict) -> float:
-    """``(value − mean) / sd`` of a null from :func:`rotation_null` (``nan`` when the null has no spread).
-
-    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
-    """
+    """``(value − mean) / sd`` of a null from :func:`rotation_null` (``nan`` when the null has no spread)."""
     sd = null["sd"]
     return float((value - null["mean"]) / sd) if sd > 0 else float("nan")
 
 
 def rotation_null_many(spectra, n: int, n_draws: int = 100, seed: int = 0) -> list[dict]:
     """Rotation nulls of many small pairs sharing the hidden width ``n`` (e.g. every head of a layer).
-
-    Used by the alignment_commutator and head_overlap chapters and ``lsa.diagnose``.
 
     The same batch of Haar rotations (batched QR) serves every pair, so the cost is one ``n × n`` QR per
     draw. ``spectra`` is a list of ``(p, q)`` Gram spectra (from :func:`gram_spectra`).

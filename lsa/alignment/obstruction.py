@@ -1,12 +1,10 @@
-"""The commutator-obstruction experiment (spec §3.3, §4.2 E2) and the numerical checks of §2.8 / §3.1.
+"""The commutator-obstruction experiment and the exact-maths checks of the commutator and the polystable stratum.
 
-* :func:`activation_grid` trains the E1 toy MLP per activation and weight decay (one batched computation,
+* :func:`activation_grid` trains the toy-regression MLP per activation and weight decay (one batched computation,
   :func:`lsa.alignment.training.train_mlp_grid`) and collects, for one adjacent pair, the final commutator with
   its rotation-null z-score, Level-2/3 scores, flag table and the diagonal / off-diagonal imbalance slopes.
 * :func:`invariance_trials` (claim C1), :func:`factorisation_checks` (C2) and :func:`commutator_agreement`
   (C19, C20) are the exact-maths checks.
-
-Used by the commutator chapter.
 """
 
 from __future__ import annotations
@@ -37,8 +35,6 @@ from lsa.linalg import random_orthogonal
 
 def invariance_trials(n_trials: int = 20, n: int = 16, seed: int = 0, cond: float = 20.0) -> pd.DataFrame:
     """Random low-rank pairs moved by random ``g ∈ GL(n)`` and ``O ∈ O(n)`` (claim C1).
-
-    Used by the alignment_commutator chapter.
 
     Returns
     -------
@@ -71,8 +67,6 @@ def invariance_trials(n_trials: int = 20, n: int = 16, seed: int = 0, cond: floa
 
 def factorisation_checks(n_trials: int = 10, seed: int = 0, descent_steps: int = 3000) -> dict:
     """Balanced (nuclear-norm) factorisation and norm descent on closed orbits (claim C2).
-
-    Used by the alignment_commutator chapter.
 
     Returns
     -------
@@ -120,8 +114,6 @@ def factorisation_checks(n_trials: int = 10, seed: int = 0, descent_steps: int =
 def commutator_agreement(widths=(256, 512, 1024), n_random: int = 200, seed: int = 0) -> dict:
     """Fast vs direct commutator on wide pairs (C19) and the bound ``0 ≤ c ≤ √2`` on random inputs (C20).
 
-    Used by the alignment_commutator chapter.
-
     Returns
     -------
     dict
@@ -159,11 +151,10 @@ def activation_grid(
     k: int | None = None,
     null_draws: int = 100,
     burn_in: int = 500,
+    fit_until: int | None = None,
     progress=None,
 ):
     """Train one MLP per (activation, λ) and score the adjacent pair ``(W_pair, W_pair+1)`` (0-based).
-
-    Used by the alignment_commutator chapter.
 
     Parameters
     ----------
@@ -174,13 +165,15 @@ def activation_grid(
     base : TrainConfig
         Every other knob (widths, steps, lr, seed …); ``activation`` and ``weight_decay`` are overridden.
     pair : int
-        Index ``l`` of the pair ``(W_{l+1}, W_{l+2})`` in 1-based spec notation (``pair=1`` is ``(W2, W3)``).
+        Index ``l`` of the pair ``(W_{l+1}, W_{l+2})`` in the 1-based notation of the book (``pair=1`` is ``(W2, W3)``).
     k : int, optional
         Subspace dimension of the Level scores (default: the output width for the last pair).
     null_draws : int
         Rotation-null draws for the z-score.
     burn_in : int
         Steps skipped before fitting the diagonal / off-diagonal slopes.
+    fit_until : int, optional
+        Last step (exclusive) of the slope fits; None fits to the end of the run.
     progress : callable, optional
         Wraps the iterable of trained runs while they are scored (e.g. ``tqdm``).
 
@@ -225,7 +218,7 @@ def activation_grid(
         if lam > 0:
             pred = predicted_slope(cfg.lr, lam, cfg.momentum)
             for part in ("diag", "offdiag", "total"):
-                fit = fit_log_slope(log["step"], log[f"delta_{part}_{pair + 1}"], start=burn_in)
+                fit = fit_log_slope(log["step"], log[f"delta_{part}_{pair + 1}"], start=burn_in, stop=fit_until)
                 row[f"slope_{part}"] = fit["slope"]
                 row[f"slope_{part}_rel_err"] = abs(fit["slope"] / pred - 1)
             row["slope_pred"] = pred

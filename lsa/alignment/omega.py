@@ -1,4 +1,4 @@
-"""The data-dependent obstruction ``ω_l`` of spec ``lsa-flag-varieties.md`` §3.2–3.3 (needs forward passes).
+"""The data-dependent obstruction ``ω_l`` (needs forward passes).
 
 For one sample, with ``z = z_l`` the pre-activation of hidden layer ``l``, ``g = ∂ℓ/∂h_l``
 (``h_l = σ(z)``), ``D = diag(σ'(z))``, ``S = diag(σ(z) ⊘ z)`` and ``M = g zᵀ``, the imbalance
@@ -9,7 +9,7 @@ For one sample, with ``z = z_l`` the pre-activation of hidden layer ``l``, ``g =
 ``B`` is the *forcing* that keeps a nonlinear network from balancing: it is exactly zero for a linear
 network (``S = D = I``), has a zero diagonal for positively homogeneous activations (ReLU, leaky ReLU:
 ``S = D``), and neither for tanh or GELU. ``ω_l = ‖B + Bᵀ‖_F / ‖E[M] + E[M]ᵀ‖_F`` is its size relative to
-the unforced term. Used by the alignment_commutator chapter (table of ``c_l`` and ``ω_l``).
+the unforced term.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def obstruction_forcing(model: MLP, X: torch.Tensor, Y: torch.Tensor, pair: int,
         Targets ``(N, widths[-1])`` for ``mse``, integer labels ``(N,)`` for ``ce``.
     pair : int
         0-based index of the write matrix: the hidden layer is the output of ``model.layers[pair]`` after
-        the activation, read by ``model.layers[pair + 1]`` (``pair=1`` is the spec's ``(W2, W3)``).
+        the activation, read by ``model.layers[pair + 1]`` (``pair=1`` is the book's ``(W2, W3)``).
     loss : {"mse", "ce"}
         Per-sample loss; the batch loss is its mean, as in :func:`lsa.alignment.training.train_mlp`.
 

@@ -1,7 +1,7 @@
-"""Experiment E1 of spec ``lsa-flag-varieties.md`` §4.2: exponential alignment under ridge (weight decay).
+"""Exponential alignment under ridge (weight decay): grids of trainings reduced to rates and final alignment.
 
 Runs grids of bias-free MLP trainings and reduces their logs to fitted slopes, predicted slopes and final
-alignment scores. Used by the ridge-alignment chapter (claims C3, C5, C6, C8, C9, C16, C23).
+alignment scores.
 """
 
 from __future__ import annotations
@@ -37,9 +37,7 @@ def run_grid(X, Y, base: TrainConfig, activations, lambdas, seeds=None) -> dict:
     Returns ``{(activation, λ): (model, log)}``, or ``{(activation, λ, seed): …}`` when ``seeds`` is given.
     """
     keys = [(a, lam) if seeds is None else (a, lam, s) for a in activations for lam in lambdas for s in seeds or [None]]
-    cfgs = [
-        replace(base, activation=k[0], weight_decay=k[1], seed=base.seed if seeds is None else k[2]) for k in keys
-    ]
+    cfgs = [replace(base, activation=k[0], weight_decay=k[1], seed=base.seed if seeds is None else k[2]) for k in keys]
     return dict(zip(keys, train_mlp_grid(X, Y, cfgs)))
 
 
@@ -83,7 +81,7 @@ def final_alignment(model, k: int | None = None, energy: float = 0.9) -> list[di
 
     Compares the top-``k`` left singular subspace of ``W_l`` (write) with the top-``k`` right singular
     subspace of ``W_{l+1}`` (read). ``k`` defaults to the effective rank of ``W_{l+1}`` at ``energy``, so
-    the last pair uses (about) the output dimension, as in spec §4.3.
+    the last pair uses (about) the output dimension.
     """
     W = [w.detach().cpu().double().numpy() for w in model.weights()]
     rows = []

@@ -1,7 +1,4 @@
-"""Predicted and fitted exponential rates of the imbalance (spec ``lsa-flag-varieties.md`` §3.2).
-
-Used by the ridge-alignment chapter (claims C3, C5, C6, C9, C23).
-"""
+"""Predicted and fitted exponential rates of the imbalance."""
 
 from __future__ import annotations
 

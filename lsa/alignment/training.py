@@ -1,8 +1,9 @@
 """Training bias-free MLPs with SGD, heavy-ball momentum, minibatches or AdamW, logging alignment quantities.
 
-The optimiser conventions are PyTorch's, which the predicted rates of spec ``lsa-flag-varieties.md`` §3.2
+The optimiser conventions are PyTorch's, which the predicted rates
 assume: ``torch.optim.SGD(weight_decay=λ)`` adds ``λW`` to the gradient (coupled decay = penalty
-``(λ/2)‖W‖²``); ``AdamW`` decays decoupled. Used by the ridge-alignment chapter and Part I's other chapters.
+``(λ/2)‖W‖²``); ``AdamW`` decays decoupled. Grids of networks that differ only in activation, weight decay
+and seed train as one batched computation (:func:`train_mlp_grid`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lsa.models.mlp import ACTIVATIONS, MLP, StackedMLP
 
 @dataclass
 class TrainConfig:
-    """Every knob of one training run (spec §4.2 E1 defaults).
+    """Every knob of one training run.
 
     Attributes
     ----------
@@ -82,7 +83,7 @@ class TrainConfig:
 
 
 def teacher_regression(n: int = 200, d_in: int = 20, d_out: int = 5, seed: int = 0):
-    """The E1 toy data: ``X ~ N(0, I)``, targets ``tanh(X A / √d_in)`` with ``A ~ N(0, I)`` (float64)."""
+    """The toy regression data: ``X ~ N(0, I)``, targets ``tanh(X A / √d_in)`` with ``A ~ N(0, I)`` (float64)."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d_in))
     A = rng.standard_normal((d_in, d_out))
@@ -103,9 +104,6 @@ def pair_log(model: MLP) -> dict:
 class MinibatchOrder:
     """Minibatches drawn without replacement, reshuffled whenever the epoch runs out (full batch when
     ``batch_size`` is None or at least ``n``). The first permutation is drawn at construction.
-
-    Used by :func:`train_mlp` and :func:`lsa.alignment.nc_training.train_classifier` (ridge, commutator and
-    neural-collapse chapters).
     """
 
     def __init__(self, n: int, batch_size: int | None, generator: torch.Generator, device):
@@ -148,8 +146,6 @@ def train_mlp(
     log : pandas.DataFrame
         One row per logged step: ``step``, ``loss``, ``delta_{total,diag,offdiag,relative}_l`` and
         ``comm_l`` for each hidden layer ``l`` (pair ``(W_l, W_{l+1})``), plus callback columns.
-
-    Used by the ridge-alignment chapter (figures of ln‖Δ‖ against step) and Part I's other chapters.
     """
     if X.shape[0] != Y.shape[0] or X.shape[1] != config.widths[0]:
         raise ValueError(f"X {tuple(X.shape)} and Y {tuple(Y.shape)} do not fit widths {config.widths}")

@@ -1,7 +1,4 @@
-"""Seeded Gaussian-mixture classification data (spec ``lsa-flag-varieties.md`` §3.4 toy, §4.2 E3).
-
-Used by the neural-collapse chapter.
-"""
+"""Seeded Gaussian-mixture classification data."""
 
 from __future__ import annotations
 
@@ -18,8 +15,6 @@ def gaussian_mixture(
     dtype: torch.dtype = torch.float64,
 ):
     """Class means ``~ N(0, I_dim)``; samples = mean + ``noise · N(0, I_dim)``, ``n_per_class`` per class.
-
-    Used by the neural_collapse_levels chapter.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Bias-free multilayer perceptron used by Part I (ridge alignment, commutator, neural collapse)."""
+"""Bias-free multilayer perceptrons: one network (:class:`MLP`) or many trained together (:class:`StackedMLP`)."""
 
 from __future__ import annotations
 
@@ -26,15 +26,13 @@ class MLP(nn.Module):
     activation : {"identity", "relu", "leaky_relu", "tanh", "gelu"}
         Nonlinearity between linear layers (none after the last).
     bias : bool
-        Bias-free by default, as the theorems of spec §3.2 assume.
+        Bias-free by default, as the imbalance law assumes.
     init_gain : float
-        Weights drawn from ``N(0, init_gain / fan_in)``: 1 matches spec §4.2 E1, 2 is He init.
+        Weights drawn from ``N(0, init_gain / fan_in)``: 1 is the toy regression's, 2 is He init.
     generator : torch.Generator, optional
         Seeded generator for the initialisation.
     dtype : torch.dtype
         float64 by default (angles and slopes are measured to high precision).
-
-    Used by the ridge-alignment, commutator and neural-collapse chapters.
     """
 
     def __init__(

@@ -1,7 +1,6 @@
 """Small CIFAR-style residual network, with or without BatchNorm.
 
-Used by the neural-collapse chapter (Part I) and the PAM heatmaps (Part II). Works on any square image
-size (8×8 digits up to 32×32 CIFAR-10) and any number of input channels.
+Works on any square image size (8×8 digits up to 32×32 CIFAR-10) and any number of input channels.
 """
 
 from __future__ import annotations
