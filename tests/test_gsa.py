@@ -1,5 +1,5 @@
 """Tests of lsa.gsa (Part II) against closed forms, dense references and properties that must hold.
-Numbers in the comments refer to the claims of shared/papers/gsa-pam-certificates.md section 6."""
+Numbers in the comments refer to the numbered checks of the GSA reconstruction page of the book."""
 
 import math
 

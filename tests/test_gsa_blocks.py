@@ -1,4 +1,4 @@
-"""Degenerate source modes as column blocks of the PAM (spec 2.5 [R]): invariance, reduction, certificate."""
+"""Degenerate source modes as column blocks of the PAM (our convention): invariance, reduction, certificate."""
 
 import numpy as np
 import pytest

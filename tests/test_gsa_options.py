@@ -1,4 +1,4 @@
-"""Tests of the optional GSA-II tools (spec sections 2.1, 2.8 and 8): Hutch++ Frobenius estimates, the Gram-average
+"""Tests of the optional GSA-II tools : Hutch++ Frobenius estimates, the Gram-average
 spectrum diagnostic and spectral-clustering row groups. Each test checks a closed form, a dense reference or a
 property that must hold."""
 
@@ -26,7 +26,7 @@ def decaying_matrix(m, n, rng, power=1.0):
     return random_orthogonal(m, rng)[:, :r] @ np.diag(s) @ random_orthogonal(n, rng)[:, :r].T
 
 
-# ---- Hutch++ (spec section 8) ------------------------------------------------------------------------------
+# ---- Hutch++ (protocol step P1) ------------------------------------------------------------------------------
 def test_hutchpp_exact_when_basis_spans_row_space():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((40, 6)) @ rng.standard_normal((6, 30))  # rank 6
@@ -79,7 +79,7 @@ def test_hutchpp_bad_input():
         hutchpp_fro2(A, 3)
 
 
-# ---- Gram-average spectrum (spec 2.1 diagnostic) -----------------------------------------------------------
+# ---- Gram-average spectrum (diagnostic) -----------------------------------------------------------
 def _mlp_block(d, seed):
     torch.manual_seed(seed)
     lin1, lin2 = torch.nn.Linear(d, 2 * d).double(), torch.nn.Linear(2 * d, d).double()
@@ -136,7 +136,7 @@ def test_gram_average_spectrum_bad_input():
         per_sample_channel_jacobians(lambda h: h, np.ones((3, 4)))
 
 
-# ---- spectral-clustering row groups (spec 2.8 rule 3) ----------------------------------------------------
+# ---- spectral-clustering row groups (PAM, rule 3) ----------------------------------------------------
 def planted_pam(rng, rows_per_group=6, noise=0.03):
     """Rows of group g carry equal energy on the columns of pattern g (shuffled rows, random row scales): the
     dominant-mode argmax splits the two-column groups by noise, the energy profiles do not. The patterns are

@@ -1,4 +1,4 @@
-"""Tap-unfolded conv factors (spec 2.1 mode S alternative) against the DC reduction."""
+"""Tap-unfolded conv factors (mode S alternative) against the DC reduction."""
 
 import numpy as np
 import pytest

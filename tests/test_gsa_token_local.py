@@ -1,4 +1,4 @@
-"""Token-local channel Jacobian (spec 2.1, optional variant) against a brute-force per-sample Jacobian."""
+"""Token-local channel Jacobian (optional variant) against a brute-force per-sample Jacobian."""
 
 import numpy as np
 import pytest

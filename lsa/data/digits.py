@@ -1,4 +1,5 @@
-"""scikit-learn's bundled 8×8 digits as tensors (no download). Used by the neural-collapse chapter."""
+"""scikit-learn's bundled 8×8 digits as tensors (no download): flat or image tensors for the neural-collapse
+chapter, and a 16×16 upsampled split for the Part II models."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ def load_digits_tensors(
     seed: int = 0,
 ):
     """The 1,797 bundled digits (10 classes) as ``(X, y)``.
-
-    Used by the neural_collapse_levels chapter.
 
     Parameters
     ----------
@@ -43,3 +42,23 @@ def load_digits_tensors(
     if image:
         X = X.reshape(-1, 1, 8, 8)
     return X, torch.as_tensor(y)
+
+
+def digits16(seed: int = 0, split: float = 0.8) -> tuple:
+    """The bundled digits bilinearly upsampled to 16×16 and standardised, with a seeded 80/20 split.
+
+    Returns
+    -------
+    tuple
+        ``(x_train, y_train, x_test, y_test)``: float32 images ``(n, 1, 16, 16)`` and int64 labels.
+    """
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.as_tensor(d.images, dtype=torch.float32)[:, None] / 16.0
+    x = torch.nn.functional.interpolate(x, size=16, mode="bilinear", align_corners=False)
+    x = (x - x.mean()) / x.std()
+    y = torch.as_tensor(d.target, dtype=torch.long)
+    idx = torch.as_tensor(np.random.default_rng(seed).permutation(len(y)))
+    n = int(split * len(y))
+    return x[idx[:n]], y[idx[:n]], x[idx[n:]], y[idx[n:]]

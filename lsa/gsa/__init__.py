@@ -1,9 +1,9 @@
 """Part II — Geometric and Spectral Alignment (GSA I & II): spectra, Gibbs–Cartan fits, effective-rank
 windows, interface transport, the Physical Alignment Matrix (PAM) and its static certificate radius.
 
-Spec: ``shared/papers/gsa-pam-certificates.md``. Modules (flat, named after what they compute):
+Definitions, bounds and choices: the GSA reconstruction page of the book. Modules (flat, named after what they compute):
 
-* :mod:`lsa.gsa.config` — every [R] convention of the spec in one dataclass (:class:`GSAConfig`);
+* :mod:`lsa.gsa.config` — every convention of our reconstruction in one dataclass (:class:`GSAConfig`);
 * :mod:`lsa.gsa.gibbs_cartan` — orbit, harmonic numbers, Fisher / Bures–Wasserstein, tails, fit;
 * :mod:`lsa.gsa.spectra` — Frobenius-normalised spectra, sign convention, degenerate clusters, Hutchinson and
   Hutch++ Frobenius estimates;
@@ -17,5 +17,5 @@ Spec: ``shared/papers/gsa-pam-certificates.md``. Modules (flat, named after what
 * :mod:`lsa.gsa.certificate` — margins, radius T4, column-refined test, constructive flips, soundness tests;
 * :mod:`lsa.gsa.labels` — SC/SA/ST labels, T5 margins, label perturbation tests;
 * :mod:`lsa.gsa.protocol` — the margin protocol P0–P12 as one JSON-serialisable report;
-* :mod:`lsa.gsa.benchmark` — randomized vs dense Jacobian subspaces (issue 4 target).
+* :mod:`lsa.gsa.benchmark` — randomized vs dense Jacobian subspaces (a benchmark).
 """

@@ -1,4 +1,4 @@
-"""Benchmark of issue 4: randomized (JVP/VJP-driven) vs dense top-k Jacobian singular subspaces.
+"""Benchmark: randomized (JVP/VJP-driven) vs dense top-k Jacobian singular subspaces.
 
 Run ``python -m lsa.gsa.benchmark`` (or call :func:`jacobian_subspace_benchmark`). No timed test uses it;
 it reports times and ratios measured side by side in one run, quoted in the Part II notes.
@@ -17,10 +17,7 @@ from lsa.linalg import principal_angles, random_orthogonal, randomized_svd
 
 
 def power_law_block(d: int, decay: float = 1.5, seed: int = 0, dtype=torch.float32) -> torch.nn.Module:
-    """A token-wise block x -> W2 tanh(W1 x) whose linear part has singular values i^-decay (random bases).
-
-    Used by the Part II benchmark (issue 4; quoted in the notes, no chapter).
-    """
+    """A token-wise block x -> W2 tanh(W1 x) whose linear part has singular values i^-decay (random bases)."""
     rng = np.random.default_rng(seed)
     s = np.arange(1, d + 1, dtype=np.float64) ** (-decay)
     W1 = random_orthogonal(d, rng) @ np.diag(s) @ random_orthogonal(d, rng).T
@@ -64,8 +61,6 @@ def jacobian_subspace_benchmark(
     Returns one record per width: ``dense_s`` (``dense_s_blas_all``, ``dense_s_blas_1``), then per method
     (``krylov``, ``subspace``) ``{method}_s``, ``{method}_speedup``, ``{method}_max_angle`` (radians, the
     larger of left and right) and ``{method}_sv_rel_err``; ``gap_k`` and ``products``.
-
-    Used by the Part II benchmark (issue 4; quoted in the notes and the API page, no chapter).
     """
     from threadpoolctl import threadpool_limits
 
@@ -113,7 +108,7 @@ def jacobian_subspace_benchmark(
 if __name__ == "__main__":
     import argparse
 
-    ap = argparse.ArgumentParser(description="randomized vs dense top-k Jacobian subspaces (issue 4)")
+    ap = argparse.ArgumentParser(description="randomized vs dense top-k Jacobian subspaces (Part II benchmark)")
     ap.add_argument("--widths", type=int, nargs="+", default=[512, 1024, 2048])
     ap.add_argument("--k", type=int, default=16)
     ap.add_argument("--oversample", type=int, default=10)

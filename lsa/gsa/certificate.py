@@ -1,8 +1,6 @@
 """Static certificate radius of a PAM (T4): active-column gaps, pairwise overlap margins and the noise slack,
 the column-refined test, the constructive support flip just beyond the radius, and random-perturbation
-soundness tests (GSA-II spec section 3 T4; protocol steps P9–P10).
-
-Used by ``pam_certificates`` and ``pam_heatmaps``.
+soundness tests (GSA reconstruction: bound T4; protocol steps P9–P10).
 """
 
 from __future__ import annotations
@@ -23,8 +21,6 @@ def margins(struct: PAMStructure, cfg: GSAConfig = GSAConfig()) -> dict:
     dict with ``gamma`` (G x n active gaps), ``pi`` (n x n overlap margins), ``mu`` (noise slack),
     ``rho_act``, ``rho_pair``, ``rho_noise`` and ``rho`` = their minimum (0 when the noise bound fails),
     and ``argmin_act`` = (g*, j*) attaining the smallest active gap.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     a, c = struct.a, struct.c
     gamma = np.abs(a - cfg.tau * c[None, :])
@@ -60,10 +56,7 @@ def _strict(margin, bound, scale) -> bool:
 
 
 def certify(struct: PAMStructure, delta_F: float, cfg: GSAConfig = GSAConfig(), marg: dict | None = None) -> bool:
-    """Scalar T4 test: N holds and delta_F < rho (strictly, outside the 1e-9 fail band).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Scalar T4 test: N holds and delta_F < rho (strictly, outside the 1e-9 fail band)."""
     m = marg or margins(struct, cfg)
     return bool(struct.N and m["mu"] > REL_FAIL * struct.fro and _strict(m["rho"], delta_F, max(m["rho"], 1e-300)))
 
@@ -73,10 +66,8 @@ def certify_columns(
 ) -> bool:
     """Column-refined T4 test with per-column perturbation bounds ``delta_cols`` (>= ||Delta[:, j]||_2).
 
-    With column blocks (degenerate modes) the bound of block ``J`` is ``sqrt(sum_{j in J} delta_j^2)``
+    With column blocks the bound of block ``J`` is ``sqrt(sum_{j in J} delta_j^2)``
     (>= ||Delta[:, J]||_F).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     m = marg or margins(struct, cfg)
     d = np.asarray(delta_cols, dtype=np.float64)
@@ -109,8 +100,6 @@ def constructive_flip(P, groups, cfg: GSAConfig = GSAConfig(), overshoot: float 
 
     Blocks whose flip would need a zero column (a single row group holding the whole column) are skipped
     in favour of the next-smallest gap.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = np.asarray(P, dtype=np.float64)
     struct = pam_structure(P, groups, cfg, col_clusters)
@@ -155,10 +144,8 @@ def perturbation_test(
     col_clusters=None,
 ) -> dict:
     """Soundness test of T4: draw ``n_draws`` Gaussian Delta per scale s with ||Delta||_F = s * radius and
-    return the fraction whose structures equal those of P (spec claim 5), at the column blocks
+    return the fraction whose structures equal those of P (check 5), at the column blocks
     ``col_clusters`` if given.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = np.asarray(P, dtype=np.float64)
     base = pam_structure(P, groups, cfg, col_clusters)

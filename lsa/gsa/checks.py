@@ -1,8 +1,6 @@
-"""Claim checks of the ``pam_certificates`` chapter computed on a run's own objects (GSA-II spec section 6):
+"""Claim checks of the ``pam_certificates`` chapter computed on a run's own objects (the numbered checks):
 bound ratios, decomposition errors, soundness / tightness rates on structured and trained PAMs, the
 degenerate-rotation and label-fragility constructions, randomized-vs-dense Jacobian agreement, invariances.
-
-Used by ``pam_certificates``.
 """
 
 from __future__ import annotations
@@ -22,10 +20,7 @@ from lsa.linalg import principal_angles, random_orthogonal
 
 
 def bound_ratios(analyses) -> dict:
-    """Max over interfaces of actual / bound for ||dB||_F, ||dB[:, j]||, ||dPhi||_2 and ||dPhi||_F (T1; <= 1).
-
-    Used by ``pam_certificates``.
-    """
+    """Max over interfaces of actual / bound for ||dB||_F, ||dB[:, j]||, ||dPhi||_2 and ||dPhi||_F (T1; <= 1)."""
     r = {"B_F": 0.0, "B_col": 0.0, "Phi_2": 0.0, "Phi_F": 0.0}
     for ia in analyses:
         a, b = ia.src, ia.dst
@@ -46,10 +41,7 @@ def bound_ratios(analyses) -> dict:
 
 
 def decomposition_errors(matrices, cfg: GSAConfig = GSAConfig()) -> dict:
-    """Max pairwise-orthogonality error / ||P||_F^2 and relative energy error of core+overlap+noise (T3).
-
-    Used by ``pam_certificates``.
-    """
+    """Max pairwise-orthogonality error / ||P||_F^2 and relative energy error of core+overlap+noise (T3)."""
     orth, energy = 0.0, 0.0
     for P, groups in matrices:
         d = decompose(P, pam_structure(P, groups, cfg))
@@ -64,10 +56,7 @@ def decomposition_errors(matrices, cfg: GSAConfig = GSAConfig()) -> dict:
 
 
 def structured_pam(rng, m: int = 32, n: int = 8, G: int = 4, noise: float = 0.05):
-    """A random block-sparse PAM (columns in one or two row groups plus noise) and its row groups.
-
-    Used by ``pam_certificates``.
-    """
+    """A random block-sparse PAM (columns in one or two row groups plus noise) and its row groups."""
     groups = np.arange(m) % G
     P = noise * rng.standard_normal((m, n))
     for j in range(n):
@@ -77,10 +66,7 @@ def structured_pam(rng, m: int = 32, n: int = 8, G: int = 4, noise: float = 0.05
 
 
 def margins_of(P, groups, cfg: GSAConfig = GSAConfig()) -> dict:
-    """T4 margins of ``P`` at its row groups (shortcut of :func:`margins` on :func:`pam_structure`).
-
-    Used by ``pam_certificates``.
-    """
+    """T4 margins of ``P`` at its row groups (shortcut of :func:`margins` on :func:`pam_structure`)."""
     return margins(pam_structure(P, groups, cfg), cfg)
 
 
@@ -89,8 +75,6 @@ def soundness_and_tightness(
 ) -> dict:
     """On each (P, groups) with rho > 0: agreement rate under random Delta inside rho (T4 soundness), and
     whether the constructive flip (norm <= (1+tau)/(1-tau) rho_act (1+1e-6)) changes a support.
-
-    Used by ``pam_certificates``.
     """
     agree, flips, within, n = [], [], [], 0
     cases = list(cases)
@@ -118,8 +102,6 @@ def soundness_and_tightness(
 def degenerate_rotation(seed: int = 0) -> dict:
     """Claim 4: rotate the source basis inside a degenerate singular block; B changes, Phi^tr does not; a sign
     flip of (u_j, v_j) negates column j of B and leaves amplitudes and structures unchanged.
-
-    Used by ``pam_certificates``.
     """
     rng = np.random.default_rng(seed)
     d = 10
@@ -149,8 +131,6 @@ def degenerate_rotation(seed: int = 0) -> dict:
 def label_fragility(cfg: GSAConfig = GSAConfig()) -> dict:
     """Claim 7: a perturbation with ||Delta||_F < rho keeps every static structure but flips one label; the
     T5 certificate of that channel fails (the missing margin is detected).
-
-    Used by ``pam_certificates``.
     """
     cfg = cfg.with_(row_groups="blocks")
     Phi, groups = label_fragile_example()
@@ -172,8 +152,6 @@ def label_fragility(cfg: GSAConfig = GSAConfig()) -> dict:
 def jacobian_agreement(factor, k: int = 6, n_ref: int = 4, seed: int = 0) -> dict:
     """Claim 11 on a real Jacobian factor: randomized (JVP/VJP) vs dense top-k (singular values, angles), and
     the batched mean-Jacobian operator vs the mean of per-sample ``jacrev`` Jacobians on ``n_ref`` probes.
-
-    Used by ``pam_certificates``.
     """
     from lsa.gsa.jacobian import MeanChannelJacobian
 
@@ -193,10 +171,7 @@ def jacobian_agreement(factor, k: int = 6, n_ref: int = 4, seed: int = 0) -> dic
 
 
 def invariance(P, groups, cfg: GSAConfig = GSAConfig(), seed: int = 0) -> bool:
-    """Claim 12: permuting rows inside groups and rescaling by c > 0 leave structures and CERT decisions unchanged.
-
-    Used by ``pam_certificates``.
-    """
+    """Claim 12: permuting rows inside groups and rescaling by c > 0 leave structures and CERT decisions unchanged."""
     rng = np.random.default_rng(seed)
     st, m = pam_structure(P, groups, cfg), None
     m = margins(st, cfg)
@@ -215,8 +190,5 @@ def invariance(P, groups, cfg: GSAConfig = GSAConfig(), seed: int = 0) -> bool:
 
 
 def json_digest(report: dict) -> str:
-    """Canonical JSON of a protocol report without its in-memory part (for the determinism claim).
-
-    Used by ``pam_certificates``.
-    """
+    """Canonical JSON of a protocol report without its in-memory part (for the determinism claim)."""
     return json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, sort_keys=True)

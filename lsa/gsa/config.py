@@ -1,7 +1,4 @@
-"""All [R] conventions of the GSA-II spec (section 7) in one config object.
-
-Used by every Part II chapter (``gsa_spectra``, ``pam_certificates``, ``pam_heatmaps``).
-"""
+"""All conventions of our GSA reconstruction (its table of choices) in one config object."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ ROW_GROUP_RULES = ("argmax", "blocks", "spectral")
 
 @dataclass(frozen=True)
 class GSAConfig:
-    """Defaults of the margin protocol (spec section 4) and of the [R] conventions (spec section 7).
+    """Defaults of the margin protocol P0–P12 and of every convention of our reconstruction.
 
     Parameters
     ----------
@@ -49,8 +46,6 @@ class GSAConfig:
         Factors whose smaller dimension is at most this are handled densely.
     seed : int
         Seed of random sketches and perturbation tests.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
 
     q_win: float = 0.9

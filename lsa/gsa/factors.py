@@ -1,4 +1,4 @@
-"""Layer factors of real networks in both modes of the GSA-II spec (section 2.1):
+"""Layer factors of real networks in both modes of our reconstruction (mode S and mode J):
 
 * mode S — static weights in physical channel coordinates (DC-reduced convs, BatchNorm folded into rows,
   LayerNorm gains folded into the columns of the next reader; biases ignored);
@@ -7,7 +7,7 @@
 
 Supported: :class:`lsa.models.resnet.ResNet`, :class:`lsa.models.vit.ViT`, ``transformers`` GPT-2 and BERT
 (MiniLM) models, :class:`lsa.models.unet.TinyUNet`. Anything else raises a ``TypeError`` saying what is
-supported. Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+supported.
 """
 
 from __future__ import annotations
@@ -26,10 +26,7 @@ SUPPORTED = "lsa ResNet, lsa ViT, transformers GPT2LMHeadModel/GPT2Model, transf
 
 @dataclass
 class Factor:
-    """One layer factor: a dense matrix or a ``LinearOperator`` with named input / output spaces.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """One layer factor: a dense matrix or a ``LinearOperator`` with named input / output spaces."""
 
     name: str
     op: Any  # ndarray (m x n) or scipy LinearOperator
@@ -51,10 +48,7 @@ class Factor:
 
 
 def interfaces(factors: list[Factor]) -> list[tuple[int, int]]:
-    """Consecutive pairs (l, l+1) whose spaces match (out_space(l) == in_space(l+1)), as the protocol uses them.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Consecutive pairs (l, l+1) whose spaces match (out_space(l) == in_space(l+1)), as the protocol uses them."""
     if len(factors) < 2:
         raise ValueError(f"need at least two factors to form an interface, got {len(factors)}")
     pairs = [
@@ -75,10 +69,7 @@ def _np(w: torch.Tensor) -> np.ndarray:
 
 
 def conv_dc(weight: torch.Tensor) -> np.ndarray:
-    """DC reduction of a conv kernel (C_out, C_in, kh, kw) -> C_out x C_in: the response to a constant field.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """DC reduction of a conv kernel (C_out, C_in, kh, kw) -> C_out x C_in: the response to a constant field."""
     if weight.ndim != 4:
         raise ValueError(f"expected a conv kernel of shape (C_out, C_in, kh, kw), got {tuple(weight.shape)}")
     return _np(weight).sum(axis=(2, 3))
@@ -86,13 +77,11 @@ def conv_dc(weight: torch.Tensor) -> np.ndarray:
 
 def conv_taps(weight: torch.Tensor) -> np.ndarray:
     """Tap-unfolded conv kernel (C_out, C_in, kh, kw) -> C_out x (C_in kh kw), columns ordered channel-major
-    (spec 2.1 mode S, the alternative to :func:`conv_dc`). ``conv_dc(w) = conv_taps(w) @ E`` with ``E`` the
+    (mode S, the alternative to :func:`conv_dc`). ``conv_dc(w) = conv_taps(w) @ E`` with ``E`` the
     (C_in kh kw) x C_in matrix that copies each channel to all of its taps (a constant field).
 
     Its input space is not the channel space, so a tap-unfolded factor forms no interface with its
     neighbours: it serves spectra (and the channel energies of :func:`tap_channel_energies`) only.
-
-    Used by ``gsa_spectra``.
     """
     if weight.ndim != 4:
         raise ValueError(f"expected a conv kernel of shape (C_out, C_in, kh, kw), got {tuple(weight.shape)}")
@@ -102,8 +91,6 @@ def conv_taps(weight: torch.Tensor) -> np.ndarray:
 def tap_channel_energies(Vt, c_in: int, taps: int) -> np.ndarray:
     """Reduce right singular vectors of a tap-unfolded factor (rows of ``Vt``, length ``c_in * taps``) to
     input-channel energies: ``e[j, i] = sum over taps of Vt[j, (i, tap)]^2`` (rows sum to 1).
-
-    Used by ``gsa_spectra``.
     """
     Vt = np.asarray(Vt, dtype=np.float64)
     if Vt.ndim != 2 or Vt.shape[1] != c_in * taps:
@@ -112,10 +99,7 @@ def tap_channel_energies(Vt, c_in: int, taps: int) -> np.ndarray:
 
 
 def bn_scale(bn: nn.Module) -> np.ndarray | None:
-    """Per-channel eval-mode BatchNorm gain gamma / sqrt(var + eps) (None for Identity).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Per-channel eval-mode BatchNorm gain gamma / sqrt(var + eps) (None for Identity)."""
     if isinstance(bn, nn.Identity):
         return None
     if not isinstance(bn, nn.BatchNorm2d):
@@ -173,8 +157,6 @@ def static_factors(model, conv: str = "dc") -> list[Factor]:
     ``conv`` chooses the conv reduction of ResNets: ``"dc"`` (default, channel coordinates, forms
     interfaces) or ``"taps"`` (:func:`conv_taps`; input spaces are named ``taps:...`` so that no interface
     is formed — spectra only).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     from lsa.models.resnet import ResNet
     from lsa.models.vit import ViT
@@ -254,8 +236,6 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
         Images (N, C, H, W) for ResNet / ViT / TinyUNet, token ids (N, T) for GPT-2 / BERT.
     t : int, optional
         Diffusion timestep for TinyUNet (required there).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     from lsa.models.resnet import ResNet
     from lsa.models.unet import TinyUNet
@@ -319,7 +299,7 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
                 Factor(f"t{t}.{name}", MeanChannelJacobian(lambda h, m=m, e=e: m(h, e), x, 1, chunk), "mid", "mid", "J")
             )
         return out
-    if hasattr(model, "set_attn_implementation"):  # fused SDPA kernels lack forward-mode AD (spec section 8)
+    if hasattr(model, "set_attn_implementation"):  # fused SDPA kernels lack forward-mode AD
         model.set_attn_implementation("eager")
     tf = getattr(model, "transformer", model)
     if hasattr(tf, "h") and hasattr(tf, "wte"):  # GPT-2 (pre-LN)

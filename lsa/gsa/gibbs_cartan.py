@@ -1,7 +1,7 @@
-"""The Gibbs–Cartan orbit of power-law spectra (GSA I, spec section 2.3) and its fit to empirical spectra.
+"""The Gibbs–Cartan orbit of power-law spectra (GSA I, as we reconstruct it) and its fit to empirical spectra.
 
 The orbit is p_i(alpha) = i^-alpha / H_{r,alpha} (a Gibbs family with energy log i), lambda_i = r p_i.
-Everything is float64 NumPy. Used by the ``gsa_spectra`` and ``pam_certificates`` chapters.
+Everything is float64 NumPy.
 """
 
 from __future__ import annotations
@@ -26,57 +26,42 @@ def _log_i(r: int) -> np.ndarray:
 
 
 def harmonic(r: int, alpha: float) -> float:
-    """Generalised harmonic number H_{r,alpha} = sum_{i<=r} i^-alpha. Used by ``gsa_spectra``."""
+    """Generalised harmonic number H_{r,alpha} = sum_{i<=r} i^-alpha."""
     _check_r_alpha(r, alpha)
     return float(np.exp(-alpha * _log_i(r)).sum())
 
 
 def orbit_p(r: int, alpha: float) -> np.ndarray:
-    """Rank distribution p_i(alpha) = i^-alpha / H_{r,alpha} (sums to 1). Used by ``gsa_spectra``."""
+    """Rank distribution p_i(alpha) = i^-alpha / H_{r,alpha} (sums to 1)."""
     _check_r_alpha(r, alpha)
     w = np.exp(-alpha * _log_i(r))
     return w / w.sum()
 
 
 def orbit_lambda(r: int, alpha: float) -> np.ndarray:
-    """Eigenvalues lambda_i = r p_i(alpha) of the normalised Gram matrix on the orbit (sum r).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Eigenvalues lambda_i = r p_i(alpha) of the normalised Gram matrix on the orbit (sum r)."""
     return r * orbit_p(r, alpha)
 
 
 def mean_log_rank(r: int, alpha: float) -> float:
-    """E_{p_alpha}[log i] (= -d/dalpha log H_{r,alpha}), the moment matched by the fit.
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """E_{p_alpha}[log i] (= -d/dalpha log H_{r,alpha}), the moment matched by the fit."""
     return float(orbit_p(r, alpha) @ _log_i(r))
 
 
 def fisher(r: int, alpha: float) -> float:
-    """Fisher information I(alpha) = Var_{p_alpha}(log i) = d^2/dalpha^2 log H_{r,alpha}.
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Fisher information I(alpha) = Var_{p_alpha}(log i) = d^2/dalpha^2 log H_{r,alpha}."""
     p, li = orbit_p(r, alpha), _log_i(r)
     m = p @ li
     return float(p @ (li - m) ** 2)
 
 
 def top_radial(r: int, alpha: float) -> float:
-    """Top-radial Cartan coordinate on the orbit, h_1 = (1/2)(log r - log H_{r,alpha}).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Top-radial Cartan coordinate on the orbit, h_1 = (1/2)(log r - log H_{r,alpha})."""
     return 0.5 * (math.log(r) - math.log(harmonic(r, alpha)))
 
 
 def bures_sq(lam_a, lam_b) -> float:
-    """Bures–Wasserstein distance squared of commuting (diagonal) spectra: sum (sqrt a - sqrt b)^2.
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Bures–Wasserstein distance squared of commuting (diagonal) spectra: sum (sqrt a - sqrt b)^2."""
     a, b = np.asarray(lam_a, np.float64), np.asarray(lam_b, np.float64)
     if a.shape != b.shape:
         raise ValueError(f"spectra must have the same length, got {a.shape} and {b.shape}")
@@ -84,10 +69,7 @@ def bures_sq(lam_a, lam_b) -> float:
 
 
 def hellinger_affinity(p, q) -> float:
-    """Hellinger affinity sum_i sqrt(p_i q_i) of two rank distributions.
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Hellinger affinity sum_i sqrt(p_i q_i) of two rank distributions."""
     p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
     if p.shape != q.shape:
         raise ValueError(f"distributions must have the same length, got {p.shape} and {q.shape}")
@@ -95,10 +77,7 @@ def hellinger_affinity(p, q) -> float:
 
 
 def orbit_tail(r: int, alpha: float, k) -> np.ndarray:
-    """Tail fraction tau_alpha(k) = 1 - H_{k,alpha}/H_{r,alpha} (energy beyond rank k), k may be an array.
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Tail fraction tau_alpha(k) = 1 - H_{k,alpha}/H_{r,alpha} (energy beyond rank k), k may be an array."""
     k = np.asarray(k)
     if np.any(k < 0) or np.any(k > r):
         raise ValueError(f"tail rank k must lie in [0, r={r}], got {k}")
@@ -107,10 +86,7 @@ def orbit_tail(r: int, alpha: float, k) -> np.ndarray:
 
 
 def tail_bounds(r: int, alpha: float, k: int) -> tuple[float, float]:
-    """Integral sandwich (lower, upper) of tau_alpha(k) for alpha > 0, 1 <= k < r (spec section 2.3).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Integral sandwich (lower, upper) of tau_alpha(k) for alpha > 0, 1 <= k < r."""
     _check_r_alpha(r, alpha)
     if alpha <= 0 or not 1 <= k < r:
         raise ValueError(f"tail bounds need alpha > 0 and 1 <= k < r; got alpha={alpha}, k={k}, r={r}")
@@ -122,20 +98,14 @@ def tail_bounds(r: int, alpha: float, k: int) -> tuple[float, float]:
 
 
 def orbit_effective_rank(r: int, alpha: float, q: float) -> int:
-    """Exact r_q = min{k : sum_{i<=k} p_i(alpha) >= q} on the orbit.
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Exact r_q = min{k : sum_{i<=k} p_i(alpha) >= q} on the orbit."""
     if not 0 < q <= 1:
         raise ValueError(f"energy level q must lie in (0, 1], got {q}")
     return int(np.searchsorted(np.cumsum(orbit_p(r, alpha)), q - 1e-12) + 1)
 
 
 def asymptotic_effective_rank(r: int, alpha: float, q: float) -> float:
-    """Large-r asymptotics of r_q on the orbit (spec section 2.4; the three scaling regimes).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Large-r asymptotics of r_q on the orbit (the three scaling regimes of the windows)."""
     from scipy.special import zeta
 
     if alpha < 1:
@@ -173,7 +143,7 @@ def _as_distribution(p) -> np.ndarray:
 def fit_alpha(p_emp) -> float:
     """KL (moment) projection of an empirical rank distribution onto the orbit: E_alpha[log i] = E_emp[log i].
 
-    Unique root on [0, 20] by bisection (the left side decreases in alpha). Used by ``gsa_spectra``.
+    Unique root on [0, 20] by bisection (the left side decreases in alpha).
     """
     p = _as_distribution(p_emp)
     r = p.size
@@ -184,10 +154,7 @@ def fit_alpha(p_emp) -> float:
 
 
 def fit_alpha_top(p_emp) -> float:
-    """Top-radial inversion: alpha with h_1(alpha) = h_1^emp = (1/2) log(r p_1).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Top-radial inversion: alpha with h_1(alpha) = h_1^emp = (1/2) log(r p_1)."""
     p = _as_distribution(p_emp)
     r = p.size
     if r == 1:
@@ -197,10 +164,7 @@ def fit_alpha_top(p_emp) -> float:
 
 
 def ls_slope(p_emp, q: float = 0.99) -> float:
-    """Minus the least-squares slope of log lambda_i against log i over ranks [1, r_q] (diagnostic (b)).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Minus the least-squares slope of log lambda_i against log i over ranks [1, r_q] (diagnostic (b))."""
     p = _as_distribution(p_emp)
     k = max(2, int(np.searchsorted(np.cumsum(p), q - 1e-12) + 1))
     k = min(k, int(np.sum(p > 0)))
@@ -211,10 +175,7 @@ def ls_slope(p_emp, q: float = 0.99) -> float:
 
 
 def chart_residuals(p_emp, alpha: float) -> dict:
-    """Orbit-chart residuals R_KL, R_H (Hellinger) and R_BW = 2 r R_H at the fitted alpha.
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Orbit-chart residuals R_KL, R_H (Hellinger) and R_BW = 2 r R_H at the fitted alpha."""
     p = _as_distribution(p_emp)
     q = orbit_p(p.size, alpha)
     nz = p > 0
@@ -228,8 +189,6 @@ def fitted_tail_error(tau_emp, r: int, alpha: float) -> float:
 
     ``tau_emp[k-1]`` is the empirical tail beyond rank k for k = 1..K (exact given ||A||_F even when
     only the top K singular values are known).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
     """
     t = np.asarray(tau_emp, dtype=np.float64)
     if t.ndim != 1 or t.size > r:
@@ -240,27 +199,21 @@ def fitted_tail_error(tau_emp, r: int, alpha: float) -> float:
 
 
 def drift_constant(r: int, alpha_max: float) -> float:
-    """c_min = (1/2) E_{p_alpha_max}[log i], the lower bound of h_1' on [0, alpha_max] (T7).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """c_min = (1/2) E_{p_alpha_max}[log i], the lower bound of h_1' on [0, alpha_max] (T7)."""
     return 0.5 * mean_log_rank(r, alpha_max)
 
 
 def near_identity_alpha_bound(r: int, eps: float) -> float:
-    """Exact-orbit exponent bound 2 log((1+eps)/(1-eps)) / log r for ||A - I||_2 <= eps < 1 (T7).
-
-    Used by ``gsa_spectra`` and ``pam_certificates``.
-    """
+    """Exact-orbit exponent bound 2 log((1+eps)/(1-eps)) / log r for ||A - I||_2 <= eps < 1 (T7)."""
     if not 0 <= eps < 1 or r < 2:
         raise ValueError(f"need 0 <= eps < 1 and r >= 2, got eps={eps}, r={r}")
     return 2.0 * math.log((1 + eps) / (1 - eps)) / math.log(r)
 
 
 def identity_errors(rs=(8, 64, 512), alphas=(0.3, 1.0, 2.5), h: float = 1e-4, seed: int = 0) -> dict:
-    """Relative errors of the orbit identities (spec claim 8), maximised over the (r, alpha) grid:
+    """Relative errors of the orbit identities (check 8), maximised over the (r, alpha) grid:
     finite-difference BW line element vs (r/4) I(alpha); h_1' vs (1/2) E[log i]; lambda_1/lambda_r vs r^alpha;
-    BW^2 vs 2 r (1 - Hellinger affinity) for random pairs of spectra. Used by ``gsa_spectra``."""
+    BW^2 vs 2 r (1 - Hellinger affinity) for random pairs of spectra."""
     rng = np.random.default_rng(seed)
     err = {"bw_fisher": 0.0, "h1_prime": 0.0, "ratio": 0.0, "bw_hellinger": 0.0}
     for r in rs:
@@ -279,9 +232,9 @@ def identity_errors(rs=(8, 64, 512), alphas=(0.3, 1.0, 2.5), h: float = 1e-4, se
 
 
 def effective_rank_check(r: int = 10**6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8, 0.9, 0.95), r_tail: int = 500) -> dict:
-    """Spec claim 9: largest excess of ``abs(r_q - asymptotic)`` over max(2 % r_q, 1 rank) at rank ``r`` (<= 0 means
+    """Check 9: largest excess of ``abs(r_q - asymptotic)`` over max(2 % r_q, 1 rank) at rank ``r`` (<= 0 means
     every case is within tolerance), the table of cases, and whether the integral tail sandwich holds for
-    all k < ``r_tail``. Used by ``gsa_spectra``."""
+    all k < ``r_tail``."""
     rows, excess, sandwich = [], -np.inf, True
     for a in alphas:
         for q in qs:
@@ -298,9 +251,9 @@ def effective_rank_check(r: int = 10**6, alphas=(0.3, 1.0, 2.0), qs=(0.5, 0.8, 0
 def drift_check(
     r: int = 64, alpha_max: float = 3.0, n_pairs: int = 200, eps_grid=(0.02, 0.1, 0.3), seed: int = 0
 ) -> dict:
-    """Spec claim 10 on synthetic exact-orbit chains: max of ``abs(Delta alpha) c_min / abs(Delta h_1)`` (<= 1 by T7),
+    """Check 10 on synthetic exact-orbit chains: max of ``abs(Delta alpha) c_min / abs(Delta h_1)`` (<= 1 by T7),
     and, for random near-identity factors ||A - I||_2 <= eps, max of alpha_orbit / bound (<= 1).
-    Used by ``gsa_spectra``."""
+    """
     from lsa.linalg import random_orthogonal
 
     rng = np.random.default_rng(seed)
@@ -320,8 +273,8 @@ def drift_check(
 
 
 def orbit_fit_check(rs=(16, 48, 128), alphas=(0.4, 1.0, 1.7), seed: int = 0) -> dict:
-    """Spec claim 3 (exact part): for random-basis matrices with exact orbit spectra, max ``abs(alphahat - alpha)``
-    and max eps*. Used by ``gsa_spectra``."""
+    """Check 3 (exact part): for random-basis matrices with exact orbit spectra, max ``abs(alphahat - alpha)``
+    and max eps*."""
     from lsa.linalg import random_orthogonal
 
     rng = np.random.default_rng(seed)

@@ -1,10 +1,9 @@
-"""Mean broadcast channel Jacobians of network blocks as JVP/VJP linear operators (GSA-II spec 2.1 mode J
-and section 8).
+"""Mean broadcast channel Jacobians of network blocks as JVP/VJP linear operators (mode J of our reconstruction).
 
 For a block f acting on activations x of shape ``(N, *positions, C)`` or ``(N, C, *positions)``, the channel-level
 factor is A v = mean over samples and output positions of J_f(x) (v broadcast to every input position).
 Its exact adjoint spreads ``w / (N * P_out)`` over every output position and sums the input cotangent over
-samples and positions. Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
+samples and positions.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ class MeanChannelJacobian(LinearOperator):
         Axis of the channels in ``x`` and in the block output (1 for NCHW feature maps, -1 for tokens).
     chunk : int
         Tangents processed together with ``torch.func.vmap``.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
 
     def __init__(self, fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64):
@@ -110,12 +107,12 @@ class MeanChannelJacobian(LinearOperator):
         )
 
     def dense(self) -> np.ndarray:
-        """The whole C_out x C_in matrix from C_in JVPs (exact; the dense path of spec section 8)."""
+        """The whole C_out x C_in matrix from C_in JVPs (exact; the dense path of protocol step P1)."""
         return self._matmat(np.eye(self.shape[1]))
 
 
 class TokenLocalJacobian(MeanChannelJacobian):
-    """The token-local channel Jacobian (spec 2.1, optional variant): ``A v = mean_{n,t} [J_f(x_n) (v at token
+    """The token-local channel Jacobian (optional variant): ``A v = mean_{n,t} [J_f(x_n) (v at token
     t only)]_t``, the derivative of output token ``t`` with respect to input token ``t`` alone, averaged.
 
     Unlike :class:`MeanChannelJacobian` (tangent broadcast to every token, output averaged) it leaves out
@@ -123,8 +120,6 @@ class TokenLocalJacobian(MeanChannelJacobian):
     product costs ``T`` JVPs (one per position), hence "costly, not the default". Token layout only:
     ``x`` of shape ``(N, T, C)`` with ``channel_dim=-1`` and an output of the same number of tokens.
     The adjoint places the cotangent at one output token and reads the input cotangent at the same token.
-
-    Used by ``gsa_spectra`` (broadcast vs token-local spectra of attention factors).
     """
 
     def __init__(self, fn: Callable, x: torch.Tensor, chunk: int = 64):
@@ -177,8 +172,6 @@ def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -
     """Reference: mean over samples and output positions of the per-sample Jacobians (``torch.func.jacrev``),
     contracted with the broadcast over input positions. Independent of :class:`MeanChannelJacobian`; costly
     (for tests).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     cd = channel_dim % x.ndim
     mats = []
@@ -205,7 +198,7 @@ def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int
     The tangent ``v`` is broadcast to every input position of every sample, and each sample's output is
     averaged over its own positions only. The C_in JVPs therefore run on the whole probe batch at once
     (blocks whose inputs are tied to the batch, such as a U-Net block with its time embedding, keep working);
-    this requires that the block processes samples independently, as in eval mode (spec section 8).
+    this requires that the block processes samples independently, as in eval mode (protocol step P1).
     Dense: C_in JVPs, meant for the small widths of the chapters.
 
     Parameters
@@ -222,8 +215,6 @@ def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int
     Returns
     -------
     ndarray, shape (N, C_out, C_in), float64
-
-    Used by ``gsa_spectra``.
     """
     op = MeanChannelJacobian(fn, x, channel_dim, chunk)  # validates the probe and the block output
     cd = op.cd
@@ -243,8 +234,8 @@ def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int
 def gram_average_spectrum(
     fn: Callable, x: torch.Tensor, channel_dim: int = -1, chunk: int = 64, jacobians: np.ndarray | None = None
 ) -> np.ndarray:
-    """Square roots of the eigenvalues of the Gram average ``mean_n J_n^T J_n``, descending (spec 2.1: the
-    diagnostic reported beside the mean Jacobian).
+    """Square roots of the eigenvalues of the Gram average ``mean_n J_n^T J_n``, descending (the diagnostic
+    reported beside the mean Jacobian).
 
     Computed in float64 as the singular values of the stacked matrix ``[J_1; ...; J_N] / sqrt(N)``, whose
     Gram matrix is the Gram average (more accurate than an eigendecomposition), and padded with zeros to
@@ -263,8 +254,6 @@ def gram_average_spectrum(
     Returns
     -------
     ndarray, shape (C_in,)
-
-    Used by ``gsa_spectra``.
     """
     if jacobians is None:
         jacobians = per_sample_channel_jacobians(fn, x, channel_dim, chunk)
@@ -278,3 +267,48 @@ def gram_average_spectrum(
     N, m, n = J.shape
     s = np.linalg.svd(J.reshape(N * m, n) / np.sqrt(N), compute_uv=False)
     return np.concatenate([s, np.zeros(n - s.size)])
+
+
+def gram_vs_mean(op: MeanChannelJacobian, reference: np.ndarray | None = None) -> dict:
+    """The Gram-average diagnostic of one mode-J factor: per-sample Jacobians, their mean, the mean
+    Jacobian's singular values and the square-rooted Gram-average eigenvalues.
+
+    Parameters
+    ----------
+    op : MeanChannelJacobian
+        The factor's operator (its ``fn``, probe ``x``, channel dimension and chunk are reused).
+    reference : ndarray, optional
+        The factor as the protocol saw it (dense); the mean of the per-sample Jacobians must reproduce it.
+
+    Returns
+    -------
+    dict
+        ``s_mean``, ``s_gram`` (descending), ``margin`` = min_i (g_i - s_i) / s_1 (>= 0 up to rounding, by
+        the covariance identity), ``energy_ratio`` = sum g_i^2 / sum s_i^2 (>= 1), and ``mean_rel_err`` =
+        ||mean_n J_n - reference||_F / ||reference||_F (None without a reference).
+    """
+    Jn = per_sample_channel_jacobians(op.fn, op.x, op.cd, op.chunk)
+    Jbar = Jn.mean(axis=0)
+    s_mean = np.linalg.svd(Jbar, compute_uv=False)
+    s_gram = gram_average_spectrum(None, None, jacobians=Jn)
+    ref = None if reference is None else np.asarray(reference, dtype=np.float64)
+    return {
+        "s_mean": s_mean,
+        "s_gram": s_gram,
+        "margin": float(np.min(s_gram[: s_mean.size] - s_mean) / s_mean[0]) if s_mean[0] > 0 else 0.0,
+        "energy_ratio": float(np.sum(s_gram**2) / np.sum(s_mean**2)) if np.sum(s_mean**2) > 0 else float("inf"),
+        "mean_rel_err": None if ref is None else float(np.linalg.norm(Jbar - ref) / np.linalg.norm(ref)),
+    }
+
+
+def token_local_difference(op: MeanChannelJacobian, broadcast: np.ndarray | None = None) -> dict:
+    """The token-local channel Jacobian of a factor beside its broadcast-mean one (``op`` itself, or the
+    dense ``broadcast`` when given): ``rel_diff`` = relative Frobenius difference (0 for token-wise blocks),
+    and the two spectral norms ``s1_token_local`` and ``s1_broadcast``."""
+    A_loc = TokenLocalJacobian(op.fn, op.x, op.chunk).dense()
+    A_bc = op.dense() if broadcast is None else np.asarray(broadcast, dtype=np.float64)
+    return {
+        "rel_diff": float(np.linalg.norm(A_loc - A_bc) / np.linalg.norm(A_bc)),
+        "s1_token_local": float(np.linalg.norm(A_loc, 2)),
+        "s1_broadcast": float(np.linalg.norm(A_bc, 2)),
+    }

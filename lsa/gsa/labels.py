@@ -1,7 +1,7 @@
 """Invariant Channel Mapping labels SC / SA / ST on square residual interfaces, their T5 margins and the
-explicit perturbation tests of protocol step P11 (GSA-II spec sections 2.10, 3 T5).
+explicit perturbation tests of protocol step P11 (GSA reconstruction: labels, bound T5).
 
-The label names are the paper's; the rules are our reconstruction. Used by ``pam_certificates``.
+The label names are the paper's; the rules are our reconstruction.
 """
 
 from __future__ import annotations
@@ -28,10 +28,7 @@ def _check_square(Phi, groups):
 
 
 def row_profiles(Phi, groups) -> dict:
-    """Row energies R_c, self shares s_c, own-group shares q_c and group profiles pi_c (rows sum to 1).
-
-    Used by ``pam_certificates``.
-    """
+    """Row energies R_c, self shares s_c, own-group shares q_c and group profiles pi_c (rows sum to 1)."""
     Phi, groups = _check_square(Phi, groups)
     R = np.sum(Phi**2, axis=1)
     Rs = np.where(R > 0, R, 1.0)
@@ -51,10 +48,7 @@ def _decide(sc, sq, sk):
 
 
 def channel_labels(Phi, Phi_adj, groups, cfg: GSAConfig = GSAConfig()) -> dict:
-    """SC/SA/ST labels of every channel (spec 2.10), with kappa_c = cos(pi_c at l, pi_c at the adjacent l').
-
-    Used by ``pam_certificates``.
-    """
+    """SC/SA/ST labels of every channel, with kappa_c = cos(pi_c at l, pi_c at the adjacent l')."""
     A, B = row_profiles(Phi, groups), row_profiles(Phi_adj, groups)
     na = np.linalg.norm(A["pi"], axis=1)
     nb = np.linalg.norm(B["pi"], axis=1)
@@ -76,8 +70,6 @@ def label_certificate(lab: dict, groups, delta_rows, delta_rows_adj, cfg: GSACon
 
     A decision (s >= theta_s, q >= theta_q, kappa >= theta_kappa) is stable when its margin exceeds the
     T5 bound: 4 delta_c/||x_c|| for s and q, 2 sqrt(G) (4 delta_c/||x_c|| + 4 delta'_c/||x'_c||) for kappa.
-
-    Used by ``pam_certificates``.
     """
     G = int(np.max(groups)) + 1
     xa, xb = np.sqrt(lab["R"]), np.sqrt(lab["R_adj"])
@@ -105,8 +97,6 @@ def label_certificate(lab: dict, groups, delta_rows, delta_rows_adj, cfg: GSACon
 def adversarial_label_perturbation(Phi, groups, cfg: GSAConfig = GSAConfig(), overshoot: float = 1e-6):
     """Smallest single-entry (self-share) or own-group rescaling that pushes one channel's s_c or q_c across
     its threshold; returns (Delta, info). Aimed at the smallest label margin (protocol P11).
-
-    Used by ``pam_certificates``.
     """
     Phi, groups = _check_square(Phi, groups)
     best = None
@@ -147,10 +137,7 @@ def label_flip_rates(
     cfg: GSAConfig = GSAConfig(),
     seed: int = 0,
 ) -> dict:
-    """Fraction of channels whose label changes under random Delta with ||Delta||_F = f * delta (P11).
-
-    Used by ``pam_certificates``.
-    """
+    """Fraction of channels whose label changes under random Delta with ||Delta||_F = f * delta (P11)."""
     base = channel_labels(Phi, Phi_adj, groups, cfg)["labels"]
     rng = np.random.default_rng(seed)
     out = {}
@@ -168,8 +155,6 @@ def label_flip_rates(
 def label_fragile_example(d: int = 16, block: int = 8, noise: float = 0.02, seed: int = 0):
     """A square residual incidence whose static PAM structures are robust but one SC label sits next to
     theta_s = 0.5 (claim 7): near-identity with channel 0 sharing its row equally with a group neighbour.
-
-    Used by ``pam_certificates``.
     """
     if d < 2 * block or block < 2:
         raise ValueError(f"need at least two groups of >= 2 channels, got d={d}, block={block}")

@@ -1,8 +1,6 @@
 """The Physical Alignment Matrix: row groups, block amplitudes, active supports, core/overlap/noise masks,
 the orthogonal decomposition, the pairwise incidence and co-activation graphs, SRS sets, hub columns and
-block-energy heatmaps (GSA-II spec sections 2.8–2.9; protocol step P8).
-
-Used by ``pam_certificates`` and ``pam_heatmaps``.
+block-energy heatmaps (GSA reconstruction: PAM and its graphs; protocol step P8).
 """
 
 from __future__ import annotations
@@ -24,13 +22,11 @@ def _check_matrix(P, name="P") -> np.ndarray:
 
 
 def row_groups_argmax(P, null_tol: float = 1e-8, col_clusters=None) -> np.ndarray:
-    """Dominant-mode assignment ``g(c) = argmax_j abs(P_cj) / c_j`` (spec 2.8 rule 1); -1 marks the null group.
+    """Dominant-mode assignment ``g(c) = argmax_j abs(P_cj) / c_j`` (PAM, rule 1); -1 marks the null group.
 
     Groups are relabelled 0..G-1 in order of their mode index. With ``col_clusters`` (degenerate modes,
     :func:`column_blocks`) the argmax runs over column blocks ``J`` with ``||P[c, J]|| / c_J``, which a
     rotation inside a cluster leaves unchanged.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
     if col_clusters is not None:
@@ -46,17 +42,14 @@ def row_groups_argmax(P, null_tol: float = 1e-8, col_clusters=None) -> np.ndarra
 
 
 def row_groups_blocks(n_rows: int, block: int) -> np.ndarray:
-    """Architecture row groups: contiguous blocks of ``block`` channels (spec 2.8 rule 2).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Architecture row groups: contiguous blocks of ``block`` channels (PAM, rule 2)."""
     if n_rows < 1 or block < 1:
         raise ValueError(f"need n_rows >= 1 and block >= 1, got {n_rows}, {block}")
     return np.arange(n_rows) // block
 
 
 def row_groups_spectral(P, m: int, seed: int = 0, null_tol: float = 1e-8) -> np.ndarray:
-    """Row groups by spectral clustering of the rows of ``P ⊙ P`` into ``m`` clusters (spec 2.8 rule 3).
+    """Row groups by spectral clustering of the rows of ``P ⊙ P`` into ``m`` clusters (PAM, rule 3).
 
     Each row's energy profile over the columns, ``P[c, :] ** 2``, is compared with every other by cosine
     similarity. The profiles are non-negative, so the affinity lies in [0, 1]; it does not depend on the scale
@@ -80,8 +73,6 @@ def row_groups_spectral(P, m: int, seed: int = 0, null_tol: float = 1e-8) -> np.
     -------
     ndarray of int, shape (n_rows,)
         Labels 0..m-1 in order of first appearance along the rows; -1 for null rows.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps`` (with ``GSAConfig(row_groups="spectral")``).
     """
     P = _check_matrix(P)
     rn = np.linalg.norm(P, axis=1)
@@ -117,8 +108,6 @@ def row_groups(P, cfg: GSAConfig = GSAConfig()) -> np.ndarray:
     """Row groups of a PAM by the rule ``cfg.row_groups``: "argmax" (:func:`row_groups_argmax`), "blocks"
     (:func:`row_groups_blocks`) or "spectral" (:func:`row_groups_spectral` with as many clusters as columns,
     the bound of the argmax rule, capped at the number of non-null rows).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
     if cfg.row_groups == "argmax":
@@ -132,10 +121,7 @@ def row_groups(P, cfg: GSAConfig = GSAConfig()) -> np.ndarray:
 
 @dataclass
 class PAMStructure:
-    """Every discrete structure of a PAM at fixed row groups, plus the amplitudes they come from.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Every discrete structure of a PAM at fixed row groups, plus the amplitudes they come from."""
 
     groups: np.ndarray  # (m,) row-group label per row, -1 = null
     a: np.ndarray  # (G, n) block amplitudes a_{g,j} (n = number of column blocks)
@@ -154,12 +140,10 @@ class PAMStructure:
 
 
 def column_blocks(n_cols: int, clusters=None) -> np.ndarray:
-    """Block index of each PAM column from a partition into degenerate-mode clusters (spec 2.5).
+    """Block index of each PAM column from a partition into degenerate-mode clusters.
 
     ``clusters`` is a list of index arrays covering ``range(n_cols)`` exactly once, in order (as returned
     by :func:`lsa.gsa.spectra.degenerate_clusters`); ``None`` gives one block per column.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     if clusters is None:
         return np.arange(n_cols)
@@ -185,11 +169,9 @@ def _block_sum(E, blk) -> np.ndarray:
 def amplitudes(P, groups, col_clusters=None) -> tuple[np.ndarray, np.ndarray]:
     """Block amplitudes a_{g,j} = ||P[G_g, j]||_2 and column norms c_j over the non-null rows.
 
-    With ``col_clusters`` (degenerate source modes, spec 2.5), ``j`` runs over column blocks ``J``:
+    With ``col_clusters`` (degenerate source modes), ``j`` runs over column blocks ``J``:
     ``a_{g,J} = ||P[G_g, J]||_F`` and ``c_J = ||P[:, J]||_F``, which do not change when the singular basis
     is rotated inside a degenerate cluster (a rotation of the block's columns).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
     groups = np.asarray(groups)
@@ -207,11 +189,9 @@ def amplitudes(P, groups, col_clusters=None) -> tuple[np.ndarray, np.ndarray]:
 def pam_structure(P, groups, cfg: GSAConfig = GSAConfig(), col_clusters=None) -> PAMStructure:
     """Supports, masks, graphs, SRS sets, hubs and the noise bound of ``P`` at the given (fixed) row groups.
 
-    ``col_clusters`` (optional) merges degenerate source modes into column blocks (spec 2.5): supports,
+    ``col_clusters`` (optional) merges degenerate source modes into column blocks: supports,
     graphs, SRS sets and hubs are then indexed by block, and the entry masks give every column of a block
     the block's membership. Without it every column is its own block.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     P = _check_matrix(P)
     a, c = amplitudes(P, groups, col_clusters)
@@ -255,10 +235,7 @@ def pam_structure(P, groups, cfg: GSAConfig = GSAConfig(), col_clusters=None) ->
 
 
 def decompose(P, struct: PAMStructure) -> dict:
-    """Orthogonal split P = P_core + P_ovl + P_noise (T3) and the energy fractions f_core, f_ovl, f_noise.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Orthogonal split P = P_core + P_ovl + P_noise (T3) and the energy fractions f_core, f_ovl, f_noise."""
     P = _check_matrix(P)
     parts = {k: np.where(m, P, 0.0) for k, m in struct.masks.items()}
     tot = sum(float(np.sum(v**2)) for v in parts.values())
@@ -269,10 +246,7 @@ def decompose(P, struct: PAMStructure) -> dict:
 
 
 def block_energy(struct: PAMStructure, normalise: str = "column") -> np.ndarray:
-    """Block-energy heatmap H_{g,j} = a_{g,j}^2 / c_j^2 (``"column"``) or / ||P||_F^2 (``"global"``).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Block-energy heatmap H_{g,j} = a_{g,j}^2 / c_j^2 (``"column"``) or / ||P||_F^2 (``"global"``)."""
     if normalise == "column":
         return struct.a**2 / np.where(struct.c > 0, struct.c**2, 1.0)[None, :]
     if normalise == "global":
@@ -281,10 +255,7 @@ def block_energy(struct: PAMStructure, normalise: str = "column") -> np.ndarray:
 
 
 def structure_diff(s1: PAMStructure, s2: PAMStructure) -> dict:
-    """Which discrete structures differ between two PAMs with the same row groups (empty dict = identical).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Which discrete structures differ between two PAMs with the same row groups (empty dict = identical)."""
     if not np.array_equal(s1.groups, s2.groups):
         raise ValueError("structures must be compared at the same (fixed) row groups")
     b1, b2 = (np.arange(s.masks["core"].shape[1]) if s.col_block is None else s.col_block for s in (s1, s2))
@@ -304,10 +275,7 @@ def structure_diff(s1: PAMStructure, s2: PAMStructure) -> dict:
 
 
 def summary(struct: PAMStructure) -> dict:
-    """JSON-friendly summary: group count, support sizes, SRS sizes, hubs, edge count, N.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """JSON-friendly summary: group count, support sizes, SRS sizes, hubs, edge count, N."""
     iu = np.triu_indices(struct.c.size, 1)
     return {
         "n_groups": int(struct.a.shape[0]),

@@ -1,7 +1,5 @@
-"""The numerical margin protocol P0–P12 (GSA-II spec section 4, our stand-in for the paper's Section 10):
+"""The numerical margin protocol P0–P12 (our stand-in for the paper's Section 10):
 one function that takes a chain of factors and returns a JSON-serialisable report with pass/fail per check.
-
-Used by ``pam_certificates`` and ``pam_heatmaps`` (and ``gsa_spectra`` for the per-factor records).
 """
 
 from __future__ import annotations
@@ -32,10 +30,7 @@ from lsa.report import to_jsonable
 
 @dataclass
 class FactorAnalysis:
-    """Steps P1–P4 for one factor: spectrum, window, Gibbs–Cartan fit and check G.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Steps P1–P4 for one factor: spectrum, window, Gibbs–Cartan fit and check G."""
 
     factor: Factor
     spec: Spectrum
@@ -82,8 +77,6 @@ def analyse_factor(f: Factor, cfg: GSAConfig = GSAConfig()) -> FactorAnalysis:
 
     For a randomized (partial) spectrum the fit completes the unknown tail mass flat over ranks K+1..r
     (our convention); eps* is always computed on the known ranks, where tau_emp is exact.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     r = min(f.shape)
     A = None
@@ -136,10 +129,7 @@ def fit_tail_model(spec: Spectrum, K_max: int) -> dict:
 
 @dataclass
 class InterfaceAnalysis:
-    """Steps P5–P10 for one interface, with the matrices kept for plotting.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Steps P5–P10 for one interface, with the matrices kept for plotting."""
 
     src: FactorAnalysis
     dst: FactorAnalysis
@@ -152,10 +142,7 @@ def _apply(fa: FactorAnalysis):
 
 
 def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSAConfig()) -> InterfaceAnalysis:
-    """P5–P10 on the interface a -> b: transport, incidences, T1/T2 bounds, PAM structures, margins, decisions.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """P5–P10 on the interface a -> b: transport, incidences, T1/T2 bounds, PAM structures, margins, decisions."""
     k, k2 = a.window.k, b.window.k
     tr = transport(a.spec, k, b.spec, k2)
     B_tr, B_full = source_incidence(a.spec, k, b.spec, k2, _apply(b))
@@ -178,7 +165,7 @@ def analyse_interface(a: FactorAnalysis, b: FactorAnalysis, cfg: GSAConfig = GSA
         },
         {},
     )
-    clusters = degenerate_clusters(a.spec.s[:k], cfg.g_deg)  # source modes: block columns (spec 2.5)
+    clusters = degenerate_clusters(a.spec.s[:k], cfg.g_deg)  # source modes: block columns
     src_blocks = None if all(len(c) == 1 for c in clusters) else clusters
     for tag, P_tr, P_full, groups, dF, dcols, cols in (
         (
@@ -259,8 +246,6 @@ def run_protocol(
         ``{"config", "factors", "interfaces", "summary", "domain"}`` (JSON-serialisable) plus the key
         ``"_analysis"`` holding the in-memory :class:`InterfaceAnalysis` objects for plotting (pop it
         before serialising).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     if not isinstance(cfg, GSAConfig):
         raise TypeError(f"cfg must be a GSAConfig, got {type(cfg).__name__}")

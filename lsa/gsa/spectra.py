@@ -1,8 +1,5 @@
 """Singular spectra of layer factors: dense or randomized (JVP/VJP) SVD, Frobenius normalisation,
-sign convention, degenerate clusters and Hutchinson / Hutch++ Frobenius estimates (GSA-II spec sections 2.2,
-2.5, 8; protocol steps P1–P2).
-
-Used by the ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps`` chapters.
+sign convention, degenerate clusters and Hutchinson / Hutch++ Frobenius estimates (protocol steps P1–P2).
 """
 
 from __future__ import annotations
@@ -16,10 +13,7 @@ from lsa.linalg import as_float64, randomized_svd
 
 
 def sign_convention(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flip each pair (u_j, v_j) so that the largest-magnitude entry of u_j is positive (spec 2.5).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Flip each pair (u_j, v_j) so that the largest-magnitude entry of u_j is positive (our sign convention)."""
     U, Vt = np.array(U, dtype=np.float64), np.array(Vt, dtype=np.float64)
     if U.shape[1] == 0:
         return U, Vt
@@ -30,10 +24,7 @@ def sign_convention(U: np.ndarray, Vt: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def degenerate_clusters(s, g_deg: float = 1e-3) -> list[np.ndarray]:
-    """Group consecutive modes whose relative gap (s_j - s_{j+1})/s_j is below ``g_deg`` (spec 2.5).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Group consecutive modes whose relative gap (s_j - s_{j+1})/s_j is below ``g_deg``."""
     s = np.asarray(s, dtype=np.float64)
     clusters, cur = [], [0] if s.size else []
     for j in range(1, s.size):
@@ -68,8 +59,6 @@ class Spectrum:
         True when the spectrum is complete (dense SVD) and ``fro2`` exact.
     residual : float
         max_i ||A v_i - s_i u_i|| / s_1 (protocol P1).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
 
     s: np.ndarray
@@ -122,10 +111,7 @@ class Spectrum:
 
 
 def normalise_factor(A) -> np.ndarray:
-    """Frobenius-normalised factor Abar = sqrt(r) A / ||A||_F, r = min(m, n) (spec 2.2).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Frobenius-normalised factor Abar = sqrt(r) A / ||A||_F, r = min(m, n)."""
     A = as_float64(A)
     if A.ndim != 2:
         raise ValueError(f"factor must be a 2-D matrix, got shape {A.shape}")
@@ -136,10 +122,7 @@ def normalise_factor(A) -> np.ndarray:
 
 
 def dense_spectrum(A) -> Spectrum:
-    """Full SVD of a dense factor (float64), sign convention applied. Used by all Part II chapters.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Full SVD of a dense factor (float64), sign convention applied."""
     A = as_float64(A)
     if A.ndim != 2 or min(A.shape) == 0:
         raise ValueError(f"factor must be a non-empty 2-D matrix, got shape {A.shape}")
@@ -167,10 +150,7 @@ def _residual(op: LinearOperator, U, s, Vt, AV=None) -> float:
 
 
 def hutchinson_fro2(op: LinearOperator, n_samples: int = 128, seed: int = 0) -> tuple[float, float]:
-    """Hutchinson estimate of ||A||_F^2 = E||A z||^2 (Rademacher z) and the upper end of its 95 % interval.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Hutchinson estimate of ||A||_F^2 = E||A z||^2 (Rademacher z) and the upper end of its 95 % interval."""
     op = aslinearoperator(op)
     if n_samples < 2:
         raise ValueError(f"n_samples must be >= 2, got {n_samples}")
@@ -199,7 +179,7 @@ def _deflated_fro2(
 
 
 def hutchpp_fro2(op, n_samples: int = 128, seed: int = 0, basis=None) -> tuple[float, float]:
-    """Hutch++ estimate of ``||A||_F^2`` and the upper end of its 95 % interval (spec section 8).
+    """Hutch++ estimate of ``||A||_F^2`` and the upper end of its 95 % interval (protocol step P1).
 
     For any orthonormal ``V`` (n x k) in the input space, Pythagoras over the split
     ``I = V V^T + (I - V V^T)`` gives ``||A||_F^2 = ||A V||_F^2 + ||A (I - V V^T)||_F^2``. The first term is
@@ -228,8 +208,6 @@ def hutchpp_fro2(op, n_samples: int = 128, seed: int = 0, basis=None) -> tuple[f
         The Hutch++ estimate of ``||A||_F^2`` (exact when ``basis`` spans the row space of A).
     upper : float
         Upper end of its 95 % interval (normal approximation over the probes), used in tail bounds.
-
-    Used by ``gsa_spectra`` (through :func:`randomized_spectrum`), ``pam_certificates`` and ``pam_heatmaps``.
     """
     op = aslinearoperator(as_float64(op) if isinstance(op, np.ndarray) else op)
     m, n = op.shape
@@ -262,11 +240,9 @@ def randomized_spectrum(
     NumPy's BLAS on one thread so that it does not contend with torch's pool.
 
     ``fro2`` is the exact ``||A||_F^2`` when known. Otherwise it is the upper end of the 95 % interval of
-    :func:`hutchpp_fro2` deflated by the sketch's right singular vectors (spec section 8): the K products
+    :func:`hutchpp_fro2` deflated by the sketch's right singular vectors (protocol step P1): the K products
     ``A V`` (shared with the residual check P1) give ``||A V||_F^2`` exactly, and ``n_hutch`` Rademacher
     probes projected off ``V`` estimate the rest; the spectrum is then marked inexact.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     op = aslinearoperator(op)
     m, n = op.shape

@@ -1,8 +1,6 @@
-"""The model suite of the ``pam_heatmaps`` chapter (spec 5.2): build or load each backbone, extract its factor
+"""The model suite of the ``pam_heatmaps`` chapter: build or load each backbone, extract its factor
 chains (mode S and mode J; diffusion at three timesteps), run the margin protocol and collect the rows of the
 tables T1 / T2 and the block-energy heatmaps of F6.
-
-Used by ``pam_heatmaps``.
 """
 
 from __future__ import annotations
@@ -27,10 +25,7 @@ PAPER_CONFIGS = {
 
 
 def load_checkpoint(model: torch.nn.Module, path: str) -> torch.nn.Module:
-    """Load a local ``state_dict`` file (``torch.load(..., weights_only=True)``) into ``model``; clear errors.
-
-    Used by ``pam_heatmaps``.
-    """
+    """Load a local ``state_dict`` file (``torch.load(..., weights_only=True)``) into ``model``; clear errors."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {p} (expected a torch state_dict saved with torch.save)")
@@ -54,10 +49,7 @@ def load_checkpoint(model: torch.nn.Module, path: str) -> torch.nn.Module:
 
 
 def select_pairs(factors, n: int | None) -> list:
-    """``n`` interfaces spread over depth (early / middle / late for n = 3); all when ``n`` is None or larger.
-
-    Used by ``pam_heatmaps``.
-    """
+    """``n`` interfaces spread over depth (early / middle / late for n = 3); all when ``n`` is None or larger."""
     pairs = interfaces(factors)
     if n is None or n >= len(pairs):
         return pairs
@@ -66,10 +58,7 @@ def select_pairs(factors, n: int | None) -> list:
 
 
 def model_chains(kind: str, model, probe_x, modes=("S", "J"), timesteps=(20, 100, 180)) -> dict:
-    """Factor chains of one model: {"S": [...], "J": [...]} or, for the U-Net, {"J t=...": [...]} per timestep.
-
-    Used by ``pam_heatmaps``.
-    """
+    """Factor chains of one model: {"S": [...], "J": [...]} or, for the U-Net, {"J t=...": [...]} per timestep."""
     out = {}
     if kind == "unet":
         for t in timesteps:
@@ -83,8 +72,13 @@ def model_chains(kind: str, model, probe_x, modes=("S", "J"), timesteps=(20, 100
 
 
 def analyse_model(
-    name: str, chains: dict, cfg: GSAConfig, n_pairs: int | None = None, n_label_draws: int = 8
-) -> tuple[list[dict], list[dict], dict]:
+    name: str,
+    chains: dict,
+    cfg: GSAConfig,
+    n_pairs: int | None = None,
+    n_label_draws: int = 8,
+    with_records: bool = False,
+) -> tuple:
     """Run the protocol on each chain of a model.
 
     Returns
@@ -95,13 +89,14 @@ def analyse_model(
         Per interface: f_core / f_ovl / f_noise of the source-mode PAM, for the stacked F6 panel.
     heat : dict
         chain -> (block-energy heatmap H of a middle interface, support mask, interface label).
-
-    Used by ``pam_heatmaps``.
+    records : list of dict
+        Only with ``with_records``: the protocol's interface records of every chain (for P12).
     """
-    rows, fractions, heat = [], [], {}
+    rows, fractions, heat, records = [], [], {}, []
     for chain, fs in chains.items():
         rep = run_protocol(fs, cfg, pairs=select_pairs(fs, n_pairs), n_label_draws=n_label_draws)
         recs = rep["interfaces"]
+        records += recs
         s = rep["summary"]
         rows.append(
             {
@@ -132,14 +127,11 @@ def analyse_model(
         mid = rep["_analysis"][len(rep["_analysis"]) // 2]
         st = mid.mats["B"]["struct"]
         heat[chain] = (block_energy(st), st.support, f"{mid.record['src']}→{mid.record['dst']}")
-    return rows, fractions, heat
+    return (rows, fractions, heat, records) if with_records else (rows, fractions, heat)
 
 
 def heat_checks(heats: list[dict]) -> dict:
-    """Guarantees of F6: each heatmap column sums to 1 (or 0 for a zero column); max deviation.
-
-    Used by ``pam_heatmaps``.
-    """
+    """Guarantees of F6: each heatmap column sums to 1 (or 0 for a zero column); max deviation."""
     dev = 0.0
     for h in heats:
         for H, _, _ in h.values():
@@ -152,8 +144,6 @@ def minilm_probe(tokenizer, n: int = 16, max_length: int = 32, seed: int = 0) ->
     """Token ids (n, max_length) of held-out English sentences from the committed text snapshot (data/text/),
     tokenised with the MiniLM tokenizer, padded/truncated to a fixed length (no attention mask needed: the
     sentences are cut to full length).
-
-    Used by ``pam_heatmaps``.
     """
     from lsa.data.text import load_documents, sentences
 

@@ -1,8 +1,7 @@
 """Interface transport between adjacent factors, incidence matrices in physical channel coordinates, and
 the truncation bounds T1 (empirical tails) and T2 (Gibbs–Cartan certified tails).
 
-GSA-II spec sections 2.6, 2.7, 3 (T1, T2); protocol steps P5–P7. Used by ``pam_certificates`` and
-``pam_heatmaps``.
+Protocol steps P5–P7.
 """
 
 from __future__ import annotations
@@ -30,12 +29,10 @@ def _check_interface(src: Spectrum, k: int, dst: Spectrum, k2: int):
 
 
 def transport(src: Spectrum, k: int, dst: Spectrum, k2: int) -> dict:
-    """Windowed mode-level transport T^w = V_{l+1,w'}^T U_{l,w} and its alignment scalars (spec 2.6).
+    """Windowed mode-level transport T^w = V_{l+1,w'}^T U_{l,w} and its alignment scalars.
 
     Returns ``T`` (k' x k), ``W`` (weighted, Sigma' T Sigma), ``angles`` (principal angles, radians,
     ascending), ``theta_max``, ``kappa`` (captured energy fraction) and ``kappa0`` (unweighted).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     _check_interface(src, k, dst, k2)
     T = dst.Vt[:k2] @ src.U[:, :k]
@@ -56,8 +53,6 @@ def source_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A_next=None)
     """Source-mode incidence B^tr = U' Sigma' T^w Sigma and, when ``A_next`` is given, B^full = A_{l+1} U Sigma.
 
     ``A_next`` is the dense factor l+1 or anything with ``matmat``/``@`` (e.g. a JVP ``LinearOperator``).
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     _check_interface(src, k, dst, k2)
     L = src.U[:, :k] * src.s[:k]
@@ -69,10 +64,7 @@ def source_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A_next=None)
 
 
 def physical_incidence(src: Spectrum, k: int, dst: Spectrum, k2: int, A=None, A_next=None) -> tuple:
-    """Fully physical incidence Phi^tr = A_{l+1}^(k') A_l^(k) and, with both factors, Phi^full = A_{l+1} A_l.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Fully physical incidence Phi^tr = A_{l+1}^(k') A_l^(k) and, with both factors, Phi^full = A_{l+1} A_l."""
     _check_interface(src, k, dst, k2)
     Phi_tr = (dst.U[:, :k2] * dst.s[:k2]) @ ((dst.Vt[:k2] @ src.U[:, :k]) * src.s[:k]) @ src.Vt[:k]
     Phi_full = None
@@ -97,8 +89,6 @@ def truncation_bounds(
     Returns
     -------
     dict with ``delta_cols`` (per-column bound on B), ``B_F``, ``Phi_2``, ``Phi_F``.
-
-    Used by ``pam_certificates`` and ``pam_heatmaps``.
     """
     _check_interface(src, k, dst, k2)
     ts = float(src.tail(k)) if tail_src is None else max(float(src.tail(k)), float(tail_src))

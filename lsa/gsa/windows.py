@@ -1,7 +1,4 @@
-"""Effective ranks r_q and dominant effective-rank windows with gap snapping (GSA spec 2.4; protocol P2–P3).
-
-Used by the ``gsa_spectra`` and ``pam_certificates`` chapters.
-"""
+"""Effective ranks r_q and dominant effective-rank windows with gap snapping (protocol steps P2–P3)."""
 
 from __future__ import annotations
 
@@ -14,10 +11,7 @@ from lsa.gsa.spectra import Spectrum
 
 
 def effective_ranks(spec: Spectrum, qs=(0.5, 0.8, 0.9, 0.95, 0.99)) -> dict:
-    """r_q = min{k : sum_{i<=k} p_i >= q} for each q; ``None`` when r_q exceeds the known ranks K.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """r_q = min{k : sum_{i<=k} p_i >= q} for each q; ``None`` when r_q exceeds the known ranks K."""
     cum = np.cumsum(spec.p)
     out = {}
     for q in qs:
@@ -29,10 +23,7 @@ def effective_ranks(spec: Spectrum, qs=(0.5, 0.8, 0.9, 0.95, 0.99)) -> dict:
 
 
 def relative_gap(spec: Spectrum, k: int) -> float:
-    """g_k = (sigma_k - sigma_{k+1}) / sigma_k, with sigma_{r+1} = 0.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """g_k = (sigma_k - sigma_{k+1}) / sigma_k, with sigma_{r+1} = 0."""
     if not 1 <= k <= spec.r:
         raise ValueError(f"window k={k} must lie in [1, r={spec.r}]")
     sk = spec.sigma(k)
@@ -41,10 +32,7 @@ def relative_gap(spec: Spectrum, k: int) -> float:
 
 @dataclass
 class Window:
-    """Dominant window of a factor: size ``k``, relative gap at its edge, and the check W.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Dominant window of a factor: size ``k``, relative gap at its edge, and the check W."""
 
     k: int
     gap: float
@@ -55,7 +43,7 @@ class Window:
 
 
 def dominant_window(spec: Spectrum, cfg: GSAConfig = GSAConfig(), k: int | None = None) -> Window:
-    """Window k = r_{q_win}, gap-snapped inside [r_{q_lo}, r_{q_hi}], capped at ``k_max`` (spec 2.4).
+    """Window k = r_{q_win}, gap-snapped inside [r_{q_lo}, r_{q_hi}], capped at ``k_max``.
 
     Parameters
     ----------
@@ -65,8 +53,6 @@ def dominant_window(spec: Spectrum, cfg: GSAConfig = GSAConfig(), k: int | None 
         An explicit window size instead of the rule; must not exceed the rank or the known ranks.
 
     Check W: the window is determined (r_{q_hi} <= K) and its edge gap is >= ``g_min``.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     rq = effective_ranks(spec, tuple(sorted(set(cfg.q_grid) | {cfg.q_lo, cfg.q_win, cfg.q_hi})))
     if k is not None:

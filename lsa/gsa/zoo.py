@@ -1,9 +1,8 @@
-"""Small trained models of the Part II suite (spec 5.2), trained once and cached with :mod:`lsa.cache`
+"""Small trained models of the Part II suite, trained once and cached with :mod:`lsa.cache`
 (keyed by their config and this module's code): ResNet-mini and TinyViT on
 scikit-learn's digits (upsampled to 16x16), TinyGPT (``transformers`` GPT-2 from a small config) on a
-seeded synthetic bracket/arithmetic corpus, and a TinyUNet DDPM denoiser on digits.
-
-Used by ``pam_certificates``, ``gsa_spectra`` and ``pam_heatmaps``.
+seeded synthetic bracket/arithmetic corpus, and a TinyUNet DDPM denoiser on digits. The data come from
+:mod:`lsa.data.digits` and :mod:`lsa.data.brackets`.
 """
 
 from __future__ import annotations
@@ -12,51 +11,10 @@ import numpy as np
 import torch
 
 from lsa import cache
+from lsa.data.brackets import VOCAB, bracket_corpus, encode_text
+from lsa.data.digits import digits16
 
 KINDS = ("resnet", "vit", "gpt", "unet")
-
-
-def digits16(seed: int = 0, split: float = 0.8) -> tuple:
-    """Digits (1797 8x8 images) bilinearly upsampled to 16x16, standardised; seeded 80/20 split.
-
-    Returns (x_train, y_train, x_test, y_test) as float32 / int64 tensors.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = torch.as_tensor(d.images, dtype=torch.float32)[:, None] / 16.0
-    x = torch.nn.functional.interpolate(x, size=16, mode="bilinear", align_corners=False)
-    x = (x - x.mean()) / x.std()
-    y = torch.as_tensor(d.target, dtype=torch.long)
-    idx = torch.as_tensor(np.random.default_rng(seed).permutation(len(y)))
-    n = int(split * len(y))
-    return x[idx[:n]], y[idx[:n]], x[idx[n:]], y[idx[n:]]
-
-
-def bracket_corpus(n_chars: int = 200_000, seed: int = 0) -> str:
-    """Seeded probabilistic grammar of nested arithmetic / bracket expressions, one per line.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
-    rng = np.random.default_rng(seed)
-
-    def expr(depth):
-        r = rng.random()
-        if depth > 3 or r < 0.35:
-            return str(int(rng.integers(0, 100)))
-        if r < 0.7:
-            return f"{expr(depth + 1)}{'+-*'[int(rng.integers(3))]}{expr(depth + 1)}"
-        b = "()[]{}"[2 * int(rng.integers(3)) :][:2]
-        return f"{b[0]}{expr(depth + 1)}{b[1]}"
-
-    out, size = [], 0
-    while size < n_chars:
-        line = expr(0) + "\n"
-        out.append(line)
-        size += len(line)
-    return "".join(out)[:n_chars]
 
 
 def _defaults(kind: str) -> dict:
@@ -78,10 +36,7 @@ def _defaults(kind: str) -> dict:
 
 
 def build(kind: str, cfg: dict, seed: int = 0):
-    """Build a model of ``kind`` from its config (random initialisation, seeded).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Build a model of ``kind`` from its config (random initialisation, seeded)."""
     torch.manual_seed(seed)
     if kind == "resnet":
         from lsa.models.resnet import ResNet
@@ -115,21 +70,6 @@ def build(kind: str, cfg: dict, seed: int = 0):
 
         return TinyUNet(1, tuple(cfg["widths"]))
     raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
-
-
-VOCAB = sorted(set("0123456789+-*()[]{}\n"))
-
-
-def encode_text(text: str) -> torch.Tensor:
-    """Character ids of the synthetic corpus (unknown characters raise).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
-    idx = {c: i for i, c in enumerate(VOCAB)}
-    bad = sorted(set(text) - set(idx))
-    if bad:
-        raise ValueError(f"characters {bad} are not in the TinyGPT vocabulary {VOCAB}")
-    return torch.tensor([idx[c] for c in text], dtype=torch.long)
 
 
 def _train(kind: str, model, cfg: dict, seed: int):
@@ -167,12 +107,10 @@ def _train(kind: str, model, cfg: dict, seed: int):
 
 
 def trained(kind: str, seed: int = 0, trained: bool = True, **overrides):
-    """The model ``kind`` trained with its config (defaults of spec 5.2, updated by ``overrides``), cached.
+    """The model ``kind`` trained with its config (defaults of the small suite, updated by ``overrides``), cached.
 
     ``trained=False`` returns the random-initialisation twin (same config and seed, no training).
     Returns ``(model, cfg)``.
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
@@ -194,10 +132,7 @@ def trained(kind: str, seed: int = 0, trained: bool = True, **overrides):
 
 
 def probe(kind: str, n: int = 32, seed: int = 0, ctx: int = 32) -> torch.Tensor:
-    """Fixed held-out probe inputs: test digits (vision, diffusion) or corpus windows (GPT, seed + 1 text).
-
-    Used by ``gsa_spectra``, ``pam_certificates`` and ``pam_heatmaps``.
-    """
+    """Fixed held-out probe inputs: test digits (vision, diffusion) or corpus windows (GPT, seed + 1 text)."""
     if kind in ("resnet", "vit", "unet"):
         return digits16(seed)[2][:n]
     if kind == "gpt":

@@ -1,6 +1,6 @@
 """A small DDPM epsilon-predictor U-Net and its linear noise schedule.
 
-Used by the PAM heatmaps chapter (Part II, "TinyUNet" on 16x16 digits). ResBlocks at two resolutions,
+ ResBlocks at two resolutions,
 one self-attention block at the lower resolution, sinusoidal time embedding. Each ResBlock / attention
 block is exposed (``factor_blocks``) so that its Jacobian with respect to the input feature map can be
 taken at a frozen time embedding.
@@ -15,10 +15,7 @@ from torch import nn
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps, (N,) -> (N, dim).
-
-    Used by ``pam_heatmaps``.
-    """
+    """Sinusoidal embedding of integer timesteps, (N,) -> (N, dim)."""
     half = dim // 2
     f = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
     a = t.float()[:, None] * f[None]
@@ -26,10 +23,7 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class ResBlock(nn.Module):
-    """GroupNorm -> SiLU -> conv, + time shift, GroupNorm -> SiLU -> conv, with a skip (1x1 if widths differ).
-
-    Used by ``pam_heatmaps``.
-    """
+    """GroupNorm -> SiLU -> conv, + time shift, GroupNorm -> SiLU -> conv, with a skip (1x1 if widths differ)."""
 
     def __init__(self, c_in: int, c_out: int, t_dim: int, groups: int = 8):
         super().__init__()
@@ -45,10 +39,7 @@ class ResBlock(nn.Module):
 
 
 class AttnBlock(nn.Module):
-    """Single-head self-attention over pixels with a residual connection (time-independent).
-
-    Used by ``pam_heatmaps``.
-    """
+    """Single-head self-attention over pixels with a residual connection (time-independent)."""
 
     def __init__(self, c: int, groups: int = 8):
         super().__init__()
@@ -63,10 +54,7 @@ class AttnBlock(nn.Module):
 
 
 class TinyUNet(nn.Module):
-    """Two-resolution U-Net: 16x16 with ``widths[0]`` channels, 8x8 with ``widths[1]`` and attention.
-
-    Used by ``pam_heatmaps``.
-    """
+    """Two-resolution U-Net: 16x16 with ``widths[0]`` channels, 8x8 with ``widths[1]`` and attention."""
 
     def __init__(self, in_channels: int = 1, widths=(32, 64), t_dim: int = 64):
         super().__init__()
@@ -97,19 +85,13 @@ class TinyUNet(nn.Module):
 
 
 def linear_schedule(T: int = 200, beta_1: float = 1e-4, beta_T: float = 0.02) -> torch.Tensor:
-    """Cumulative products alpha_bar_t of the DDPM linear beta schedule, shape (T,).
-
-    Used by ``pam_heatmaps``.
-    """
+    """Cumulative products alpha_bar_t of the DDPM linear beta schedule, shape (T,)."""
     if T < 2 or not 0 < beta_1 < beta_T < 1:
         raise ValueError(f"need T >= 2 and 0 < beta_1 < beta_T < 1, got T={T}, {beta_1}, {beta_T}")
     return torch.cumprod(1.0 - torch.linspace(beta_1, beta_T, T), 0)
 
 
 def noise(x0: torch.Tensor, t: torch.Tensor, alpha_bar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """Forward diffusion x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps.
-
-    Used by ``pam_heatmaps``.
-    """
+    """Forward diffusion x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps."""
     a = alpha_bar[t].to(x0.dtype)[:, None, None, None]
     return a.sqrt() * x0 + (1 - a).sqrt() * eps

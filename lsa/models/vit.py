@@ -1,6 +1,6 @@
 """A small pre-LN Vision Transformer (patch embedding, CLS token, learned positions).
 
-Used by the PAM heatmaps chapter (Part II, "TinyViT" on 16x16 digits). Each block exposes its attention
+ Each block exposes its attention
 and MLP sub-blocks (``attn_sub``, ``mlp_sub``) so that they can be differentiated as separate factors.
 """
 
@@ -11,10 +11,7 @@ from torch import nn
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with separate Q, K, V and output projections (math path, forward-AD safe).
-
-    Used by ``pam_heatmaps``.
-    """
+    """Multi-head self-attention with separate Q, K, V and output projections (math path, forward-AD safe)."""
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -32,10 +29,7 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-LN transformer block: x + Attn(LN x), then x + MLP(LN x).
-
-    Used by ``pam_heatmaps``.
-    """
+    """Pre-LN transformer block: x + Attn(LN x), then x + MLP(LN x)."""
 
     def __init__(self, dim: int, heads: int, mlp: int):
         super().__init__()
@@ -63,8 +57,6 @@ class ViT(nn.Module):
     image_size, patch : int
         Image side and patch side (image_size % patch == 0).
     in_channels, num_classes, dim, depth, heads, mlp : int
-
-    Used by ``pam_heatmaps``.
     """
 
     def __init__(
