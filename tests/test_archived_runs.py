@@ -2,8 +2,9 @@
 
 (a) Every guarantee and identity holds on every archived run under ``results/``, re-evaluated with the current
 ledger (a guarantee that breaks at ``paper`` fails here, not only at ``smoke``).
-(b) Every chapter evaluates without error at every profile for which a run is archived: each declared claim is
-either evaluable there or ``n/a`` with a stated reason (``not measured`` when the run predates its metric).
+(b) Every chapter evaluates without error at every profile for which a run is archived (or, in runs/, made by the
+current code): each declared claim is either evaluable there or ``n/a`` with a stated reason (``not measured`` when
+an archived run predates its metric).
 (c) A tiny chapter whose parameter flips a finding: the "What this run shows" box and a title formatted from the
 run's metrics follow the evaluated status.
 """
@@ -48,6 +49,25 @@ def test_every_declared_claim_evaluates_at_the_archived_runs_profile(archived):
         assert c.status in ("pass", "fail", "n/a", "not measured"), c
         if c.status in ("n/a", "not measured"):
             assert c.detail.strip(), f"{c.chapter}:{c.id} is {c.status} at {profile} without a reason"
+
+
+def test_every_up_to_date_local_run_evaluates_without_error():
+    """The same at every profile with a run in runs/ made by the current code (the runs `lsa book` would show)."""
+    from lsa.runner import runs_dir
+    from lsa.runner.chapters import chapter_names, load_chapter
+    from lsa.runner.claims import evaluate_chapter
+    from lsa.runner.status import UP_TO_DATE, chapter_status
+
+    errors = []
+    for name in chapter_names():
+        for st in chapter_status(name):
+            if st.state != UP_TO_DATE:
+                continue
+            metrics = json.loads((runs_dir() / name / st.key / "metrics.json").read_text())
+            for c in evaluate_chapter(load_chapter(name), metrics, st.profile, st.key):
+                if c.status == "error" or (c.status == "n/a" and not c.detail.strip()):
+                    errors.append(f"{name}:{c.id} at {st.profile}: {c.status} {c.detail}")
+    assert not errors, errors
 
 
 # ---- (c) outcome text follows the evaluated status -----------------------------------------------------------
