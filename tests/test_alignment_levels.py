@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from lsa.alignment.commutator import commutator_direct, commutator_fast, commutator_magnitude
 from lsa.alignment.flags import dyadic_ladder, flag_intersection_table, flag_ladder
@@ -18,13 +17,6 @@ from lsa.alignment.invariance import (
 from lsa.alignment.levels import basis_scores, level_scores
 from lsa.alignment.nulls import haar_block, rotation_null, rotation_null_direct, zscore
 from lsa.linalg import random_orthogonal
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Tiny matrices: multi-threaded BLAS only spins on a shared 2-core machine."""
-    with threadpool_limits(1):
-        yield
 
 
 def balanced_pair(rng, n=12, n_in=7, n_out=5, spectrum=None):

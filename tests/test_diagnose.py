@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from lsa.alignment.commutator import commutator_direct
@@ -12,13 +11,6 @@ from lsa.alignment.imbalance import imbalance_norms
 from lsa.alignment.levels import level_scores
 from lsa.models.mlp import MLP
 from lsa.models.resnet import ResNet
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Tiny matrices: multi-threaded BLAS only spins on a shared 2-core machine."""
-    with threadpool_limits(1):
-        yield
 
 
 def test_mlp_table_matches_pair_functions():

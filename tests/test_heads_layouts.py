@@ -3,19 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel
 
 from lsa.alignment.heads import head_bases, head_overlaps, overlap_matrix, transformer_blocks
 from lsa.linalg import random_orthogonal
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Tiny matrices: multi-threaded BLAS only spins on a shared 2-core machine."""
-    with threadpool_limits(1):
-        yield
-
 
 D, H = 32, 4
 

@@ -3,19 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 from lsa.alignment.neural_collapse import nc_metrics
 from lsa.data.digits import load_digits_tensors
 from lsa.data.mixtures import gaussian_mixture
 from lsa.linalg import random_orthogonal
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Tiny matrices: multi-threaded BLAS only spins on a shared 2-core machine."""
-    with threadpool_limits(1):
-        yield
 
 
 def etf(C, n, rng):

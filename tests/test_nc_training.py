@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 from lsa.alignment.commutator import commutator_magnitude
 from lsa.alignment.diagnose import weight_pairs
@@ -12,13 +11,6 @@ from lsa.alignment.neural_collapse import nc_metrics
 from lsa.alignment.training import TrainConfig, train_mlp
 from lsa.data.mixtures import gaussian_mixture
 from lsa.models.resnet import ResNet
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Tiny matrices: multi-threaded BLAS only spins on a shared 2-core machine."""
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.mark.parametrize("bn", [True, False])

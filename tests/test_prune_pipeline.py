@@ -12,7 +12,14 @@ from lsa.prune.calibration import capture_block_inputs, find_blocks, find_linear
 from lsa.prune.perplexity import perplexity, perplexity_direct, sample_calibration, windows
 from lsa.prune.pipeline import METHODS, PruneConfig, prune_model
 
-torch.set_num_threads(2)
+
+@pytest.fixture(autouse=True, scope="module")
+def _two_torch_threads():
+    """These Hugging Face blocks prune faster on two torch threads; the session's setting is restored after."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(n)
 
 
 def _gpt2():

@@ -146,11 +146,14 @@ def test_interrupted_run_keeps_the_good_run(env, sig):
     assert lsa("run", "tiny", "-q").returncode == 0
     (run,) = good_runs(env)
     before = (run / "metrics.json").read_bytes()
+    # A background job (`make test &`, nohup, a script) inherits SIGINT *ignored*, and Python then installs no
+    # KeyboardInterrupt handler: give the child the default disposition, as an interactive shell would.
     proc = subprocess.Popen(
         [sys.executable, "-m", "lsa.cli", "run", "tiny", "-q", "--force"],
         env={**os.environ, "TINY_SLEEP": "60"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while not list((env / "runs" / "tiny").glob(".tmp-*/started.txt")):
