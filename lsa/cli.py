@@ -1,6 +1,7 @@
 """The ``lsa`` command: list chapters, run one, check claims, build the book.
 
-Exit status: 0 success; 1 a chapter failed, a claim failed or the site build failed; 2 bad input (unknown
+Exit status: 0 success; 1 a chapter failed, an identity or guarantee failed or a claim could not be evaluated
+(a finding that is not borne out only with ``lsa claims --strict``), or the site build failed; 2 bad input (unknown
 chapter, unknown or ill-typed parameter, malformed ``-p``, malformed claims file, missing or corrupt data file,
 a run folder that cannot be archived).
 """
