@@ -94,8 +94,6 @@ dtype: str = "float32"  # {float32, float16, bfloat16} model dtype for Hugging F
 device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when visible)
 
 # %%
-import platform
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -104,47 +102,41 @@ import torch
 from IPython.display import Markdown
 
 import lsa
+from lsa.experiments import pruning_cost as pc
+from lsa.experiments.pruning_perplexity import paper_scale_note
+from lsa.plotting import figsize, use_book_style
 from lsa.prune import experiment as ex
+from lsa.prune.setups import calibration_samples, make_setup
 
-sns.set_theme(palette="colorblind")
+use_book_style()
 if cpu_threads:
     torch.set_num_threads(cpu_threads)
 dev = lsa.device(device)
-if model == "small-gpt":
-    setup = ex.small_gpt_setup("checkpoint", device=dev, recipe_steps=0)
-    if seqlen:
-        setup.seqlen = min(seqlen, setup.seqlen)
-else:
-    setup = ex.hf_setup(model, wikitext_path, c4_train_path, seqlen=seqlen or 2048, device=dev, dtype=dtype)
-samples = ex.calibration_samples(setup, nsamples, seed, dev)
-device_name = (
-    torch.cuda.get_device_name(0)
-    if dev.type == "cuda"
-    else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-)
+setup = make_setup(model, dev, seqlen=seqlen, wikitext_path=wikitext_path, c4_train_path=c4_train_path, dtype=dtype)
+samples = calibration_samples(setup, nsamples, seed, dev)
+device_name = pc.device_name(dev)
 print(f"model {model}; {nsamples} × {setup.seqlen} calibration tokens; device: {device_name}")
 
 # %% [markdown]
 # ## Wall time per method, side by side
 
 # %%
-trows = pd.DataFrame(ex.time_methods(setup, methods, pattern, samples, repeats=repeats, progress=True))
-med = trows.groupby("method")[["calibration", "scoring", "compensation", "total"]].median().loc[methods]
+tim = pc.timing(setup, methods, pattern, samples, repeats, progress=True)
+trows, med = tim["rows"], tim["median"]
 display(med.round(4))
-fig, ax = plt.subplots(figsize=(8, 3.8))
+fig, ax = plt.subplots(figsize=figsize("column", 0.45))
 left = np.zeros(len(methods))
 for part in ("calibration", "scoring", "compensation"):
     ax.barh(methods, med[part], left=left, label=part)
     left += med[part].to_numpy()
 ax.set(xlabel=f"median wall time of pruning the whole model (s, {repeats} rounds)", ylabel="method")
-ratio_wanda = med.loc["cvr+ec", "total"] / med.loc["wanda", "total"]
-ratio_sgpt = med.loc["sparsegpt", "total"] / med.loc["cvr+ec", "total"]
+ratio_wanda = tim["ratios"]["cost_ratio_cvr_ec_over_wanda"]
+ratio_sgpt = tim["ratios"]["cost_ratio_sparsegpt_over_cvr_ec"]
 ax.set_title(f"CVR+EC costs {ratio_wanda:.2f} × Wanda and SparseGPT costs {ratio_sgpt:.1f} × CVR+EC ({pattern})")
 ax.legend()
-fig.tight_layout()
 lsa.save_figure(fig, "time_split")
 plt.show()
-score_only = (med.loc["cvr+ec", "scoring"] + med.loc["cvr+ec", "compensation"]) / med.loc["wanda", "scoring"]
+score_only = tim["ratios"]["scoring_ratio_cvr_ec_over_wanda"]
 print(f"scoring-only (scores + masks + EC) CVR+EC / Wanda = {score_only:.2f}")
 
 # %% [markdown]
@@ -156,13 +148,12 @@ print(f"scoring-only (scores + masks + EC) CVR+EC / Wanda = {score_only:.2f}")
 
 # %%
 lrows = pd.DataFrame(ex.layer_cost_scaling(layer_dims, ["wanda", "cvr+ec", "sparsegpt"], pattern, seed=seed))
-fig, ax = plt.subplots(figsize=(6, 3.8))
+fig, ax = plt.subplots(figsize=figsize("narrow", 0.75))
 sns.lineplot(data=lrows, x="d", y="seconds", hue="method", marker="o", ax=ax)
 ax.set(xscale="log", yscale="log", xlabel="layer width d (d × d weight)", ylabel="scoring-only time (s)")
 big = lrows[lrows.d == max(layer_dims)].set_index("method").seconds
 layer_ratio = big["sparsegpt"] / big["cvr+ec"]
 ax.set_title(f"At d = {max(layer_dims)}, SparseGPT's layer step costs {layer_ratio:.1f} × CVR+EC's")
-fig.tight_layout()
 lsa.save_figure(fig, "layer_cost_scaling")
 plt.show()
 
@@ -188,7 +179,7 @@ abl = pd.DataFrame(
 )
 dense_val = ex.perplexity(setup.fresh(), setup.val_ids, setup.seqlen, batch_size=batch_size, max_windows=mw)
 display(abl.pivot(index="method", columns="pattern", values="ppl").round(3))
-fig, ax = plt.subplots(figsize=(8, 3.8))
+fig, ax = plt.subplots(figsize=figsize("column", 0.45))
 sns.barplot(data=abl, x="method", y="ppl", hue="pattern", ax=ax)
 ax.axhline(dense_val, color="k", ls="--", lw=1, label="dense")
 ax.tick_params(axis="x", rotation=30)
@@ -198,7 +189,6 @@ p0 = ablation_patterns[0]
 ec_gain = {s: av[s, p0] - av[s + "+ec", p0] for s in ("magnitude", "wanda", "ria", "cvr")}
 ax.set_title(f"EC lowers validation perplexity for {sum(v > 0 for v in ec_gain.values())} of 4 selectors at {p0}")
 ax.legend()
-fig.tight_layout()
 lsa.save_figure(fig, "ablation_cvr_ec")
 plt.show()
 
@@ -206,52 +196,12 @@ plt.show()
 # ## The CVR statistic grid and the EC variants
 
 # %%
-grid = []
-for wt in grid_weight_terms:
-    for a in grid_a:
-        for gmm in grid_gamma:
-            r = ex.run_grid(
-                setup,
-                ["cvr"],
-                ["50%"],
-                samples,
-                max_windows=mw,
-                batch_size=batch_size,
-                val=True,
-                cvr_a=a,
-                cvr_gamma=gmm,
-                cvr_weight_term=wt,
-            )[0]
-            grid.append({"weight_term": wt, "a": a, "gamma": gmm, "ppl": r["ppl"]})
-grid = pd.DataFrame(grid)
+grid = pc.cvr_grid(setup, samples, grid_weight_terms, grid_a, grid_gamma, mw, batch_size)
 best = grid.loc[grid.ppl.idxmin()]
-ecv = []
-for mode in ec_modes:
-    for gran in ec_granularities:
-        r = ex.run_grid(
-            setup,
-            ["cvr+ec"],
-            ["50%"],
-            samples,
-            max_windows=mw,
-            batch_size=batch_size,
-            val=True,
-            ec_mode=mode,
-            ec_granularity=gran,
-        )[0]
-        ecv.append(
-            {
-                "mode": mode,
-                "granularity": gran,
-                "ppl": r["ppl"],
-                "alpha_median": r["alpha_median"],
-                "alpha_clipped": r["alpha_clipped"],
-            }
-        )
-ecv = pd.DataFrame(ecv)
+ecv = pc.ec_variants(setup, samples, ec_modes, ec_granularities, mw, batch_size)
 display(grid.round(4))
 display(ecv.round(4))
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=figsize("wide", 0.36))
 sns.lineplot(data=grid, x="gamma", y="ppl", hue="weight_term", style="a", markers=True, ax=axes[0])
 axes[0].set(
     xlabel="variance calibration γ (0 gives the Wanda / RIA family member)", ylabel="validation perplexity (50 %)"
@@ -264,9 +214,14 @@ fig.suptitle(
     f"Best CVR setting on validation: a = {best.a}, γ = {best.gamma}, {best.weight_term}; "
     f"best EC: {ecv.loc[ecv.ppl.idxmin(), 'mode']} / {ecv.loc[ecv.ppl.idxmin(), 'granularity']}"
 )
-fig.tight_layout()
 lsa.save_figure(fig, "ablation_grid")
 plt.show()
+
+# %% [markdown]
+# ## At paper scale
+
+# %%
+display(Markdown(paper_scale_note("pruning_cost", model, ("model", "wikitext_path", "c4_train_path"))))
 
 # %% [markdown]
 # ## Reading the results
@@ -315,10 +270,8 @@ lsa.write_metrics(
         "scoring_ratio_cvr_ec_over_wanda": float(score_only),
         "layer_dims": layer_dims,
         "layer_ratio_sparsegpt_over_cvr_ec": float(layer_ratio),
-        "timing_masks_ok": bool(trows.masks_ok.all()),
-        "split_sums_le_total": bool(
-            ((trows.calibration + trows.scoring + trows.compensation) <= trows.total * 1.001 + 1e-6).all()
-        ),
+        "timing_masks_ok": tim["ratios"]["timing_masks_ok"],
+        "split_sums_le_total": tim["ratios"]["split_sums_le_total"],
         "magnitude_calibration_time": float(med.loc["magnitude", "calibration"]) if "magnitude" in methods else None,
         "val_dense_ppl": dense_val,
         "val_ppl_wanda_50pct": av.get(("wanda", "50%")),

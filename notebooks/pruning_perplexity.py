@@ -120,6 +120,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from IPython.display import Markdown
 
 import lsa
 from lsa.experiments import pruning_perplexity as pp
@@ -128,28 +129,26 @@ from lsa.prune import experiment as ex
 from lsa.prune.comparisons import cell_metrics, comparison_metrics
 from lsa.prune.outliers import OutlierConfig, run_outlier_experiment
 from lsa.prune.reference import reference_rows
+from lsa.prune.setups import calibration_samples, make_setup
 
 use_book_style()
 if cpu_threads:
     torch.set_num_threads(cpu_threads)
 dev = lsa.device(device)
 torch.manual_seed(seed)
-if model in ("small-gpt", "small-gpt-train"):
-    setup = ex.small_gpt_setup(
-        "checkpoint" if model == "small-gpt" else "train",
-        device=dev,
-        progress=True,
-        recipe_steps=recipe_steps if model == "small-gpt" else 0,
-    )
-    if seqlen:
-        assert seqlen <= setup.seqlen, f"seqlen={seqlen} exceeds the small GPT's context {setup.seqlen}"
-        setup.seqlen = seqlen
-else:
-    setup = ex.hf_setup(
-        model, wikitext_path, c4_train_path, c4_val_path, seqlen=seqlen or 2048, device=dev, dtype=dtype
-    )
+setup = make_setup(
+    model,
+    dev,
+    seqlen=seqlen,
+    wikitext_path=wikitext_path,
+    c4_train_path=c4_train_path,
+    c4_val_path=c4_val_path,
+    dtype=dtype,
+    recipe_steps=recipe_steps,
+    progress=True,
+)
 max_windows = eval_windows or None
-samples = ex.calibration_samples(setup, nsamples, seed, dev)
+samples = calibration_samples(setup, nsamples, seed, dev)
 n_eval_windows = min(setup.eval_ids.numel() // setup.seqlen, max_windows or 10**12)
 print(
     f"model {model}: {setup.info.get('n_params', 'n/a')} parameters; seqlen {setup.seqlen}; "
@@ -167,7 +166,7 @@ print(
 # %%
 recipe = setup.info.get("recipe")
 if "loss_curve" in setup.info:
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=figsize("column", 0.5))
     loss = np.array(setup.info["loss_curve"])
     ax.plot(loss, lw=0.6, alpha=0.5, label="per step")
     k = max(1, len(loss) // 50)
@@ -218,7 +217,7 @@ pats = list(dict.fromkeys(res.pattern))
 unstructured = [p for p in pats if p.endswith("%")]
 nm = [p for p in pats if ":" in p]
 fig, axes = plt.subplots(
-    1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [max(len(unstructured), 1), max(len(nm), 1)]}
+    1, 2, figsize=figsize("wide", 0.38), gridspec_kw={"width_ratios": [max(len(unstructured), 1), max(len(nm), 1)]}
 )
 for m in methods:
     if unstructured:
@@ -242,7 +241,6 @@ fig.suptitle(
     f"At {p50}: CVR+EC {'≤' if win else '>'} Wanda in perplexity "
     f"({ppl.get(('cvr+ec', p50), float('nan')):.3f} vs {ppl.get(('wanda', p50), float('nan')):.3f})"
 )
-fig.tight_layout()
 lsa.save_figure(fig, "perplexity_by_method")
 plt.show()
 
@@ -315,16 +313,8 @@ plt.show()
 # %%
 stab = None
 if stability_seeds and "50%" in patterns:
-    srows = [{"seed": seed, "method": m, "ppl": ppl[m, "50%"]} for m in ("wanda", "cvr+ec") if (m, "50%") in ppl]
-    for s_ in stability_seeds:
-        s_samples = ex.calibration_samples(setup, nsamples, s_, dev)
-        srows += [
-            {"seed": s_, **{k: r[k] for k in ("method", "ppl")}}
-            for r in ex.run_grid(
-                setup, ["wanda", "cvr+ec"], ["50%"], s_samples, max_windows=max_windows, batch_size=batch_size
-            )
-        ]
-    stab = pd.DataFrame(srows)
+    ppl50 = {m: v for (m, p), v in ppl.items() if p == "50%"}
+    stab = pd.DataFrame(pp.stability_runs(setup, ppl50, seed, stability_seeds, nsamples, dev, max_windows, batch_size))
     display(stab.pivot(index="seed", columns="method", values="ppl").round(4))
     sd = stab.groupby("method").ppl.std()
     gap = stab.groupby("method").ppl.mean()
@@ -337,11 +327,9 @@ if stability_seeds and "50%" in patterns:
 # ## Guarantees on the real model: exact patterns, CVR = Wanda / RIA, SparseGPT's layer error
 
 # %%
-agree = ex.mask_agreement(setup, samples, [p for p in patterns if p in ("50%", "2:4")] or patterns[:1])
-errs = pd.DataFrame(
-    ex.layer_errors_block0(setup, samples, [p for p in patterns if p in ("50%", "2:4")] or patterns[:1])
-)
-errs["ratio"] = errs["sparsegpt"] / errs["wanda"]
+checks = pp.implementation_checks(setup, samples, methods, patterns)
+agree, errs = checks["agreement"], pd.DataFrame(checks["layer_errors"])
+zero_check, sgpt_check = checks["zero"], checks["sparsegpt"]
 max_sparsity_error = float(max(abs(r["sparsity"] - r["target"]) for r in rows))
 sparsity_rounding_bound = float(max(1.0 / r["min_d_in"] for r in rows))  # floor(d_in·s) per row loses < 1 entry
 print(
@@ -354,8 +342,6 @@ print(
     f"EC kept every mask: {bool(res.ec_kept_mask.all())}"
 )
 display(errs.round(5))
-zero_check = pp.zero_sparsity_check(setup, samples, [m for m in methods + ["cvr+ec"] if m in ex.METHOD_SETTINGS])
-sgpt_check = pp.sparsegpt_reference_check(setup, samples, [p for p in patterns if p in ("50%", "2:4")] or patterns[:1])
 print(
     f"sparsity 0: largest weight change {zero_check['max_weight_change']:.1e}, largest |α − 1| "
     f"{zero_check['max_alpha_deviation']:.1e} over {', '.join(zero_check['methods'])}"
@@ -382,7 +368,7 @@ if minilm:
     )
     mres = pd.DataFrame(mini["rows"])
     display(mres.pivot(index="method", columns="pattern", values=["cosine", "retrieval"]).loc[minilm_methods].round(4))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=figsize("wide", 0.36))
     sns.barplot(data=mres, x="pattern", y="cosine", hue="method", hue_order=minilm_methods, ax=axes[0])
     axes[0].set(xlabel="pattern", ylabel="mean cosine to dense embedding", ylim=(max(0, mres.cosine.min() - 0.05), 1))
     sns.barplot(data=mres, x="pattern", y="retrieval", hue="method", hue_order=minilm_methods, ax=axes[1])
@@ -396,7 +382,6 @@ if minilm:
         f"MiniLM-L6 at {mres.pattern.iloc[0]}: {best} keeps the embeddings closest to dense "
         f"(cosine {m50.cosine.max():.3f})"
     )
-    fig.tight_layout()
     lsa.save_figure(fig, "minilm_fidelity")
     plt.show()
 
@@ -416,7 +401,7 @@ outl = run_outlier_experiment(out_methods, ocfg, seed=seed)
 oerr = pd.DataFrame(outl["errors"]).T.reset_index(names="method")
 display(oerr.round(4))
 st = pd.DataFrame(outl["stats"])
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=figsize("wide", 0.36))
 order = np.argsort(-st["norm"].to_numpy())
 for col, lab in (("norm", "‖X_j‖ / √T (Wanda)"), ("std", "σ_j (CVR)")):
     axes[0].plot(st[col].to_numpy()[order] / (1 if col == "std" else np.sqrt(ocfg.n_tokens)), ".", ms=3, label=lab)
@@ -431,9 +416,14 @@ fig.suptitle(
     f"Outlier layer: centred error CVR {e['cvr']['centred']:.3f} vs Wanda {e['wanda']['centred']:.3f}; "
     f"raw error CVR {e['cvr']['raw']:.3f} vs Wanda {e['wanda']['raw']:.3f}"
 )
-fig.tight_layout()
 lsa.save_figure(fig, "outlier_layer")
 plt.show()
+
+# %% [markdown]
+# ## At paper scale
+
+# %%
+display(Markdown(pp.paper_scale_note("pruning_perplexity", model)))
 
 # %% [markdown]
 # ## Our baselines beside the published ones

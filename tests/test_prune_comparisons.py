@@ -64,3 +64,22 @@ def test_baseline_fidelity_compares_only_cells_with_published_numbers():
     opt = baseline_fidelity("facebook/opt-125m", ours, dense_ppl=27.0)
     assert opt["n_compared"] == 0 and opt["max_abs_diff"] is None
     assert all("could not read" in r["source_or_reason"] for r in opt["rows"])
+
+
+def test_paper_scale_note_names_the_inputs_and_the_command():
+    from lsa.experiments.pruning_perplexity import paper_scale_note
+
+    note = paper_scale_note("pruning_perplexity", "small-gpt")
+    assert "not testable here" in note and "OPT-125M" in note
+    assert (
+        "lsa run pruning_perplexity --profile paper -p model=PATH -p wikitext_path=PATH -p c4_train_path=PATH" in note
+    )
+    assert "c4_val_path" in note and "-p c4_val_path" not in note  # optional input listed, not required
+    assert "not testable" not in paper_scale_note("pruning_cost", "/models/opt-125m")
+
+
+def test_make_setup_refuses_a_window_longer_than_the_small_gpt_context():
+    from lsa.prune.setups import make_setup
+
+    with pytest.raises(ValueError, match="exceeds the small GPT's context of 128 bytes"):
+        make_setup("small-gpt", "cpu", seqlen=4096)

@@ -227,7 +227,8 @@ def test_paper_path_on_a_local_hf_model_and_files(tmp_path):
     from transformers import OPTConfig, OPTForCausalLM
 
     from lsa.models.minilm import minilm_path
-    from lsa.prune.experiment import calibration_samples, dense_perplexity_check, hf_setup, run_grid
+    from lsa.prune.experiment import dense_perplexity_check, run_grid
+    from lsa.prune.setups import calibration_samples, hf_setup
 
     torch.manual_seed(0)
     model_dir = tmp_path / "tiny-opt"

@@ -2,10 +2,9 @@
 
 A shard is JSON lines, usually gzip-compressed (``en/c4-train.00000-of-01024.json.gz``,
 ``en/c4-validation.00000-of-00008.json.gz``), one object per document with ``text``, ``timestamp`` and
-``url``. Calibration (spec §6.1) draws windows from the train shard with
+``url``. Calibration draws windows from the train shard with
 :func:`lsa.prune.perplexity.sample_calibration`; the validation perplexity text is the first 1100 documents
-joined by a space, truncated to ``256 × seqlen`` tokens (SparseGPT's C4 set). Used by the ``paper`` profile of the
-chapters pruning_perplexity and pruning_cost (Part III).
+joined by a space, truncated to ``256 × seqlen`` tokens (SparseGPT's C4 set).
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ def load_c4(path: str | Path, max_docs: int | None = None) -> list[str]:
         Missing file.
     ValueError
         A line that is not a JSON object with a string ``text``, or an empty shard (names file and line).
-
-    Used by the chapter pruning_perplexity (Part III).
     """
     path = Path(path)
     if not path.is_file():
@@ -45,7 +42,7 @@ def load_c4(path: str | Path, max_docs: int | None = None) -> list[str]:
 def c4_validation_ids(texts: list[str], encode, seqlen: int, n_docs: int = 1100, n_windows: int = 256):
     """SparseGPT's C4 validation tokens: first ``n_docs`` documents joined by ``" "``, tokenised once,
     truncated to ``n_windows × seqlen`` tokens. ``encode``: ``text -> 1-D LongTensor``.
-    Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
+    """
     if not texts:
         raise ValueError("C4 validation needs at least one document")
     ids = encode(" ".join(texts[:n_docs]))

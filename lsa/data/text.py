@@ -4,7 +4,6 @@ The snapshot (``data/text/docs.jsonl.gz``, built by :mod:`lsa.data.text_snapshot
 ``data/text/PROVENANCE.md``) holds real human-written English documentation. The small GPT of Part III is
 trained on its ``train`` split; perplexity is measured on ``test``; calibration samples come from ``train``;
 MiniLM fidelity/retrieval uses sentences of ``test``.
-Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ SPLITS = ("train", "validation", "test")
 def iter_jsonl(path: Path):
     """Yield ``(line number, object)`` for each non-blank line of a JSON-lines file (``.gz`` read transparently).
 
-    Raises ``ValueError`` naming the file and line of a line that is not JSON. Used by the Part III loaders.
+    Raises ``ValueError`` naming the file and line of a line that is not JSON.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -53,8 +52,6 @@ def load_documents(path: str | Path | None = None) -> list[dict]:
     ------
     FileNotFoundError, ValueError
         Missing file, or a line that is not a JSON object with a non-empty ``"text"`` and an ``"id"``.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     path = verify(SNAPSHOT) if path is None else Path(path)
     if not path.is_file():
@@ -90,8 +87,6 @@ def split_documents(
         Expected shares of train, validation, test; non-negative, summing to 1.
     seed : int
         Salt of the hash (seed 0 is the book's split).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
@@ -107,10 +102,7 @@ def split_documents(
 
 
 def join_documents(docs: list[dict], sep: str = "\n\n") -> str:
-    """Join document texts with ``sep`` (the WikiText protocol joins with a blank line).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """Join document texts with ``sep`` (the WikiText protocol joins with a blank line)."""
     return sep.join(d["text"] for d in docs)
 
 
@@ -136,7 +128,7 @@ class ByteTokenizer:
     """UTF-8 byte tokeniser (vocabulary 256): the tokeniser of the project's small GPT.
 
     ``encode`` returns a 1-D ``torch.long`` tensor of byte values; ``decode`` inverts it. Perplexity under
-    this tokeniser is per byte. Used by the chapters pruning_perplexity and pruning_cost (Part III).
+    this tokeniser is per byte.
     """
 
     vocab_size = 256

@@ -7,8 +7,7 @@ class and function docstrings joined by blank lines). Documents are read with :m
 imported or executed), cleaned (doctest lines dropped, whitespace normalised) and written in a stable order,
 so the same installed versions give byte-identical output.
 
-Run ``python -m lsa.data.text_snapshot`` to regenerate it, then update ``data/SHA256SUMS``. Used by the
-chapter pruning_perplexity (Part III), through :mod:`lsa.data.text`.
+Run ``python -m lsa.data.text_snapshot`` to regenerate it, then update ``data/SHA256SUMS``.
 """
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ Accepted inputs: the raw release (``wikitext-2-raw-v1.zip`` extracted: a folder 
 same way), or the Hugging Face parquet file (``wikitext-2-raw-v1/test-00000-of-00001.parquet``, column
 ``text``; needs ``pyarrow``). Lines are returned as the Hugging Face ``datasets`` builder yields them: each
 non-blank line with its trailing newline, blank lines as ``""``. The evaluation text is
-``"\\n\\n".join(lines)`` (spec §6.2). Used by the ``paper`` profile of the chapters pruning_perplexity and
-pruning_cost (Part III).
+``"\\n\\n".join(lines)`` (the Wanda and SparseGPT evaluation).
 """
 
 from __future__ import annotations
@@ -52,8 +51,6 @@ def load_wikitext2(path: str | Path, split: str = "test") -> list[str]:
         Unknown split, or a file with no text.
     FileNotFoundError
         Missing path or file.
-
-    Used by the chapter pruning_perplexity (Part III).
     """
     if split not in SPLIT_FILES:
         raise ValueError(f"split must be one of {tuple(SPLIT_FILES)}, got {split!r}")
@@ -77,10 +74,7 @@ def load_wikitext2(path: str | Path, split: str = "test") -> list[str]:
 
 
 def wikitext_eval_text(lines: list[str]) -> str:
-    """The evaluation string ``"\\n\\n".join(lines)`` (Wanda / SparseGPT protocol).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """The evaluation string ``"\\n\\n".join(lines)`` (Wanda / SparseGPT protocol)."""
     text = "\n\n".join(lines)
     if not text.strip():
         raise ValueError("the WikiText evaluation text is empty")

@@ -1,6 +1,6 @@
-"""Driver of the chapter ``pruning_perplexity``: the zero-shot task, the checks of the pruners on the real model
-(dense weights at zero sparsity, SparseGPT against its unblocked form) and the comparison with published
-baseline numbers.
+"""Driver of the chapter ``pruning_perplexity``: the zero-shot task, the stability runs, the checks of the pruners
+on the real model (CVR's Wanda / RIA settings, layer errors, dense weights at zero sparsity, SparseGPT against its
+unblocked form), the comparison with published baseline numbers and the paper-scale note.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import torch
 from lsa.data.text import ByteTokenizer, load_documents, split_documents
 from lsa.data.zeroshot import ChoiceItem, continuation_task, load_multiple_choice
 from lsa.prune.calibration import StatsHooks, capture_block_inputs, find_blocks, find_linears, run_block, weight_view
-from lsa.prune.experiment import LMSetup, method_config
+from lsa.prune.experiment import METHOD_SETTINGS, layer_errors_block0, mask_agreement, method_config, run_grid
 from lsa.prune.masks import parse_pattern
 from lsa.prune.pipeline import prune_model
 from lsa.prune.reference import published_model, published_perplexity
+from lsa.prune.setups import LMSetup, calibration_samples
 from lsa.prune.sparsegpt import sparsegpt_prune, sparsegpt_unblocked
 from lsa.prune.zeroshot import zero_shot_accuracy
 
@@ -149,3 +150,66 @@ def baseline_fidelity(model: str, ppl: dict[tuple[str, str], float], dense_ppl: 
         "n_compared": len(diffs),
         "max_abs_diff": max(diffs) if diffs else None,
     }
+
+
+def stability_runs(
+    setup: LMSetup,
+    ppl50: dict[str, float],
+    seed: int,
+    extra_seeds: list[int],
+    nsamples: int,
+    device,
+    max_windows: int | None,
+    batch_size: int,
+    methods: tuple[str, ...] = ("wanda", "cvr+ec"),
+) -> list[dict]:
+    """Perplexity at 50 % of ``methods`` for each extra calibration seed, with the main run's values
+    (``ppl50[method]`` at ``seed``) first: rows ``{seed, method, ppl}``."""
+    rows = [{"seed": seed, "method": m, "ppl": ppl50[m]} for m in methods if m in ppl50]
+    for s in extra_seeds:
+        samples = calibration_samples(setup, nsamples, s, device)
+        grid = run_grid(setup, list(methods), ["50%"], samples, max_windows=max_windows, batch_size=batch_size)
+        rows += [{"seed": s, "method": r["method"], "ppl": r["ppl"]} for r in grid]
+    return rows
+
+
+def implementation_checks(setup: LMSetup, samples: list[dict], methods: list[str], patterns: list[str]) -> dict:
+    """The checks of the pruners on the real model, on the patterns 50 % and 2:4 when the run has them (else its
+    first pattern): CVR's Wanda / RIA settings (mask agreement), SparseGPT's and Wanda's layer errors on block 0,
+    sparsity 0 (dense weights) and SparseGPT against its unblocked form."""
+    pats = [p for p in patterns if p in ("50%", "2:4")] or patterns[:1]
+    errs = layer_errors_block0(setup, samples, pats)
+    for r in errs:
+        r["ratio"] = r["sparsegpt"] / r["wanda"]
+    return {
+        "patterns": pats,
+        "agreement": mask_agreement(setup, samples, pats),
+        "layer_errors": errs,
+        "zero": zero_sparsity_check(setup, samples, [m for m in [*methods, "cvr+ec"] if m in METHOD_SETTINGS]),
+        "sparsegpt": sparsegpt_reference_check(setup, samples, pats),
+    }
+
+
+PAPER_INPUTS = {
+    "model": "a local folder with OPT-125M in Hugging Face format (config, weights, tokenizer)",
+    "wikitext_path": "WikiText-2 raw: the folder of wikitext-2-raw-v1.zip (wiki.test.raw) or the test parquet",
+    "c4_train_path": "the C4 English train shard c4-train.00000-of-01024.json.gz",
+    "c4_val_path": "optional: the C4 validation shard c4-validation.00000-of-00008.json.gz",
+}
+
+
+def paper_scale_note(chapter: str, model: str, inputs: tuple[str, ...] = tuple(PAPER_INPUTS)) -> str:
+    """Markdown saying whether this run is at paper scale and, if not, what a user must supply and the command."""
+    from lsa.prune.setups import SMALL_GPT
+
+    if model not in SMALL_GPT:
+        return f"This run prunes `{model}` with the files given on the command line (the `paper` setting)."
+    lines = "\n".join(f"- `{k}`: {PAPER_INPUTS[k]}" for k in inputs)
+    args = " ".join(f"-p {k}=PATH" for k in inputs if not PAPER_INPUTS[k].startswith("optional"))
+    return (
+        "**At paper scale: not testable here.** The `paper` profile prunes OPT-125M (125 million parameters) with "
+        "WikiText-2 perplexity and C4 calibration (128 × 2048 tokens, fp16, a GPU). None of these can be "
+        "downloaded on the machines that build this book, so no `paper` run is shown and the ledger's claims have "
+        f"no `paper` outcome. A user who has them supplies:\n\n{lines}\n\nand runs\n\n"
+        f"```\nlsa run {chapter} --profile paper {args}\n```"
+    )

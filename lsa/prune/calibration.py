@@ -1,10 +1,10 @@
 """Sequential block-by-block calibration: find the blocks, capture and replay their inputs, gather
 per-channel statistics in float64.
 
-The protocol (spec §1.1, shared by Wanda, SparseGPT and RIA): capture every positional and keyword argument
+The protocol (shared by the Wanda, SparseGPT and RIA reference code): capture every positional and keyword argument
 that block 0 receives for each calibration sample; then for each block, run the still-dense block with hooks
 that accumulate the statistics of every linear sublayer, prune, and run the pruned block again to produce the
-inputs of the next block. Used by the chapters pruning_perplexity and pruning_cost (Part III).
+inputs of the next block.
 """
 
 from __future__ import annotations
@@ -29,16 +29,12 @@ BLOCK_PATHS = (
 
 
 def is_prunable(module: nn.Module) -> bool:
-    """True for ``nn.Linear`` and the transposed ``Conv1D`` of GPT-2.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """True for ``nn.Linear`` and the transposed ``Conv1D`` of GPT-2."""
     return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
 
 def weight_view(module: nn.Module) -> torch.Tensor:
-    """The weight as a ``(d_out, d_in)`` view: in-place writes change the module; used by the
-    chapters pruning_perplexity and pruning_cost (Part III).
+    """The weight as a ``(d_out, d_in)`` view: in-place writes change the module.
 
     ``nn.Linear`` stores ``(d_out, d_in)``; GPT-2's ``Conv1D`` stores ``(d_in, d_out)`` and is transposed.
     """
@@ -50,10 +46,7 @@ def weight_view(module: nn.Module) -> torch.Tensor:
 
 
 def find_linears(block: nn.Module) -> dict[str, nn.Module]:
-    """Every prunable linear inside ``block``, by qualified name, in module order.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """Every prunable linear inside ``block``, by qualified name, in module order."""
     return {name: m for name, m in block.named_modules() if name and is_prunable(m)}
 
 
@@ -68,8 +61,6 @@ def find_blocks(model: nn.Module) -> nn.ModuleList:
     ------
     ValueError
         When no such list exists (names the model class and the paths tried).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     for path in BLOCK_PATHS:
         obj = model
@@ -122,8 +113,6 @@ def capture_block_inputs(model: nn.Module, blocks: nn.ModuleList, samples: list[
         From :func:`find_blocks`.
     samples : list of dict
         Model inputs, e.g. ``{"input_ids": LongTensor(1, L)}`` (plus ``attention_mask`` for encoders).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if not samples:
         raise ValueError("calibration needs at least one sample")
@@ -161,10 +150,7 @@ def capture_block_inputs(model: nn.Module, blocks: nn.ModuleList, samples: list[
 
 
 def run_block(block: nn.Module, inputs: BlockInputs) -> list[torch.Tensor]:
-    """Replay the captured arguments through ``block`` with each sample's hidden states.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """Replay the captured arguments through ``block`` with each sample's hidden states."""
     outs = []
     with torch.no_grad():
         for h, a, kw in zip(inputs.hidden, inputs.args, inputs.kwargs):
@@ -178,7 +164,6 @@ class ChannelStats:
 
     Optionally also the Gram matrix ``Σ_t x_t x_tᵀ`` (float64) for SparseGPT and the exact EC modes.
     ``add`` takes a batch ``X`` of shape ``(..., d_in)``.
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
 
     def __init__(self, d_in: int, gram: bool = False, device=None):
@@ -229,10 +214,7 @@ class ChannelStats:
 
 
 class StatsHooks:
-    """Forward hooks that feed every linear's input into its :class:`ChannelStats`.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """Forward hooks that feed every linear's input into its :class:`ChannelStats`."""
 
     def __init__(self, linears: dict[str, nn.Module], gram: bool = False):
         self.stats = {}

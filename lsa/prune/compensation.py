@@ -1,4 +1,4 @@
-"""EC: closed-form energy compensation of a pruned linear layer (spec §4.2, our reconstruction).
+"""EC: closed-form energy compensation of a pruned linear layer (our reconstruction).
 
 Each output row's surviving weights are rescaled by ``α_i`` so that the row's output energy on the
 calibration distribution matches the dense row's. The mask never changes. Input second-order structure:
@@ -10,7 +10,7 @@ calibration distribution matches the dense row's. The mask never changes. Input 
 - ``ls`` / ``ls_exact``: least-squares row scale ``α* = (W_i C W̃_iᵀ)/(W̃_i C W̃_iᵀ)`` with the ``mv`` model
   or the measured ``C``.
 
-``α`` is clipped to ``[alpha_min, alpha_max]``. Used by the chapters pruning_perplexity and pruning_cost (Part III).
+``α`` is clipped to ``[alpha_min, alpha_max]``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ EC_GRANULARITIES = ("row", "layer")
 
 @dataclass(frozen=True)
 class ECConfig:
-    """Knobs of energy compensation (spec §4.2; defaults are our reconstruction's)."""
+    """Knobs of energy compensation (defaults are our reconstruction's)."""
 
     mode: str = "mv"
     granularity: str = "row"
@@ -79,8 +79,6 @@ def energy_alpha(
     alpha : (d_out,) float64 tensor
     info : dict
         ``n_clipped`` (rows whose α hit a clip bound) and ``n_rows``.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     W = weight.detach().to(torch.float64)
     P = pruned.detach().to(torch.float64)
@@ -115,8 +113,5 @@ def energy_alpha(
 
 
 def apply_alpha(pruned: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """``α_i · W̃_i`` in the weight's dtype (zeros stay zeros, so the mask is unchanged).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """``α_i · W̃_i`` in the weight's dtype (zeros stay zeros, so the mask is unchanged)."""
     return (pruned.to(torch.float64) * alpha[:, None]).to(pruned.dtype)

@@ -1,20 +1,19 @@
-"""Experiment drivers of the pruning chapters: model set-ups, the method × pattern grid, mask agreement,
-layer reconstruction errors and MiniLM fidelity. Notebooks call these and plot.
-Used by the chapters pruning_perplexity and pruning_cost (Part III).
+"""Experiments of the pruning chapters on a model set-up (:mod:`lsa.prune.setups`): the method × pattern grid,
+mask agreement, layer reconstruction errors, MiniLM fidelity, timing and the per-layer cost sweep.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 
 from lsa.prune.calibration import StatsHooks, capture_block_inputs, find_blocks, find_linears, run_block, weight_view
 from lsa.prune.masks import parse_pattern
-from lsa.prune.perplexity import perplexity, perplexity_direct, sample_calibration
+from lsa.prune.perplexity import perplexity, perplexity_direct
 from lsa.prune.pipeline import PruneConfig, prune_layer, prune_model
+from lsa.prune.setups import LMSetup
 from lsa.prune.sparsegpt import sparsegpt_prune
 
 METHOD_SETTINGS = {
@@ -31,155 +30,14 @@ METHOD_SETTINGS = {
 
 
 def method_config(label: str, pattern: str, **overrides) -> PruneConfig:
-    """The :class:`PruneConfig` of a method label (``"cvr+ec"``, ``"wanda"``, ...) and pattern.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """The :class:`PruneConfig` of a method label (``"cvr+ec"``, ``"wanda"``, ...) and pattern."""
     if label not in METHOD_SETTINGS:
         raise ValueError(f"unknown method {label!r}; expected one of {tuple(METHOD_SETTINGS)}")
     return PruneConfig(pattern=pattern, **{**METHOD_SETTINGS[label], **overrides})
 
 
-@dataclass
-class LMSetup:
-    """A causal LM with its evaluation text, validation text and calibration documents."""
-
-    fresh: Callable[[], torch.nn.Module]  # returns an unpruned copy of the model on its device
-    eval_ids: torch.Tensor
-    val_ids: torch.Tensor
-    calib_docs: list
-    seqlen: int
-    encode: Callable | None = None  # set when calib_docs are texts
-    info: dict = field(default_factory=dict)
-
-
-def small_gpt_setup(
-    source: str = "checkpoint", gpt_cfg=None, device="cpu", progress: bool = False, recipe_steps: int = 10
-) -> LMSetup:
-    """The project's small GPT on the text snapshot: train split for training and calibration, validation
-    split for model selection, test split for perplexity.
-
-    Parameters
-    ----------
-    source : {"checkpoint", "train"}
-        ``checkpoint``: the shipped, checksummed weights (``data/text/gpt/``), plus a replay of the first
-        ``recipe_steps`` training steps of their recipe compared with the logged losses. ``train``: train
-        ``gpt_cfg`` (default :class:`~lsa.models.gpt.GPTConfig`) with the recipe, cached in
-        ``runs/cache/gpt``.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
-    from lsa.data.checksums import sha256_file, verify
-    from lsa.data.text import ByteTokenizer, join_documents, load_documents, split_documents
-    from lsa.models.gpt import GPTConfig, load_checkpoint, load_or_train_gpt, recipe_check
-
-    if source not in ("checkpoint", "train"):
-        raise ValueError(f"source must be 'checkpoint' or 'train', got {source!r}")
-    data_key = sha256_file(verify("text/docs.jsonl.gz"))
-    tok = ByteTokenizer()
-    splits = split_documents(load_documents())
-    train_ids = tok.encode(join_documents(splits["train"]))
-    if source == "checkpoint":
-        model, cfg, meta = load_checkpoint(device)
-        if meta["data_sha256"] != data_key:
-            raise RuntimeError("the shipped GPT checkpoint was trained on a different text snapshot")
-        info = {
-            "train_seconds": meta["train_seconds"],
-            "loss_curve": meta["loss"],
-            "cached": True,
-            "recipe": recipe_check(train_ids, meta, recipe_steps) if recipe_steps else None,
-        }
-    else:
-        cfg = gpt_cfg or GPTConfig()
-        model, log, cached = load_or_train_gpt(train_ids, cfg, data_key, device=device, progress=progress)
-        model.config.use_cache = False
-        info = {"train_seconds": log["train_seconds"], "loss_curve": log["loss"], "cached": cached, "recipe": None}
-    info.update(config=cfg, n_params=sum(p.numel() for p in model.parameters()), tokenizer="bytes", source=source)
-    return LMSetup(
-        fresh=lambda: copy.deepcopy(model),
-        eval_ids=tok.encode(join_documents(splits["test"])),
-        val_ids=tok.encode(join_documents(splits["validation"])),
-        calib_docs=[tok.encode(d["text"]) for d in splits["train"]],
-        seqlen=cfg.seqlen,
-        info=info,
-    )
-
-
-def _repo_path(p: str) -> str:
-    """A relative path that does not exist from the run folder is read relative to the repository root."""
-    from pathlib import Path
-
-    from lsa.paths import repo_root
-
-    if not p or Path(p).is_absolute() or Path(p).exists():
-        return p
-    return str(repo_root() / p) if (repo_root() / p).exists() else p
-
-
-def hf_setup(
-    model_path: str,
-    wikitext_path: str,
-    c4_train_path: str,
-    c4_val_path: str = "",
-    seqlen: int = 2048,
-    device="cuda",
-    dtype: str = "float16",
-    c4_docs: int = 20000,
-) -> LMSetup:
-    """A ``transformers`` causal LM (local path or cached Hub id) with WikiText-2 test and C4 files read
-    from local paths (spec §6; the ``paper`` profile).
-    Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from lsa.data.c4 import c4_validation_ids, load_c4
-    from lsa.data.wikitext import load_wikitext2, wikitext_eval_text
-
-    for name, p in (("wikitext_path", wikitext_path), ("c4_train_path", c4_train_path)):
-        if not p:
-            raise ValueError(f"{name} must name a local file or folder for a Hugging Face model")
-    model_path, wikitext_path, c4_train_path, c4_val_path = (
-        _repo_path(p) for p in (model_path, wikitext_path, c4_train_path, c4_val_path)
-    )
-    try:  # the baselines use the slow tokenizer (spec §6.1); fall back when sentencepiece is missing
-        tok = AutoTokenizer.from_pretrained(model_path, use_fast=False)
-    except (ImportError, ValueError, OSError):
-        tok = AutoTokenizer.from_pretrained(model_path)
-    encode = lambda text: tok(text, return_tensors="pt").input_ids[0]
-    eval_ids = encode(wikitext_eval_text(load_wikitext2(wikitext_path, "test")))
-    val_ids = c4_validation_ids(load_c4(c4_val_path, 1100), encode, seqlen) if c4_val_path else eval_ids[:0]
-    texts = load_c4(c4_train_path, c4_docs)
-    torch_dtype = getattr(torch, dtype)
-
-    def fresh():
-        m = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
-        m.config.use_cache = False
-        return m
-
-    return LMSetup(
-        fresh=fresh,
-        eval_ids=eval_ids,
-        val_ids=val_ids,
-        calib_docs=texts,
-        seqlen=seqlen,
-        encode=encode,
-        info={"model": model_path, "tokenizer": "model"},
-    )
-
-
-def calibration_samples(setup: LMSetup, nsamples: int, seed: int, device) -> list[dict]:
-    """Calibration windows (Wanda rule) on the model's device.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
-    samples = sample_calibration(setup.calib_docs, nsamples, setup.seqlen, seed=seed, encode=setup.encode)
-    return [{k: v.to(device) for k, v in s.items()} for s in samples]
-
-
 def dense_perplexity_check(setup: LMSetup, max_windows: int | None, batch_size: int = 8) -> dict:
-    """Dense perplexity by :func:`perplexity` and by the independent loop :func:`perplexity_direct`.
-
-    Used by the chapter pruning_perplexity (Part III).
-    """
+    """Dense perplexity by :func:`perplexity` and by the independent loop :func:`perplexity_direct`."""
     model = setup.fresh()
     a = perplexity(model, setup.eval_ids, setup.seqlen, batch_size=batch_size, max_windows=max_windows)
     b = perplexity_direct(model, setup.eval_ids, setup.seqlen, max_windows=max_windows)
@@ -203,7 +61,6 @@ def run_grid(
     Returns one row per run: ``method``, ``pattern``, ``ppl`` (test; or validation if ``val``), achieved
     ``sparsity``, ``target``, ``masks_ok``, ``ec_kept_mask``, the time split and the EC α summary, plus the
     entries of ``extra(pruned_model, pattern)`` when given (e.g. zero-shot accuracy).
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     rows = []
     pairs = [(p, m) for p in patterns for m in methods]
@@ -241,7 +98,7 @@ def run_grid(
 def mask_agreement(setup: LMSetup, samples: list[dict], patterns: list[str]) -> dict:
     """Mismatching mask entries between Wanda and CVR(a=1, γ=0, abs, row), and between RIA and
     CVR(a=0.5, γ=0, relative, layer), over every layer of the full sequential run.
-    Used by the chapter pruning_perplexity (Part III)."""
+    """
     out = {"wanda": 0, "ria": 0, "entries": 0}
     pairs = {
         "wanda": (
@@ -269,7 +126,7 @@ def mask_agreement(setup: LMSetup, samples: list[dict], patterns: list[str]) -> 
 def layer_errors_block0(setup: LMSetup, samples: list[dict], patterns: list[str]) -> list[dict]:
     """Relative output error ``tr(ΔW C ΔWᵀ)/tr(W C Wᵀ)`` of Wanda and SparseGPT on every linear of block 0,
     with ``C`` the measured second moment of that linear's dense inputs.
-    Used by the chapter pruning_perplexity (Part III)."""
+    """
     model = setup.fresh()
     blocks = find_blocks(model)
     linears = find_linears(blocks[0])
@@ -313,7 +170,6 @@ def minilm_fidelity(
     Calibration: train-split sentences packed into 128-token windows; held-out sentences are encoded with at
     most ``max_length`` tokens. Returns ``{"dense_retrieval",
     "rows": [{method, pattern, cosine, retrieval, sparsity, masks_ok}], "n_pairs"}``.
-    Used by the chapter pruning_perplexity (Part III).
     """
     from lsa.data.text import load_documents, sentences, split_documents
     from lsa.models.minilm import encode, load_minilm
@@ -366,7 +222,7 @@ def time_methods(
     """Wall time of the whole pruning of a fresh model per method, split into calibration / scoring /
     compensation, ``repeats`` times with the methods interleaved (round robin) so that they share the
     machine's conditions. One row per (method, repeat).
-    Used by the chapter pruning_cost; used by the chapters pruning_perplexity and pruning_cost (Part III)."""
+    """
     rows = []
     it = range(repeats)
     if progress:
@@ -388,7 +244,7 @@ def layer_cost_scaling(
     """Scoring-only cost on one square layer of each size (statistics already gathered): time of score +
     mask (+ OBS reconstruction for SparseGPT, + EC where asked), median of ``repeats``. Shows how the
     per-layer work grows with the width (SparseGPT's is cubic).
-    Used by the chapter pruning_cost; used by the chapters pruning_perplexity and pruning_cost (Part III)."""
+    """
     import time
 
     from lsa.prune.calibration import ChannelStats

@@ -1,7 +1,6 @@
 """Fidelity of a pruned sentence encoder: embedding cosine to the dense model and retrieval accuracy.
 
-Used by the chapter pruning_perplexity (Part III) on the real MiniLM-L6 (:mod:`lsa.models.minilm`) and
-held-out sentences of the text snapshot.
+Applied to the real MiniLM-L6 (:mod:`lsa.models.minilm`) on held-out sentences of the text snapshot.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ def sentence_pairs(sents_by_doc: list[list[str]], n_pairs: int, seed: int = 0) -
     Returns
     -------
     queries, keys : list of str
-        ``keys[i]`` is the sentence that follows ``queries[i]``. Used by the chapter pruning_perplexity (Part III).
+        ``keys[i]`` is the sentence that follows ``queries[i]``.
     """
     pairs = [(s[k], s[k + 1]) for s in sents_by_doc for k in range(0, len(s) - 1, 2)]
     rng = random.Random(seed)
@@ -38,10 +37,7 @@ def sentence_pairs(sents_by_doc: list[list[str]], n_pairs: int, seed: int = 0) -
 
 
 def mean_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean row-wise cosine similarity of two ``(n, d)`` embedding matrices (float64).
-
-    Used by the chapter pruning_perplexity (Part III).
-    """
+    """Mean row-wise cosine similarity of two ``(n, d)`` embedding matrices (float64)."""
     if a.shape != b.shape:
         raise ValueError(f"embedding shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
     a, b = a.to(torch.float64), b.to(torch.float64)
@@ -49,10 +45,7 @@ def mean_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def retrieval_accuracy(queries: torch.Tensor, keys: torch.Tensor) -> float:
-    """Top-1 accuracy of retrieving ``keys[i]`` for ``queries[i]`` by cosine among all keys.
-
-    Used by the chapter pruning_perplexity (Part III).
-    """
+    """Top-1 accuracy of retrieving ``keys[i]`` for ``queries[i]`` by cosine among all keys."""
     if queries.shape != keys.shape:
         raise ValueError(f"query and key shapes differ: {tuple(queries.shape)} vs {tuple(keys.shape)}")
     q = torch.nn.functional.normalize(queries.to(torch.float64), dim=1)
@@ -63,7 +56,7 @@ def retrieval_accuracy(queries: torch.Tensor, keys: torch.Tensor) -> float:
 
 def encoder_calibration(tokenizer, texts: list[str], nsamples: int, max_length: int = 128) -> list[dict]:
     """Calibration inputs for an encoder: consecutive texts packed into unpadded windows of ``max_length``
-    tokens (no padding tokens enter the statistics). Used by the chapter pruning_perplexity (Part III)."""
+    tokens (no padding tokens enter the statistics)."""
     out, buf = [], []
     for t in texts:
         buf.append(t)

@@ -2,7 +2,7 @@
 
 A mask is a boolean tensor of the weight's shape, ``True`` = keep. N:M means *N zeros in every group of M
 consecutive input positions of a row* (the naming of the Wanda/RIA code; for 2:4 and 4:8 it coincides with
-NVIDIA's). Used by the chapters pruning_perplexity and pruning_cost (Part III).
+NVIDIA's).
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ class Pattern:
 
 
 def parse_pattern(spec: str | float) -> Pattern:
-    """Parse ``"0.5"``, ``0.5``, ``"50%"`` or ``"2:4"`` into a :class:`Pattern`; used by the
-    chapters pruning_perplexity and pruning_cost (Part III).
+    """Parse ``"0.5"``, ``0.5``, ``"50%"`` or ``"2:4"`` into a :class:`Pattern`.
 
     Raises
     ------
@@ -84,8 +83,6 @@ def select_mask(score: torch.Tensor, pattern: Pattern, group: str = "row") -> to
         (stable sort; magnitude and RIA's default group). The reference code thresholds at
         ``sorted[k]`` with ``≤``, which prunes one entry more (and more on ties); we prune exactly ``k``.
         N:M: in every row and group of M consecutive columns, the N lowest are pruned (``topk``).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if score.ndim != 2:
         raise ValueError(f"score must be 2-D, got shape {tuple(score.shape)}")
@@ -114,10 +111,7 @@ def select_mask(score: torch.Tensor, pattern: Pattern, group: str = "row") -> to
 
 
 def check_mask(mask: torch.Tensor, pattern: Pattern, group: str = "row") -> bool:
-    """True when ``mask`` has exactly the pattern's zeros (per row, per layer, or N per M-group).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """True when ``mask`` has exactly the pattern's zeros (per row, per layer, or N per M-group)."""
     d_out, d_in = mask.shape
     zeros = ~mask
     if pattern.is_nm:

@@ -2,10 +2,9 @@
 
 Large language models have a few input channels with very large activations; in many of them most of the
 energy is a near-constant offset. Wanda's ``||X_j||`` mixes offset and fluctuation; CVR's variance factor
-separates them (spec §3.2). This module generates such inputs, prunes one layer with every method from
+separates them. This module generates such inputs, prunes one layer with every method from
 calibration statistics, and measures the output error on held-out inputs, both raw and *centred* (after
-removing the error's mean over tokens, i.e. the part a bias correction could absorb). Used by the
-chapter pruning_perplexity (Part III).
+removing the error's mean over tokens, i.e. the part a bias correction could absorb).
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ def outlier_inputs(cfg: OutlierConfig, n_tokens: int, seed: int) -> torch.Tensor
     """Draw ``(n_tokens, d_in)`` float32 inputs; channel roles are fixed by ``seed`` only via the
     generator, so calibration and test draws with different seeds share the channel layout (first
     ``n_offset`` channels offset-dominated, next ``n_spread`` high-variance).
-    Used by the chapter pruning_perplexity (Part III)."""
+    """
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n_tokens, cfg.d_in, generator=g, dtype=torch.float64)
     chi2 = (torch.randn(n_tokens, cfg.d_in, cfg.df, generator=g, dtype=torch.float64) ** 2).sum(-1)
@@ -65,7 +64,7 @@ def layer_errors(weight: torch.Tensor, new_weight: torch.Tensor, x: torch.Tensor
     """Relative output error of a pruned layer on inputs ``x`` (float64).
 
     ``raw = ||X(W − W̃)ᵀ||² / ||XWᵀ||²``; ``centred`` uses the error and the output with their means over
-    tokens removed. Used by the chapter pruning_perplexity (Part III).
+    tokens removed.
     """
     x = x.to(torch.float64)
     y = x @ weight.to(torch.float64).T
@@ -92,8 +91,6 @@ def run_outlier_experiment(
     dict
         ``errors``: label → ``{"raw", "centred"}``; ``stats``: per-channel ``norm``, ``mean``, ``std`` of
         the calibration inputs (lists) and ``role`` per channel.
-
-    Used by the chapter pruning_perplexity (Part III).
     """
     g = torch.Generator().manual_seed(seed)
     weight = torch.randn(cfg.d_out, cfg.d_in, generator=g) / cfg.d_in**0.5

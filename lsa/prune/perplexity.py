@@ -1,10 +1,9 @@
-"""Perplexity with the standard protocol and calibration sampling (spec §6.1–6.2).
+"""Perplexity with the standard protocol and calibration sampling of the baselines' reference code.
 
 Perplexity: tokenise the joined text once, cut ``floor(N / seqlen)`` non-overlapping windows (the remainder
 is dropped), per window the mean cross-entropy of positions ``0..L-2`` predicting ``1..L-1``, and
 ``PPL = exp(mean over windows)``. Calibration: the Wanda/SparseGPT rule — pick a random document until it is
 longer than ``seqlen`` tokens, then a random window of it.
-Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ def windows(ids: torch.Tensor, seqlen: int) -> torch.Tensor:
     ------
     ValueError
         When ``ids`` is not 1-D or is shorter than one window (names both lengths).
-        Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
         raise ValueError("token ids must be a 1-D tensor")
@@ -39,7 +37,7 @@ def windows(ids: torch.Tensor, seqlen: int) -> torch.Tensor:
 def perplexity(
     model, ids: torch.Tensor, seqlen: int, batch_size: int = 8, max_windows: int | None = None, progress: bool = False
 ) -> float:
-    """Perplexity of a causal LM over non-overlapping windows of ``ids`` (spec §6.2).
+    """Perplexity of a causal LM over non-overlapping windows of ``ids``.
 
     Parameters
     ----------
@@ -54,8 +52,6 @@ def perplexity(
         Evaluate only the first windows (for quick profiles; recorded by the caller).
     progress : bool
         tqdm over batches.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     w = windows(ids, seqlen)
     if max_windows is not None:
@@ -84,7 +80,6 @@ def perplexity(
 def perplexity_direct(model, ids: torch.Tensor, seqlen: int, max_windows: int | None = None) -> float:
     """Independent check of :func:`perplexity`: a plain loop over windows, one at a time, using
     ``torch.nn.functional.cross_entropy`` on shifted logits and labels (the reference code's arithmetic).
-    Used by the dense-perplexity guarantee of the chapter pruning_perplexity (Part III).
     """
     n = ids.numel() // seqlen
     if max_windows is not None:
@@ -134,8 +129,6 @@ def sample_calibration(
     ------
     ValueError
         When no document is longer than ``seqlen`` tokens (calibration text shorter than one window).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if nsamples < 1 or seqlen < 2:
         raise ValueError(f"need nsamples >= 1 and seqlen >= 2, got {nsamples}, {seqlen}")

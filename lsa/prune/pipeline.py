@@ -4,7 +4,6 @@ Methods: ``magnitude`` (per layer), ``wanda`` (per row), ``sparsegpt`` (OBS upda
 ``a = 0.5``), ``cvr`` (the CVR family, per row by default); ``ec=True`` adds energy compensation after any
 of them. Wall time is split into calibration (forward passes and statistics), scoring (scores, masks and,
 for SparseGPT, its OBS reconstruction) and compensation (EC).
-Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -113,10 +112,7 @@ class _Timer:
 
 
 def score_layer(weight: torch.Tensor, stats, cfg: PruneConfig) -> torch.Tensor:
-    """The method's score of one layer (not SparseGPT, whose mask is chosen during reconstruction).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """The method's score of one layer (not SparseGPT, whose mask is chosen during reconstruction)."""
     if cfg.method == "magnitude":
         return magnitude_score(weight)
     if cfg.method == "wanda":
@@ -131,10 +127,7 @@ def score_layer(weight: torch.Tensor, stats, cfg: PruneConfig) -> torch.Tensor:
 def prune_layer(
     module: nn.Module, stats, cfg: PruneConfig, timer: _Timer | None = None, keep_mask: bool = False
 ) -> dict:
-    """Prune one linear in place (mask, then optional EC); return its record (``mask`` too if asked).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """Prune one linear in place (mask, then optional EC); return its record (``mask`` too if asked)."""
     timer = timer or _Timer(weight_view(module).device)
     W = weight_view(module)
     dense = W.detach().clone()
@@ -181,7 +174,7 @@ def prune_layer(
 def prune_model(
     model: nn.Module, samples: list[dict], cfg: PruneConfig, progress: bool = False, keep_masks: bool = False
 ) -> dict:
-    """Prune every linear of every block of ``model`` in place, sequentially (spec §1.1).
+    """Prune every linear of every block of ``model`` in place, sequentially (block by block).
 
     Parameters
     ----------
@@ -204,8 +197,6 @@ def prune_model(
         per-row rounding of ``floor(d_in·s)`` keeps ``|sparsity − s| < 1/min_d_in``), ``masks_ok``,
         ``time_s`` (split into
         calibration / scoring / compensation, plus ``total``), ``config``.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     blocks = find_blocks(model)
     device = next(model.parameters()).device

@@ -2,8 +2,7 @@
 
 All scores have the weight's ``(d_out, d_in)`` shape; larger means more important (kept). Statistics are the
 per-input-channel float64 moments of :class:`lsa.prune.calibration.ChannelStats` (``m_j``: second moment,
-``σ_j²``: variance). Spec §2 (baselines, from the reference code) and §3.2 (our CVR reconstruction).
-Used by the chapters pruning_perplexity and pruning_cost (Part III).
+``σ_j²``: variance). The baselines are transcribed from their reference code; CVR is our reconstruction.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ def _check(weight: torch.Tensor, vec: torch.Tensor, name: str) -> None:
 
 
 def magnitude_score(weight: torch.Tensor) -> torch.Tensor:
-    """``S_ij = |W_ij|`` (no calibration data). Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
+    """``S_ij = |W_ij|`` (no calibration data)."""
     return weight.detach().to(torch.float64).abs()
 
 
@@ -36,34 +35,26 @@ def wanda_score(weight: torch.Tensor, sq_norm: torch.Tensor) -> torch.Tensor:
     sq_norm : (d_in,) tensor
         ``||X_j||²`` or any positive multiple of it (Wanda's ``scaler_row``); the constant does not change
         a ranking.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     _check(weight, sq_norm, "sq_norm")
     return weight.detach().to(torch.float64).abs() * torch.sqrt(sq_norm.to(torch.float64))[None, :]
 
 
 def relative_importance(weight: torch.Tensor) -> torch.Tensor:
-    """RIA's relative importance ``|W_ij|/Σ_r|W_rj| + |W_ij|/Σ_c|W_ic|`` (column sum + row sum).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """RIA's relative importance ``|W_ij|/Σ_r|W_rj| + |W_ij|/Σ_c|W_ic|`` (column sum + row sum)."""
     w = weight.detach().to(torch.float64).abs()
     return w / w.sum(dim=0, keepdim=True) + w / w.sum(dim=1, keepdim=True)
 
 
 def ria_score(weight: torch.Tensor, sq_norm: torch.Tensor, a: float = 0.5) -> torch.Tensor:
-    """RIA: ``RI_ij · (sqrt(scaler_row_j))^a`` with default ``a = 0.5`` (RIA ``prune_ria``).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """RIA: ``RI_ij · (sqrt(scaler_row_j))^a`` with default ``a = 0.5`` (RIA ``prune_ria``)."""
     _check(weight, sq_norm, "sq_norm")
     return relative_importance(weight) * torch.sqrt(sq_norm.to(torch.float64))[None, :] ** a
 
 
 @dataclass(frozen=True)
 class CVRConfig:
-    """Knobs of the CVR score family (spec §3.2, our reconstruction).
+    """Knobs of the CVR score family (our reconstruction).
 
     ``S_ij = w_ij · m_j^(a/2) · ((σ_j² + ε)/(m_j + ε))^(γ/2)``, ``w = |W|`` (``abs``) or RIA's ``RI``
     (``relative``), ``ε = eps_rel · mean_j m_j``. Wanda is ``(a=1, γ=0, abs)``; RIA is
@@ -83,10 +74,7 @@ class CVRConfig:
 
 
 def channel_factor(second_moment: torch.Tensor, var: torch.Tensor, cfg: CVRConfig) -> torch.Tensor:
-    """The CVR activation factor ``A_j`` (float64).
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
-    """
+    """The CVR activation factor ``A_j`` (float64)."""
     m = second_moment.to(torch.float64)
     factor = torch.sqrt(m) ** cfg.a  # same arithmetic as Wanda / RIA, so their settings match exactly
     if cfg.gamma != 0:
@@ -98,7 +86,7 @@ def channel_factor(second_moment: torch.Tensor, var: torch.Tensor, cfg: CVRConfi
 def cvr_score(
     weight: torch.Tensor, second_moment: torch.Tensor, var: torch.Tensor, cfg: CVRConfig = CVRConfig()
 ) -> torch.Tensor:
-    """CVR (channel-variance-calibrated) score ``w_ij · A_j`` (spec §3.2, our reconstruction).
+    """CVR (channel-variance-calibrated) score ``w_ij · A_j`` (our reconstruction).
 
     Parameters
     ----------
@@ -106,8 +94,6 @@ def cvr_score(
     second_moment, var : (d_in,) tensors
         ``m_j`` and ``σ_j²`` of the layer's inputs (float64 from ``ChannelStats``).
     cfg : CVRConfig
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     _check(weight, second_moment, "second_moment")
     _check(weight, var, "var")
