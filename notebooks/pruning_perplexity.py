@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Pruning with statistical correction: perplexity, encoder fidelity and an outlier layer
+# # Pruning with statistical correction: perplexity, zero-shot accuracy, encoder fidelity and an outlier layer
 #
 # ```{admonition} Claim box
 # :class: note
@@ -31,13 +31,16 @@
 #
 # **What this chapter shows**: perplexity by method × sparsity (50/60/70 % unstructured, 2:4, 4:8) of a small
 # byte-level GPT-2 that the project trained on a committed snapshot of real English documentation (Python
-# help topics and docstrings; test split held out by document); fidelity and retrieval of the real pretrained
-# MiniLM-L6 encoder after pruning; and a controlled layer whose inputs have offset-dominated outlier
-# channels. The guarantees (exact masks, dense perplexity = an independent loop) and the identities (CVR =
-# Wanda / RIA in those settings, EC keeps the mask) check our code; the perplexity comparisons are the paper's
+# help topics and docstrings; test split held out by document); zero-shot accuracy of the pruned models on a
+# four-choice task we built from held-out documents; fidelity and retrieval of the real pretrained MiniLM-L6
+# encoder after pruning; and a controlled layer whose inputs have offset-dominated outlier channels. The
+# guarantees (exact masks, SparseGPT equal to its unblocked form, dense perplexity = an independent loop) and
+# the identities (CVR = Wanda / RIA in those settings, EC keeps the mask, sparsity 0 is the dense model) check
+# our code and are never evidence for the paper; the perplexity and accuracy comparisons are the paper's
 # claims tested at a scale (under 1 M parameters) far below the paper's billion-parameter models, which have
-# activation outliers that a tiny model may lack. The `paper` profile runs the same code on any Hugging Face
-# causal LM with WikiText-2 and C4 read from local files.
+# activation outliers that a tiny model may lack. The `paper` profile runs the same code on OPT-125M
+# {cite}`zhang2022opt` with WikiText-2 {cite}`merity2016wikitext` and C4 {cite}`raffel2020c4` read from local
+# files, which cannot be had here ([At paper scale](prune-models)).
 # ```
 
 # %% tags=["profiles"]

@@ -160,3 +160,14 @@ def test_accuracy_is_exact_on_an_oracle_and_carries_a_wilson_interval():
     assert res["lo"] == pytest.approx(0.5 - half, abs=1e-5) and res["hi"] == pytest.approx(0.5 + half, abs=1e-5)
     with pytest.raises(ValueError, match="n_items"):
         choice_accuracy(np.zeros((3, 2)), [0, 1])
+
+
+def test_the_book_task_comes_from_held_out_documents_only():
+    from lsa.data.text import load_documents, split_documents
+    from lsa.experiments.pruning_perplexity import zero_shot_tasks
+
+    splits = split_documents(load_documents())
+    test_ids = {str(d["id"]) for d in splits["test"]}
+    items = zero_shot_tasks(50, seed=0)["continuation"]
+    assert len(items) == 50 and {it.source for it in items} <= test_ids
+    assert all(len(it.context) == 64 and all(len(c.encode()) == 32 for c in it.choices) for it in items)
