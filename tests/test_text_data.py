@@ -109,3 +109,18 @@ def test_c4_shard_format(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_c4(tmp_path / "missing.json.gz")
     assert sha256_file(shard)  # readable
+
+
+def test_wikitext_parquet_layout_reads_like_the_raw_file(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "wiki.test.raw"
+    raw.write_text(WIKI_RAW, encoding="utf-8")
+    lines = load_wikitext2(raw)
+    folder = tmp_path / "hf" / "wikitext-2-raw-v1"
+    folder.mkdir(parents=True)
+    # the Hugging Face release: one parquet file per split, a single 'text' column, one row per line
+    pq.write_table(pa.table({"text": lines}), folder / "test-00000-of-00001.parquet")
+    assert load_wikitext2(tmp_path / "hf", "test") == lines
+    assert wikitext_eval_text(load_wikitext2(folder / "test-00000-of-00001.parquet")) == wikitext_eval_text(lines)
