@@ -102,55 +102,27 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown
 
 import lsa
-from lsa.gsa import checks
+from lsa.experiments import pam_certificates as driver
 from lsa.gsa.config import GSAConfig
-from lsa.gsa.factors import jacobian_factors, static_factors
 from lsa.gsa.planted import PlantedDesign, planted_sweep
-from lsa.gsa.protocol import run_protocol
 from lsa.gsa.tail_coverage import tail_coverage
-from lsa.gsa.zoo import probe, trained
 from lsa.plotting import figsize, use_book_style
 
 use_book_style()
 cfg = GSAConfig(k_max=k_max, seed=seed)
-
-resnet, _ = trained("resnet", seed, widths=resnet_widths, blocks=resnet_blocks, epochs=resnet_epochs, batch=64)
-gpt, _ = trained(
-    "gpt", seed, n_layer=gpt_layers, n_embd=gpt_dim, n_head=4, n_inner=4 * gpt_dim, ctx=32, steps=gpt_steps, batch=16
+run_cfg = driver.CertificatesConfig(
+    resnet=dict(widths=resnet_widths, blocks=resnet_blocks, epochs=resnet_epochs, batch=64),
+    gpt=dict(n_layer=gpt_layers, n_embd=gpt_dim, n_head=4, n_inner=4 * gpt_dim, ctx=32, steps=gpt_steps, batch=16),
+    n_probe=n_probe,
+    label_draws=label_draws,
+    gsa=cfg,
+    seed=seed,
 )
-chains = {
-    "ResNet S": static_factors(resnet),
-    "ResNet J": jacobian_factors(resnet, probe("resnet", n_probe, seed)),
-    "GPT J": jacobian_factors(gpt, probe("gpt", n_probe, seed)),
-}
-reports = {name: run_protocol(fs, cfg, n_label_draws=label_draws) for name, fs in chains.items()}
-table = pd.DataFrame(
-    [
-        {
-            "chain": n,
-            "interface": f"{r['src']}→{r['dst']}",
-            "k": r["k"],
-            "k'": r["k2"],
-            "kappa": r["kappa"],
-            "theta_max": r["theta_max"],
-            "rho": r["B"]["rho"],
-            "delta_emp": r["B"]["delta_F_emp"],
-            "delta_GC": r["B"]["delta_F_GC"],
-            "actual": r["B"]["actual_F"],
-            "rho_struct": min(r["B"]["rho_act"], r["B"]["rho_pair"] if r["B"]["rho_pair"] is not None else np.inf),
-            "W": r["W"],
-            "G": r["G"],
-            "N": r["B"]["N"],
-            "CERT_emp": r["B"]["CERT_emp"],
-            "CERT_GC": r["B"]["CERT_GC"],
-            "VERIFY": r["B"]["VERIFY"],
-        }
-        for n, rep in reports.items()
-        for r in rep["interfaces"]
-    ]
-)
+chains, reports = driver.build(run_cfg)
+table = driver.interface_table(reports)
 
 # %% [markdown]
 # ## F3 — interface transport
@@ -192,15 +164,28 @@ fig, axes = plt.subplots(2, 2, figsize=figsize("wide", 0.34, rows=2))
 axes = axes.ravel()
 for ax, key in zip(axes[:3], ("core", "overlap", "noise")):
     sns.heatmap(
-        np.where(st.masks[key], np.abs(B), np.nan)[order], ax=ax, cmap="mako", cbar_kws={"label": r"$|B^{tr}|$ (a.u.)"}
+        np.where(st.masks[key], np.abs(B), np.nan)[order],
+        ax=ax,
+        cmap="mako",
+        yticklabels=max(1, B.shape[0] // 8),
+        cbar_kws={"label": r"$|B^{tr}|$ (a.u.)"},
     )
+    ax.grid(False)
     ax.set(title=f"{key} part of $B^{{tr}}$", xlabel="source mode j", ylabel="output channel (sorted by group)")
 Phi = ia.mats["Phi"]["tr"]
-sns.heatmap(np.abs(Phi), ax=axes[3], cmap="rocket", cbar_kws={"label": r"$|\Phi^{tr}|$ (a.u.)"})
+sns.heatmap(
+    np.abs(Phi),
+    ax=axes[3],
+    cmap="rocket",
+    xticklabels=max(1, Phi.shape[1] // 8),
+    yticklabels=max(1, Phi.shape[0] // 8),
+    cbar_kws={"label": r"$|\Phi^{tr}|$ (a.u.)"},
+)
+axes[3].grid(False)
 axes[3].set(title=r"physical incidence $|\Phi^{tr}|$", xlabel="input channel of l", ylabel="output channel of l+1")
 fig.suptitle(
-    f"ResNet J, {ia.record['src']}→{ia.record['dst']}: f_core={ia.record['B']['f_core']:.2f}, "
-    f"f_ovl={ia.record['B']['f_ovl']:.2f}, f_noise={ia.record['B']['f_noise']:.2f}"
+    f"ResNet J, {ia.record['src']}→{ia.record['dst']}: $f_{{core}}$={ia.record['B']['f_core']:.2f}, "
+    f"$f_{{ovl}}$={ia.record['B']['f_ovl']:.2f}, $f_{{noise}}$={ia.record['B']['f_noise']:.2f}"
 )
 lsa.save_figure(fig, "F4_F5_pam")
 
@@ -351,30 +336,12 @@ lsa.save_figure(fig, "tail_coverage")
 # ## Guarantee checks
 
 # %%
-analyses = [ia for rep in reports.values() for ia in rep["_analysis"]]
-ratios = checks.bound_ratios(analyses)
-pams = [(ia.mats[t]["tr"], ia.mats[t]["groups"]) for ia in analyses for t in ("B", "Phi")]
-pams += [
-    (ia.mats[t]["full"], ia.mats[t]["groups"])
-    for ia in analyses
-    for t in ("B", "Phi")
-    if ia.mats[t]["full"] is not None
-]
-dec = checks.decomposition_errors(pams, cfg)
-rng = np.random.default_rng(seed)
-cases = [checks.structured_pam(rng) for _ in range(n_random)]
-trained_cases = [(ia.mats[t]["tr"], ia.mats[t]["groups"]) for ia in analyses for t in ("B", "Phi")]
-cases += [c for c in trained_cases if checks.margins_of(*c, cfg)["rho"] > 0][:n_trained_cases]
-sound = checks.soundness_and_tightness(cases, n_draws, cfg=cfg, seed=seed)
-rot = checks.degenerate_rotation(seed)
-frag = checks.label_fragility(cfg)
-jac = checks.jacobian_agreement(chains["ResNet J"][0], k=4, n_ref=4, seed=seed)
-inv = all(checks.invariance(P, g, cfg, seed) for P, g in cases[:5])
-det = checks.json_digest(run_protocol(chains["ResNet S"], cfg, n_label_draws=label_draws)) == checks.json_digest(
-    reports["ResNet S"]
+chk = driver.guarantee_checks(chains, reports, run_cfg, n_random, n_draws, n_trained_cases)
+ratios, dec, sound, rot, frag, jac = (
+    chk[k] for k in ("ratios", "decomposition", "soundness", "rotation", "labels", "jacobian")
 )
-n_cert = sum(int(r["B"]["CERT_emp"]) + int(r["Phi"]["CERT_emp"]) for rep in reports.values() for r in rep["interfaces"])
-n_bug = sum(rep["summary"]["bugs"] for rep in reports.values())
+
+# %% tags=["hide-output"]
 pd.Series(
     {
         **{f"bound ratio {k}": v for k, v in ratios.items()},
@@ -383,16 +350,14 @@ pd.Series(
         **rot,
         **frag,
         **jac,
-        "invariance": inv,
-        "deterministic": det,
-        "CERT count": n_cert,
-        "CERT without VERIFY": n_bug,
+        "invariance": chk["invariance"],
+        "deterministic": chk["deterministic"],
+        "CERT count": chk["cert_any"],
+        "CERT without VERIFY": chk["bugs"],
     }
 )
 
 # %%
-from IPython.display import Markdown
-
 worst = max(ratios.values())
 n_fail_N = int((~table["N"].astype(bool)).sum())
 Markdown(
@@ -419,13 +384,7 @@ lsa.write_metrics(
         "bound_ratio_Phi_F": ratios["Phi_F"],
         "decomp_orth_err": dec["orth"],
         "decomp_energy_err": dec["energy"],
-        "gc_dominates": bool(
-            all(
-                r["B"]["delta_F_GC"] >= r["B"]["delta_F_emp"] * (1 - 1e-12)
-                for rep in reports.values()
-                for r in rep["interfaces"]
-            )
-        ),
+        "gc_dominates": chk["gc_dominates"],
         "sound_cases": sound["n_cases"],
         "sound_min_agreement": sound["min_agreement"],
         "flip_rate": sound["flip_rate"],
@@ -441,14 +400,14 @@ lsa.write_metrics(
         "jac_max_angle": jac["max_angle"],
         "jac_gap_k": jac["gap_k"],
         "jac_operator_err": jac["operator_vs_jacrev"],
-        "invariance": inv,
-        "deterministic": det,
+        "invariance": chk["invariance"],
+        "deterministic": chk["deterministic"],
         "n_interfaces": len(table),
         "cert_emp_count": int(table["CERT_emp"].sum()),
         "cert_gc_count": int(table["CERT_GC"].sum()),
         "verify_count": int(table["VERIFY"].fillna(False).sum()),
-        "cert_any_count": n_cert,
-        "cert_without_verify": n_bug,
+        "cert_any_count": chk["cert_any"],
+        "cert_without_verify": chk["bugs"],
         "median_alphahat": {n: rep["summary"]["median_alphahat"] for n, rep in reports.items()}.get("ResNet J"),
         "planted_levels": pl_lvl.index.tolist(),
         "planted_cert_share": pl_lvl.cert.tolist(),
