@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= default
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup book test test-fast chromium clean wheels paper-gpu
+.PHONY: setup book test test-fast chromium slurm clean wheels paper-gpu
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,15 @@ setup: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's SLURM and munge for the single-node SLURM test of `--cluster slurm` (tests/test_slurm.py starts the
+# daemons on localhost and stops them; without root or apt the test skips and says why).
+slurm:
+	@test -x /usr/sbin/slurmctld || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; }
+
 book: setup
 	$(BIN)/lsa book --profile $(PROFILE)
 
-test: setup chromium
+test: setup chromium slurm
 	$(BIN)/python -m pytest -q tests
 
 test-fast: setup

@@ -66,18 +66,83 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    result = run_chapter(
-        args.chapter,
-        profile=args.profile,
-        overrides=_parse_pairs(args.param),
-        force=args.force,
-        progress=not args.quiet,
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-j``, ``--scheduler``, ``--cluster`` and the SLURM options (shared by run, book and sweep)."""
+    g = parser.add_argument_group("execution engine (Dask)")
+    g.add_argument(
+        "-j", "--jobs", type=int, metavar="N", help="chapters executed concurrently (default: the number of cores)"
     )
-    print(f"run folder: {result.path}")
-    if result.claims:
-        print(_claims_table(result.claims))
-    return 0
+    g.add_argument("--scheduler", metavar="ADDRESS", help="send the runs to an existing Dask scheduler")
+    g.add_argument("--cluster", choices=("local", "slurm"), help="start a cluster: local (default) or SLURM")
+    g.add_argument("--cluster-config", metavar="FILE", help="YAML file of SLURM options (see lsa.runner.engine)")
+    g.add_argument("--queue", help="SLURM partition")
+    g.add_argument("--walltime", help="SLURM walltime per job, HH:MM:SS")
+    g.add_argument("--memory", help="memory per SLURM job, e.g. 8GB")
+    g.add_argument("--gpus", type=int, help="GPUs per SLURM job")
+
+
+def engine_options(args) -> dict:
+    """Keyword arguments of :func:`lsa.runner.engine.run_jobs` from the parsed engine arguments."""
+    from lsa.runner.engine import SlurmConfig
+
+    slurm = None
+    if args.cluster == "slurm":
+        slurm = SlurmConfig.from_file(
+            args.cluster_config, queue=args.queue, walltime=args.walltime, memory=args.memory, gpus=args.gpus
+        )
+    return {"n_jobs": args.jobs, "scheduler": args.scheduler, "cluster": args.cluster, "slurm": slurm}
+
+
+def _report_failures(failed) -> int:
+    for o in failed:
+        print(f"lsa: chapter failed: {o.error} (log: {o.log})", file=sys.stderr)
+    if failed:
+        print(f"lsa: failed: {', '.join(o.job.label for o in failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_run(args) -> int:
+    from lsa.runner.claims import ClaimResult
+    from lsa.runner.engine import Job, run_jobs
+
+    overrides = _parse_pairs(args.param)
+    if len(args.chapter) == 1 and not (args.jobs or args.scheduler or args.cluster):
+        result = run_chapter(
+            args.chapter[0], profile=args.profile, overrides=overrides, force=args.force, progress=not args.quiet
+        )
+        print(f"run folder: {result.path}")
+        if result.claims:
+            print(_claims_table(result.claims))
+        return 0
+    jobs = [Job.make(name, args.profile, overrides, force=args.force) for name in args.chapter]
+    outcomes = run_jobs(jobs, **engine_options(args), progress=not args.quiet, raise_on_failure=False)
+    for o in outcomes:
+        if o.ok:
+            print(f"run folder: {o.path}")
+            if o.claims:
+                print(_claims_table([ClaimResult(**c) for c in o.claims]))
+    return _report_failures([o for o in outcomes if not o.ok])
+
+
+def cmd_sweep(args) -> int:
+    from lsa.runner.sweep import run_sweep
+
+    result = run_sweep(
+        args.chapter,
+        _parse_pairs(args.param, usage="lsa sweep CHAPTER -p lambdas=[0.01,0.02] --seeds 3"),
+        seeds=args.seeds,
+        profile=args.profile,
+        metrics=args.metric,
+        force=args.force,
+        engine=engine_options(args),
+    )
+    cols = [c for c in result.table.columns if not c.startswith(("metric:", "claim:")) and c != "error"]
+    cols += [f"metric:{m}" for m in args.metric or [] if f"metric:{m}" in result.table]
+    print(result.table[cols].to_string(index=False))
+    print(f"table: {result.folder / 'table.csv'} and table.parquet")
+    for fig in result.figures:
+        print(f"figure: {fig}")
+    return _report_failures(result.failed)
 
 
 def cmd_status(args) -> int:
@@ -130,7 +195,13 @@ def cmd_claims(args) -> int:
 def cmd_book(args) -> int:
     from lsa.runner.book import build_book
 
-    build_book(profile=args.profile, force=args.force, progress=not args.quiet, reuse_latest=args.reuse_latest)
+    build_book(
+        profile=args.profile,
+        force=args.force,
+        progress=not args.quiet,
+        reuse_latest=args.reuse_latest,
+        engine=engine_options(args),
+    )
     return 0
 
 
@@ -162,12 +233,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="every chapter with its title and parameters").set_defaults(func=cmd_list)
     run = sub.add_parser("run", help="validate parameters, execute a chapter (or reuse its run), check its claims")
-    run.add_argument("chapter")
+    run.add_argument("chapter", nargs="+", help="one or more chapters (several run concurrently, see -j)")
     run.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="override a parameter (repeatable)")
     run.add_argument("--profile", default="default", choices=PROFILE_NAMES)
     run.add_argument("--force", action="store_true", help="execute even if a run with the same key exists")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(run)
     run.set_defaults(func=cmd_run)
+    sweep = sub.add_parser(
+        "sweep", help="run a chapter over a parameter grid and seeds; one tidy table (CSV, Parquet) and figures"
+    )
+    sweep.add_argument("chapter")
+    sweep.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="NAME=[V1,V2,...]",
+        help="values of a parameter (a list sweeps, one value fixes it; repeatable: the grid is the product)",
+    )
+    sweep.add_argument("--seeds", type=int, metavar="N", help="add seed = 0..N-1 as the innermost axis")
+    sweep.add_argument("--profile", default="default", choices=PROFILE_NAMES)
+    sweep.add_argument(
+        "--metric", action="append", metavar="NAME", help="plot this scalar metric against the first swept parameter"
+    )
+    sweep.add_argument("--force", action="store_true", help="execute even the grid points whose run exists")
+    add_engine_arguments(sweep)
+    sweep.set_defaults(func=cmd_sweep)
     status = sub.add_parser(
         "status", help="per chapter and profile: up to date, stale (and why) or never run; executes nothing"
     )
@@ -196,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="execute nothing: render each chapter's latest existing run (placeholder page if none)",
     )
     book.add_argument("-q", "--quiet", action="store_true")
+    add_engine_arguments(book)
     book.set_defaults(func=cmd_book)
     archive = sub.add_parser(
         "archive",
@@ -237,6 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     except ChapterFailed as exc:
         print(f"lsa: chapter failed: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        from lsa.runner.engine import EngineError, JobsFailed
+
+        if isinstance(exc, EngineError):
+            print(f"lsa: error: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, JobsFailed):
+            _report_failures([o for o in exc.outcomes if not o.ok])
+            return 1
+        raise
     except KeyboardInterrupt:
         print("lsa: interrupted", file=sys.stderr)
         return 130

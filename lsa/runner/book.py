@@ -442,6 +442,7 @@ def build_book(
     log=print,
     progress: bool = True,
     reuse_latest: bool = False,
+    engine: dict | None = None,
 ) -> Path:
     """Run the table of contents' chapters at ``profile`` and build ``_build/html``.
 
@@ -454,6 +455,10 @@ def build_book(
     reuse_latest : bool
         Execute nothing: show each chapter's latest existing run at ``profile`` (or, failing that, at another
         profile, which its header card states); a chapter without any run gets a placeholder page.
+    engine : dict
+        Options of :func:`lsa.runner.engine.run_jobs` (``n_jobs``, ``scheduler``, ``cluster``, ``slurm``): the
+        chapters execute concurrently there first (default: one per core); every failure is reported, after all
+        chapters ran, and then the site is not rebuilt.
     Returns
     -------
     Path
@@ -469,6 +474,12 @@ def build_book(
     root = Path(root)
     results, missing = [], []
     archived = {a.run["chapter"]: a for a in archived_runs(root) if a.run.get("profile") == "paper"}
+    if not reuse_latest:
+        from lsa.runner.engine import Job, run_jobs
+
+        jobs = [Job.make(name, profile, force=force) for name in toc_chapters(root)]
+        run_jobs(jobs, **(engine or {}), log=log, progress=progress)  # raises JobsFailed after all ran
+        force = False  # executed just now: the loop below reuses each run
     for name in toc_chapters(root):
         if reuse_latest:
             path, prof = _existing_run(name, profile)

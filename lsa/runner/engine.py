@@ -1,0 +1,538 @@
+"""The execution engine: independent chapter runs in parallel on Dask, from a laptop to a SLURM cluster.
+
+``lsa run A B -j 2``, ``lsa book -j 2`` and ``lsa sweep`` hand a list of :class:`Job` to :func:`run_jobs`, which
+
+1. validates every job first (chapter, parameters, claims file, data checksums): bad input stops everything
+   before anything runs;
+2. reuses, in this process, every job whose run key already has a complete run folder;
+3. executes the rest, each in its own Jupyter kernel, on one of three back ends:
+
+   * in this process, one after another, when one worker suffices (``-j 1`` or a single job);
+   * a Dask ``LocalCluster`` of ``-j`` worker *processes* with one thread each (papermill changes the working
+     directory and is not thread-safe, so two chapters never share a process);
+   * an existing Dask scheduler (``--scheduler ADDRESS``), or a ``SLURMCluster`` started through dask-jobqueue
+     (``--cluster slurm``, one chapter at a time per SLURM job; see :class:`SlurmConfig`).
+
+Every chapter runs through :func:`lsa.runner.execute.run_chapter`, so the all-or-nothing rule is the same on
+every back end: a failing chapter leaves ``runs/<chapter>/failed-<key>/`` and never replaces a good run, and it
+never stops the other chapters. Runs land in the same ``runs/`` folder whichever machine executed them (the
+folder is passed to the worker explicitly; on a cluster it must be on a shared file system).
+
+Known traps, and what is done about them:
+
+* Kernels started at the same moment can collide on ZMQ ports: a kernel that fails to *start* is retried
+  (:class:`lsa.runner.execute.LocalExecutor`).
+* BLAS and torch inside each kernel are pinned to one thread (:data:`THREAD_ENV`), so ``-j N`` chapters use N
+  cores, not N × cores. The pin holds for ``-j 1`` too: the run key does not contain ``-j``, so what a run
+  computes must not depend on it.
+* A Dask nanny watches the memory of its worker process, not of the kernel that the worker spawns, so a memory
+  limit there would be an illusion: the local cluster sets none. Instead each job samples the resident memory of
+  its kernel and reports the peak (log file and summary line); on SLURM, ``--mem`` per job is where memory is
+  enforced (by the site's cgroups).
+* A worker that dies (killed, out of memory) fails only its chapter; the task is not retried.
+
+Each executed job writes a log file, ``runs/<chapter>/logs/<key>.log``, with the runner's messages, the host,
+the wall time, the kernel's peak memory and the error, if any.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from lsa.data.checksums import verify_all
+from lsa.runner import runs_dir
+from lsa.runner.chapters import ChapterNotFound, load_chapter, notebooks_dir
+from lsa.runner.claims import load_claims
+from lsa.runner.keys import key_inputs
+from lsa.runner.params import ParameterError, resolve
+
+THREAD_ENV = {
+    name: "1"
+    for name in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "TORCH_NUM_THREADS",
+    )
+}
+"""Environment of every kernel the engine starts: one BLAS / OpenMP / torch thread."""
+
+PASSED_ENV = ("LSA_NOTEBOOKS_DIR", "LSA_RESULTS_DIR", "LSA_DATA_DIR")
+"""Environment variables forwarded to workers (with ``LSA_RUNS_DIR``, always set to this process's runs folder)."""
+
+
+class EngineError(ValueError):
+    """Bad engine options (jobs, scheduler, cluster configuration); exit status 2."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One chapter run to produce: chapter, profile, parameter overrides (strings or typed values)."""
+
+    chapter: str
+    profile: str = "default"
+    overrides: tuple = ()
+    force: bool = False
+    update_latest: bool = True
+
+    @classmethod
+    def make(cls, chapter: str, profile: str = "default", overrides: dict | None = None, **kw) -> Job:
+        return cls(chapter, profile, tuple(sorted((overrides or {}).items())), **kw)
+
+    @property
+    def label(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.overrides)
+        return f"{self.chapter}[{self.profile}{', ' + extra if extra else ''}]"
+
+
+@dataclass
+class JobOutcome:
+    """What happened to a job (picklable: it comes back from a worker)."""
+
+    job: Job
+    key: str
+    params: dict
+    path: str | None = None
+    reused: bool = False
+    seconds: float = 0.0
+    claims: list = field(default_factory=list)
+    error: str | None = None
+    log: str | None = None
+    host: str = ""
+    peak_kernel_mb: float | None = None
+    slurm_job: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class JobsFailed(RuntimeError):
+    """Some jobs failed (after every job had its chance); ``outcomes`` holds all of them."""
+
+    def __init__(self, outcomes: list[JobOutcome]):
+        self.outcomes = outcomes
+        failed = [o for o in outcomes if not o.ok]
+        names = ", ".join(o.job.label for o in failed)
+        super().__init__(f"{len(failed)} of {len(outcomes)} failed: {names}")
+
+
+# ------------------------------------------------------------------------------------------------ SLURM config
+@dataclass
+class SlurmConfig:
+    """Options of the ``SLURMCluster`` behind ``--cluster slurm`` (one Dask worker per SLURM job).
+
+    Read from a YAML file (``--cluster-config FILE``, keys as below) and overridden by command-line flags.
+    dask-jobqueue's own configuration (``~/.config/dask/jobqueue.yaml``) supplies anything left unset.
+
+    Attributes
+    ----------
+    queue : str
+        Partition (``#SBATCH -p``).
+    walltime : str
+        Per job, ``HH:MM:SS``. A job runs chapters one after another until its walltime; a chapter cut off by it
+        fails alone and reruns next time (its good run, if any, is untouched).
+    memory : str
+        Per job, e.g. ``"8GB"`` (``#SBATCH --mem``): where a chapter's memory is enforced.
+    cores : int
+        CPUs per job (``#SBATCH --cpus-per-task``); the kernel still runs one BLAS thread.
+    gpus : int
+        GPUs per job (``#SBATCH --gres=gpu:N``).
+    account : str
+        ``#SBATCH -A``.
+    job_extra_directives : list of str
+        More ``#SBATCH`` options, e.g. ``["--constraint=a100"]``.
+    job_script_prologue : list of str
+        Shell lines run before the worker starts (``module load …``, ``source venv/bin/activate``).
+    scheduler_host : str
+        Address the Dask scheduler binds to; ``127.0.0.1`` on a single node, the login node's address otherwise.
+    interface : str
+        Network interface of the workers (``ib0``), when hosts differ.
+    python : str
+        Python on the compute nodes (default: this interpreter).
+    log_directory : str
+        Where SLURM writes the jobs' stdout/stderr (default ``runs/slurm-logs``).
+    """
+
+    queue: str | None = None
+    walltime: str = "01:00:00"
+    memory: str = "4GB"
+    cores: int = 1
+    gpus: int = 0
+    account: str | None = None
+    job_extra_directives: list = field(default_factory=list)
+    job_script_prologue: list = field(default_factory=list)
+    scheduler_host: str | None = None
+    interface: str | None = None
+    python: str | None = None
+    log_directory: str | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path | None, **overrides) -> SlurmConfig:
+        """Read ``path`` (YAML mapping) if given, then apply the non-``None`` ``overrides``."""
+        data = {}
+        if path is not None:
+            path = Path(path)
+            if not path.is_file():
+                raise EngineError(f"cluster configuration {path} does not exist")
+            data = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(data, dict):
+                raise EngineError(f"{path}: expected a mapping of SLURM options, got {type(data).__name__}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise EngineError(
+                f"unknown SLURM option(s) {', '.join(unknown)}; valid: {', '.join(cls.__dataclass_fields__)}"
+            )
+        return cls(**data)
+
+    def cluster_kwargs(self) -> dict:
+        """Keyword arguments of ``dask_jobqueue.SLURMCluster``."""
+        extra = list(self.job_extra_directives)
+        if self.gpus:
+            extra.append(f"--gres=gpu:{self.gpus}")
+        kw = {
+            # one worker with one thread per job: papermill is not thread-safe, so one chapter at a time;
+            # job_cpu still reserves ``cores`` CPUs for the kernel
+            "cores": 1,
+            "processes": 1,
+            "job_cpu": self.cores,
+            "memory": self.memory,
+            "walltime": self.walltime,
+            "job_extra_directives": extra,
+            "job_script_prologue": list(self.job_script_prologue),
+            "python": self.python or sys.executable,
+            "log_directory": self.log_directory or str(runs_dir() / "slurm-logs"),
+        }
+        if self.queue:
+            kw["queue"] = self.queue
+        if self.account:
+            kw["account"] = self.account
+        if self.interface:
+            kw["interface"] = self.interface
+        if self.scheduler_host:
+            kw["scheduler_options"] = {"host": self.scheduler_host}
+        return kw
+
+
+# ------------------------------------------------------------------------------------------------ planning
+@dataclass
+class Planned:
+    job: Job
+    key: str
+    params: dict
+
+
+def plan(jobs: list[Job], dedupe: bool = True) -> list[Planned]:
+    """Validate every job and compute its key, before anything executes (``dedupe``: each run once).
+
+    Raises
+    ------
+    ChapterNotFound, ParameterError, ClaimError, ChecksumError
+        The first bad job (nothing has run).
+    """
+    verify_all()
+    out, seen = [], set()
+    for job in jobs:
+        chapter = load_chapter(job.chapter)
+        params = resolve(chapter.params, chapter.profiles, job.profile, dict(job.overrides))
+        load_claims(chapter.claims_path, chapter.name)
+        key = key_inputs(chapter.path, params).key()
+        # send typed, resolved values (paths made absolute here), so a worker elsewhere resolves the same run
+        job = dataclasses.replace(job, overrides=tuple((k, params[k]) for k, _ in job.overrides))
+        if dedupe and (job.chapter, key) in seen:
+            continue  # the same run twice (e.g. a sweep value equal to the default): once
+        seen.add((job.chapter, key))
+        out.append(Planned(job, key, params))
+    return out
+
+
+def is_done(p: Planned) -> bool:
+    return (runs_dir() / p.job.chapter / p.key / "metrics.json").is_file()
+
+
+# ------------------------------------------------------------------------------------------------ one job
+def _children_rss_mb() -> float:
+    import psutil
+
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += child.memory_info().rss
+    return total / 2**20
+
+
+@contextlib.contextmanager
+def _peak_kernel_memory(interval: float = 0.5) -> Iterator[list[float]]:
+    """Sample the resident memory of this process's children (the kernel) until the block ends."""
+    peak = [0.0]
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(interval):
+            with contextlib.suppress(Exception):
+                peak[0] = max(peak[0], _children_rss_mb())
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        t.join(timeout=2)
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def execute_job(job: Job, key: str, env: dict[str, str], progress: bool = False) -> JobOutcome:
+    """Run one job where this function is called (a Dask worker, or this process) and report its outcome.
+
+    Never raises for a failing chapter: the failure is in the outcome. The log goes to
+    ``runs/<chapter>/logs/<key>.log``.
+    """
+    from lsa.runner.execute import ChapterFailed, run_chapter
+
+    with _environment(env):
+        logs = runs_dir() / job.chapter / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_path = logs / f"{key}.log"
+        host = socket.gethostname()
+        t0 = time.perf_counter()
+        outcome = JobOutcome(job, key, {}, log=str(log_path), host=host, slurm_job=os.environ.get("SLURM_JOB_ID"))
+        with open(log_path, "a") as fh, _peak_kernel_memory() as peak:
+
+            def log(msg: str) -> None:
+                fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
+                fh.flush()
+
+            where = f"SLURM job {outcome.slurm_job} on {host}" if outcome.slurm_job else host
+            log(f"[lsa] {job.label} on {where} (pid {os.getpid()}), key {key}")
+            err = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(err):
+                    r = run_chapter(
+                        job.chapter,
+                        profile=job.profile,
+                        overrides=dict(job.overrides),
+                        force=job.force,
+                        progress=progress,
+                        log=log,
+                        update_latest=job.update_latest,
+                    )
+                outcome.path, outcome.reused, outcome.params = str(r.path), r.reused, r.params
+                outcome.claims = [c.to_dict() for c in r.claims]
+            except ChapterFailed as exc:
+                outcome.error = str(exc)
+            except Exception as exc:  # anything else (kernel never started, disk full): this job only
+                outcome.error = f"{job.chapter}: {type(exc).__name__}: {exc}"
+            finally:
+                if err.getvalue().strip():
+                    log("stderr:\n" + err.getvalue().rstrip())
+            outcome.seconds = time.perf_counter() - t0
+            outcome.peak_kernel_mb = round(peak[0], 1) if peak[0] else None
+            log(
+                f"[lsa] {'FAILED: ' + outcome.error if outcome.error else 'ok'} in {outcome.seconds:.1f} s"
+                + (f", kernel peak {outcome.peak_kernel_mb:.0f} MB" if outcome.peak_kernel_mb else "")
+            )
+    if outcome.key != key and outcome.path:  # the worker sees other code than the submitter: say so
+        outcome.key = Path(outcome.path).name
+    return outcome
+
+
+# ------------------------------------------------------------------------------------------------ back ends
+def default_jobs() -> int:
+    """Number of cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def worker_env() -> dict[str, str]:
+    """What a worker needs to find the same chapters and write into the same ``runs/``."""
+    env = {"LSA_RUNS_DIR": str(runs_dir().resolve()), "LSA_NOTEBOOKS_DIR": str(notebooks_dir().resolve())}
+    env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    env.update(THREAD_ENV)
+    return env
+
+
+@contextlib.contextmanager
+def dask_client(n_workers: int, scheduler: str | None = None, cluster: str | None = None, slurm=None):
+    """A ``distributed.Client`` on a local cluster, an existing scheduler or a SLURM cluster."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.worker.daemon": False}):
+        if scheduler:
+            with Client(scheduler) as client:
+                yield client
+        elif cluster == "slurm":
+            from dask_jobqueue import SLURMCluster
+
+            cfg = slurm or SlurmConfig()
+            Path(cfg.cluster_kwargs()["log_directory"]).mkdir(parents=True, exist_ok=True)
+            with SLURMCluster(**cfg.cluster_kwargs()) as c, Client(c) as client:
+                c.scale(jobs=n_workers)
+                yield client
+        elif cluster in (None, "local"):
+            import logging
+
+            with (
+                LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    memory_limit=0,  # the nanny cannot see the kernel's memory; measured per job instead
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                ) as c,
+                Client(c) as client,
+            ):
+                yield client
+        else:
+            raise EngineError(f"unknown cluster {cluster!r}; expected 'local' or 'slurm'")
+
+
+def _line(outcome: JobOutcome) -> str:
+    if outcome.error:
+        return f"FAILED {outcome.job.label}: {outcome.error} (log: {outcome.log})"
+    what = "reused" if outcome.reused else f"done in {outcome.seconds:.1f} s"
+    mem = f", kernel peak {outcome.peak_kernel_mb:.0f} MB" if outcome.peak_kernel_mb else ""
+    host = f" on {outcome.host}" if outcome.host and outcome.host != socket.gethostname() else ""
+    if outcome.slurm_job:
+        host += f" (SLURM job {outcome.slurm_job})"
+    return f"{outcome.job.label} {what}{mem}{host}"
+
+
+def run_jobs(
+    jobs: list[Job],
+    n_jobs: int | None = None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    slurm: SlurmConfig | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+    raise_on_failure: bool = True,
+) -> list[JobOutcome]:
+    """Produce every job's run: validate all, reuse what exists, execute the rest concurrently.
+
+    Parameters
+    ----------
+    jobs : list of Job
+    n_jobs : int
+        Concurrent chapters (default: the number of cores). On SLURM, the number of SLURM jobs.
+    scheduler : str
+        Address of an existing Dask scheduler (``tcp://host:8786``).
+    cluster : {None, "local", "slurm"}
+    slurm : SlurmConfig
+        Options of ``--cluster slurm``.
+    log : callable
+        Progress lines: one per finished job with the counts done / running / failed.
+    progress : bool
+        Papermill's cell progress bar (only when executing in this process).
+    raise_on_failure : bool
+        Raise :class:`JobsFailed` at the end if any job failed (after all of them ran).
+
+    Returns
+    -------
+    list of JobOutcome
+        In the order of the planned (deduplicated) jobs.
+    """
+    if n_jobs is not None and n_jobs < 1:
+        raise EngineError(f"-j/--jobs must be at least 1, got {n_jobs}")
+    if scheduler and cluster not in (None, "local"):
+        raise EngineError("give either --scheduler ADDRESS or --cluster, not both")
+    planned = plan(jobs)
+    n_jobs = n_jobs or default_jobs()
+    env = worker_env()
+    outcomes: dict[int, JobOutcome] = {}
+    todo = []
+    for i, p in enumerate(planned):
+        if is_done(p) and not p.job.force:
+            outcomes[i] = execute_job(p.job, p.key, env)  # reuse: evaluates claims, moves the latest pointer
+            log(f"[lsa] {_line(outcomes[i])}")
+        else:
+            todo.append(i)
+    remote = scheduler is not None or cluster not in (None, "local")
+    workers = min(n_jobs, len(todo))
+    if todo and workers == 1 and not remote:
+        for n, i in enumerate(todo, 1):
+            p = planned[i]
+            log(f"[lsa] {p.job.label}: executing ({n}/{len(todo)}), log {runs_dir() / p.job.chapter / 'logs'}")
+            outcomes[i] = execute_job(p.job, p.key, env, progress=progress)
+            failed = sum(not o.ok for o in outcomes.values())
+            log(f"[lsa] {n}/{len(todo)} done, {failed} failed — {_line(outcomes[i])}")
+    elif todo:
+        from distributed import as_completed
+
+        t0 = time.perf_counter()
+        where = scheduler or (f"SLURM ({workers} jobs)" if cluster == "slurm" else f"{workers} local worker processes")
+        log(f"[lsa] executing {len(todo)} run(s) on {where}; one log per run in runs/<chapter>/logs/<key>.log")
+        with dask_client(workers, scheduler, cluster, slurm) as client:
+            log(f"[lsa] cluster up in {time.perf_counter() - t0:.1f} s")
+            futures = {}
+            for i in todo:
+                p = planned[i]
+                f = client.submit(execute_job, p.job, p.key, env, key=f"lsa-{p.job.chapter}-{p.key}", pure=False)
+                futures[f] = i
+            done = failed = 0
+            for fut in as_completed(list(futures)):
+                i = futures[fut]
+                try:
+                    outcomes[i] = fut.result()
+                except Exception as exc:  # the worker died (killed, out of memory, walltime)
+                    p = planned[i]
+                    outcomes[i] = JobOutcome(p.job, p.key, p.params, error=f"worker lost: {type(exc).__name__}: {exc}")
+                done += 1
+                failed += not outcomes[i].ok
+                running = sum(len(v) for v in client.processing().values())
+                log(f"[lsa] {done}/{len(todo)} done, {running} running, {failed} failed — {_line(outcomes[i])}")
+    result = [outcomes[i] for i in range(len(planned))]
+    if raise_on_failure and any(not o.ok for o in result):
+        raise JobsFailed(result)
+    return result
+
+
+def outcomes_json(outcomes: list[JobOutcome]) -> str:
+    """The outcomes as JSON (for ``--json`` and the benchmarks)."""
+    return json.dumps([{**asdict(o), "job": asdict(o.job)} for o in outcomes], indent=2, default=str)
+
+
+__all__ = [
+    "ChapterNotFound",
+    "EngineError",
+    "Job",
+    "JobOutcome",
+    "JobsFailed",
+    "ParameterError",
+    "SlurmConfig",
+    "THREAD_ENV",
+    "dask_client",
+    "execute_job",
+    "plan",
+    "run_jobs",
+]

@@ -1,0 +1,183 @@
+"""The Dask engine: concurrent chapters on a LocalCluster, failures isolated, validation first, kernel retries,
+thread pinning, SLURM job scripts. Chapters are tiny test chapters in a temporary layout (never the book's)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHAPTER = """# %% [markdown]
+# # {name}
+
+# %% tags=["profiles"]
+PROFILES = {{"smoke": {{}}, "default": {{}}, "paper": {{}}}}
+
+# %% tags=["parameters"]
+profile: str = "default"  # profile
+seed: int = 0  # seed
+sleep: float = 3.0  # seconds
+fail: bool = False  # raise in the second cell
+
+# %%
+import os
+import time
+
+import torch
+
+import lsa
+
+t0 = time.time()
+time.sleep(sleep)
+if fail:
+    raise RuntimeError("deliberate failure of {name}")
+
+# %%
+lsa.write_metrics(
+    {{
+        "start": t0,
+        "end": time.time(),
+        "pid": os.getppid(),
+        "omp": os.environ.get("OMP_NUM_THREADS"),
+        "torch_threads": torch.get_num_threads(),
+        "seed": seed,
+    }}
+)
+"""
+
+
+@pytest.fixture
+def layout(tmp_path):
+    nb = tmp_path / "notebooks"
+    nb.mkdir()
+    for name in ("one", "two"):
+        (nb / f"{name}.py").write_text(CHAPTER.format(name=name))
+        (nb / f"{name}.claims.yaml").write_text("[]\n")
+    (nb / "bad.py").write_text(CHAPTER.format(name="bad").replace("fail: bool = False", "fail: bool = True"))
+    (nb / "bad.claims.yaml").write_text("[]\n")
+    env = {
+        **os.environ,
+        "LSA_NOTEBOOKS_DIR": str(nb),
+        "LSA_RUNS_DIR": str(tmp_path / "runs"),
+        "LSA_RESULTS_DIR": str(tmp_path / "results"),
+    }
+    return tmp_path, env
+
+
+def lsa(env, *args):
+    return subprocess.run([sys.executable, "-m", "lsa.cli", *args], capture_output=True, text=True, env=env)
+
+
+def runs_of(root: Path, name: str) -> list[Path]:
+    base = root / "runs" / name
+    return [p for p in base.iterdir() if (p / "metrics.json").is_file()] if base.exists() else []
+
+
+def test_two_chapters_run_concurrently_on_two_workers_with_one_thread(layout):
+    root, env = layout
+    out = lsa(env, "run", "one", "two", "--profile", "smoke", "-j", "2", "-q")
+    assert out.returncode == 0, out.stderr
+    assert "on 2 local worker processes" in out.stdout and "2/2 done" in out.stdout
+    (a,), (b,) = runs_of(root, "one"), runs_of(root, "two")
+    ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (a, b))
+    # both kernels were alive at the same time, in different worker processes
+    assert ma["start"] < mb["end"] and mb["start"] < ma["end"]
+    assert ma["pid"] != mb["pid"]
+    assert ma["omp"] == mb["omp"] == "1" and ma["torch_threads"] == mb["torch_threads"] == 1
+    for r, name in ((a, "one"), (b, "two")):
+        log = (root / "runs" / name / "logs" / f"{r.name}.log").read_text()
+        assert "ok in" in log and "kernel peak" in log
+    # again: everything is reused in this process, no cluster is started
+    again = lsa(env, "run", "one", "two", "--profile", "smoke", "-j", "2", "-q")
+    assert again.returncode == 0 and again.stdout.count("reused") == 2 and "worker" not in again.stdout
+
+
+def test_a_failing_chapter_stops_no_other_and_is_named_in_the_exit(layout):
+    root, env = layout
+    out = lsa(env, "run", "bad", "one", "--profile", "smoke", "-j", "2", "-q", "-p", "sleep=0.5")
+    assert out.returncode == 1
+    assert "RuntimeError: deliberate failure of bad" in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "lsa: failed: bad[smoke, sleep=0.5]"
+    assert len(runs_of(root, "one")) == 1 and runs_of(root, "bad") == []
+    (failed,) = (root / "runs" / "bad").glob("failed-*")
+    assert (failed / "bad.ipynb").is_file()
+    assert "FAILED" in (root / "runs" / "bad" / "logs" / f"{failed.name.removeprefix('failed-')}.log").read_text()
+
+
+def test_bad_input_for_one_chapter_stops_all_before_anything_runs(layout):
+    root, env = layout
+    out = lsa(env, "run", "one", "two", "-j", "2", "-p", "nosuch=1")
+    assert out.returncode == 2 and "unknown parameter(s) 'nosuch'" in out.stderr
+    assert not (root / "runs").exists()
+    out = lsa(env, "run", "one", "two", "-j", "0")
+    assert out.returncode == 2 and "-j/--jobs must be at least 1" in out.stderr
+
+
+def test_a_kernel_that_fails_to_start_is_retried_and_a_cell_error_is_not(tmp_path, monkeypatch):
+    from papermill.exceptions import PapermillExecutionError
+
+    from lsa.runner.execute import KernelStartFailed, LocalExecutor
+
+    calls = []
+
+    def flaky(self, notebook, output, parameters, cwd, progress):
+        calls.append(1)
+        if len(calls) == 1:  # what papermill raises when two kernels raced for a port
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(LocalExecutor, "_execute_once", flaky)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    LocalExecutor().execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, tmp_path, False)
+    assert len(calls) == 2
+
+    def never(self, *a):
+        raise OSError("Address already in use")
+
+    monkeypatch.setattr(LocalExecutor, "_execute_once", never)
+    with pytest.raises(KernelStartFailed, match="did not start after 3 attempts: OSError: Address already in use"):
+        LocalExecutor().execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, tmp_path, False)
+
+    cell_errors = []
+
+    def cell_error(self, *a):
+        cell_errors.append(1)
+        raise PapermillExecutionError(0, 1, "x = 1", "RuntimeError", "boom", [])
+
+    monkeypatch.setattr(LocalExecutor, "_execute_once", cell_error)
+    with pytest.raises(PapermillExecutionError):
+        LocalExecutor().execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, tmp_path, False)
+    assert len(cell_errors) == 1
+
+
+def test_slurm_options_from_file_and_flags_reach_the_job_script(tmp_path):
+    pytest.importorskip("dask_jobqueue")
+    from dask_jobqueue import SLURMCluster
+
+    from lsa.runner.engine import EngineError, SlurmConfig
+
+    cfg_file = tmp_path / "slurm.yaml"
+    cfg_file.write_text(
+        "queue: gpu\nwalltime: '02:00:00'\ncores: 4\njob_extra_directives: ['--constraint=a100']\n"
+        "job_script_prologue: ['source /opt/venv/bin/activate']\nscheduler_host: 127.0.0.1\n"
+    )
+    cfg = SlurmConfig.from_file(cfg_file, memory="16GB", gpus=2, walltime=None, log_directory=str(tmp_path / "logs"))
+    with SLURMCluster(**cfg.cluster_kwargs()) as cluster:
+        script = cluster.job_script()
+    for line in (
+        "#SBATCH -p gpu",
+        "#SBATCH -t 02:00:00",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --mem=15G",
+        "#SBATCH --constraint=a100",
+        "#SBATCH --gres=gpu:2",
+        "source /opt/venv/bin/activate",
+        "--nthreads 1",
+    ):
+        assert line in script, f"{line!r} not in job script:\n{script}"
+    cfg_file.write_text("partition: gpu\n")
+    with pytest.raises(EngineError, match="unknown SLURM option"):
+        SlurmConfig.from_file(cfg_file)
+    with pytest.raises(EngineError, match="does not exist"):
+        SlurmConfig.from_file(tmp_path / "nosuch.yaml")

@@ -1,0 +1,89 @@
+"""``lsa sweep``: grid parsing and expansion, the seed interval, and one real sweep with failing grid points."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from test_engine import CHAPTER
+
+from lsa.runner.params import ParameterError
+from lsa.runner.sweep import expand, parse_grid, seed_interval
+
+CLAIMS = """- id: T1
+  statement: "one thread per kernel"
+  source: ours
+  kind: guarantee
+  profiles: [smoke, default]
+  measured: torch_threads
+  check: "torch_threads == 1"
+  expected: "1"
+"""
+
+
+@pytest.fixture
+def layout(tmp_path, monkeypatch):
+    nb = tmp_path / "notebooks"
+    nb.mkdir()
+    (nb / "one.py").write_text(CHAPTER.format(name="one"))
+    (nb / "one.claims.yaml").write_text(CLAIMS)
+    monkeypatch.setenv("LSA_NOTEBOOKS_DIR", str(nb))
+    monkeypatch.setenv("LSA_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path
+
+
+def test_grid_is_typed_checked_and_expanded_with_seeds_innermost(layout):
+    grid = parse_grid("one", {"sleep": "[0.5, 1]", "fail": "false"})
+    assert grid == {"sleep": [0.5, 1.0], "fail": [False]}
+    assert parse_grid("one", {"sleep": "0.1,0.2"}) == {"sleep": [0.1, 0.2]}  # brackets optional
+    points = expand(grid, seeds=2)
+    assert points == [
+        {"sleep": 0.5, "fail": False, "seed": 0},
+        {"sleep": 0.5, "fail": False, "seed": 1},
+        {"sleep": 1.0, "fail": False, "seed": 0},
+        {"sleep": 1.0, "fail": False, "seed": 1},
+    ]
+    for items, needle in [
+        ({"nosuch": "[1]"}, "unknown parameter"),
+        ({"sleep": "[0.5, 'x']"}, "expects float"),
+        ({"profile": "[smoke]"}, "--profile"),
+    ]:
+        with pytest.raises(ParameterError, match=needle):
+            parse_grid("one", items)
+    with pytest.raises(ParameterError, match="not both"):
+        expand({"seed": [1, 2]}, seeds=2)
+    with pytest.raises(ParameterError, match="at least 1"):
+        expand({}, seeds=0)
+
+
+def test_seed_interval_is_the_student_t_interval():
+    m, lo, hi, n = seed_interval([0.0, 2.0])
+    # n = 2: mean 1, s = sqrt(2), t(0.975, 1) = 12.7062...: half width = t * s / sqrt(2) = t
+    assert (m, n) == (1.0, 2) and math.isclose(hi - m, 12.706204736, rel_tol=1e-8) and math.isclose(m - lo, hi - m)
+    assert seed_interval([3.0, None, float("nan")]) == (3.0, 3.0, 3.0, 1)  # failed / NaN seeds are not values
+    assert seed_interval([])[3] == 0
+
+
+def test_a_sweep_with_failing_points_keeps_them_in_the_table(layout):
+    env = {**os.environ}
+    cmd = [sys.executable, "-m", "lsa.cli", "sweep", "one", "-p", "fail=[false,true]", "-p", "sleep=[0.2]"]
+    cmd += ["--seeds", "2", "--profile", "smoke", "-j", "2", "--metric", "torch_threads"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert out.returncode == 1, out.stderr
+    assert "lsa: failed: " in out.stderr and out.stderr.count("deliberate failure of one") == 2
+    (folder,) = (layout / "runs" / "sweeps").iterdir()
+    table = pd.read_csv(folder / "table.csv")
+    assert len(table) == 4 and sorted(table["status"]) == ["failed", "failed", "ok", "ok"]
+    ok = table[table["status"] == "ok"]
+    assert list(ok["fail"]) == [False, False] and sorted(ok["seed"]) == [0, 1]
+    assert list(ok["metric:torch_threads"]) == [1, 1] and list(ok["claim:T1"]) == ["pass", "pass"]
+    assert table[table["status"] == "failed"]["error"].str.contains("deliberate failure").all()
+    parquet = pd.read_parquet(folder / "table.parquet")
+    assert list(parquet.columns) == list(table.columns) and len(parquet) == 4
+    assert (folder / "figures" / "torch_threads.png").stat().st_size > 0
+    assert json.loads((folder / "sweep.json").read_text())["runs"] == 4
+    # sweep runs never move the chapter's own latest pointer
+    assert not list((layout / "runs" / "one").glob("latest-*.json"))
