@@ -3,7 +3,7 @@
 Exit status: 0 success; 1 a chapter failed, an identity or guarantee failed or a claim could not be evaluated
 (a finding that is not borne out only with ``lsa claims --strict``), or the site build failed; 2 bad input (unknown
 chapter, unknown or ill-typed parameter, malformed ``-p``, malformed claims file, missing or corrupt data file,
-a run folder that cannot be archived).
+a run folder that cannot be archived or verified). ``lsa verify`` exits 1 when a metric moved.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lsa.runner.claims import ClaimError, evaluate_chapter, is_defect
 from lsa.runner.execute import ChapterFailed, latest_run, run_chapter
 from lsa.runner.paper_queue import QueueError
 from lsa.runner.params import PROFILE_NAMES, ParameterError
+from lsa.runner.verify import VerifyError
 
 
 def _parse_pairs(
@@ -228,6 +229,21 @@ def cmd_paper(args) -> int:
     return 1 if any(i.status == "failed" for i in items) else 0
 
 
+def cmd_verify(args) -> int:
+    from lsa.runner.verify import WALL_CLOCK, render, verify_run
+
+    ignore = () if args.compare_wall_clock else WALL_CLOCK
+    result = verify_run(
+        args.run,
+        rtol=args.rtol,
+        ignore=tuple(ignore) + tuple(args.ignore or ()),
+        reuse_cache=args.reuse_cache,
+        progress=not args.quiet,
+    )
+    print(render(result, show_all=args.all))
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsa", description="Run and check the chapters of the companion book.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -276,6 +292,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--archived", action="store_true", help="re-evaluate the archived runs under results/ (every profile)"
     )
     claims.set_defaults(func=cmd_claims)
+    verify = sub.add_parser(
+        "verify",
+        help="re-execute a run with its recorded parameters in a scratch folder and compare every metric "
+        "(exit 1 if one moved); the run itself is only read",
+    )
+    verify.add_argument("run", help="runs/<chapter>/<key> or results/<profile>/<chapter>")
+    verify.add_argument(
+        "--rtol", type=float, default=1e-9, help="relative tolerance for floats (default 1e-9; ints, strings exact)"
+    )
+    verify.add_argument("--ignore", action="append", metavar="GLOB", help="metric names not compared (repeatable)")
+    verify.add_argument(
+        "--compare-wall-clock", action="store_true", help="also compare wall-clock metrics (*_s, *_seconds, time_*)"
+    )
+    verify.add_argument(
+        "--reuse-cache", action="store_true", help="reuse cached models and features instead of recomputing them"
+    )
+    verify.add_argument("--all", action="store_true", help="print every compared value, not only what moved")
+    verify.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    verify.set_defaults(func=cmd_verify)
     book = sub.add_parser("book", help="run every chapter in _toc.yml and render the site to _build/html")
     book.add_argument("--profile", default="default", choices=PROFILE_NAMES)
     book.add_argument("--force", action="store_true")
@@ -323,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError, ArchiveError, QueueError) as exc:
+    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError, ArchiveError, VerifyError, QueueError) as exc:
         print(f"lsa: error: {exc}", file=sys.stderr)
         return 2
     except ChapterFailed as exc:
