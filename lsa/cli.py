@@ -13,6 +13,7 @@ import json
 import sys
 
 from lsa.data.checksums import ChecksumError
+from lsa.paths import RepositoryNotFound, repo_root
 from lsa.runner.archive import ArchiveError
 from lsa.runner.chapters import ChapterNotFound, chapter_names, load_chapter, toc_chapters
 from lsa.runner.claims import ClaimError, evaluate_chapter, is_defect
@@ -357,8 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        repo_root()  # every command needs the checkout (chapters, data, runs); the error says how to install
         return args.func(args)
-    except (ChapterNotFound, ParameterError, ClaimError, ChecksumError, ArchiveError, VerifyError, QueueError) as exc:
+    except (
+        RepositoryNotFound,
+        ChapterNotFound,
+        ParameterError,
+        ClaimError,
+        ChecksumError,
+        ArchiveError,
+        VerifyError,
+        QueueError,
+    ) as exc:
         print(f"lsa: error: {exc}", file=sys.stderr)
         return 2
     except ChapterFailed as exc:

@@ -33,6 +33,14 @@ def is_checkout(folder: Path) -> bool:
     return any(line.replace(" ", "") == 'name="lsa"' for line in pyproject.read_text().splitlines())
 
 
+def find_repo_root() -> Path | None:
+    """The checkout as :func:`repo_root` finds it, or ``None`` instead of an error."""
+    try:
+        return repo_root()
+    except RepositoryNotFound:
+        return None
+
+
 def repo_root() -> Path:
     """The root of the repository checkout (see the module docstring for the search order).
 

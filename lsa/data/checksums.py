@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+from lsa.paths import PACKAGE_ROOT, find_repo_root
+
+# the checkout's data/ (lsa.paths finds the checkout also for a non-editable install run from inside it)
+DATA_DIR = (find_repo_root() or PACKAGE_ROOT.parent) / "data"
 MANIFEST = "SHA256SUMS"
 
 
@@ -52,6 +55,10 @@ def verify(relpath: str, data_dir: Path = DATA_DIR) -> Path:
         The file is not listed, is missing, or its checksum differs (names the file and both hashes).
     """
     data_dir = Path(data_dir)
+    if not (data_dir / MANIFEST).is_file() and find_repo_root() is None:
+        from lsa.paths import repo_root
+
+        repo_root()  # raises RepositoryNotFound, which says how to install or where to run from
     expected = read_manifest(data_dir).get(relpath)
     path = data_dir / relpath
     if expected is None:

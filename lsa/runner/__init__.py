@@ -6,11 +6,12 @@ this package.
 
 from __future__ import annotations
 
-from pathlib import Path
+from lsa.paths import PACKAGE_ROOT, find_repo_root, runs_dir
 
-from lsa.paths import runs_dir
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The checkout (lsa.paths: $LSA_HOME, the folder above the package, or the working directory). Without one the
+# CLI stops before any command with lsa.paths.RepositoryNotFound, which says how to install; the fallback
+# below only keeps ``import lsa.runner`` working for library users.
+REPO_ROOT = find_repo_root() or PACKAGE_ROOT.parent
 
 __all__ = ["REPO_ROOT", "runs_dir"]
 # Caches of trained models and features are lsa.cache's (keyed by the producing code), not the runner's.
