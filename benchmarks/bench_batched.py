@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from lsa.alignment.nc_training import nc_callback
-from lsa.alignment.training import TrainConfig, teacher_regression, train_mlp, train_mlp_grid
+from lsa.alignment.training import TrainConfig, train_mlp, train_mlp_grid
 from lsa.data.mixtures import gaussian_mixture
+from lsa.data.regression import teacher_regression
 
 ACTS = ["identity", "relu", "tanh", "leaky_relu", "gelu"]
 

@@ -47,6 +47,9 @@ PROFILES = {
         "log_every": 100,
         "null_draws": 50,
         "agreement_widths": [256, 512],
+        "map_lambdas": [0.01, 0.03],
+        "map_widths": [32],
+        "map_checkpoints": [1000, 2000, 4000],
     },
     "default": {},
     "paper": {
@@ -55,6 +58,8 @@ PROFILES = {
         "steps": 8000,
         "null_draws": 200,
         "agreement_widths": [256, 512, 1024, 2048, 4096],
+        "map_widths": [16, 32, 64, 128],
+        "map_checkpoints": [1000, 2000, 4000, 8000, 16000],
     },
 }
 
@@ -76,6 +81,9 @@ k: int = 5  # [1, inf) subspace dimension of the Level scores for the pair (W2, 
 log_every: int = 50  # [1, inf) steps between logged points
 burn_in: int = 500  # [0, inf) steps skipped before fitting imbalance slopes
 fit_until: int = 4000  # [1, inf) last step (exclusive) of the slope fits, the ridge chapter's window
+map_lambdas: list[float] = [0.003, 0.01, 0.03, 0.1]  # [0, inf) λ of the tanh regime map
+map_widths: list[int] = [16, 32, 64]  # [5, inf) hidden widths of the tanh regime map
+map_checkpoints: list[int] = [1000, 2000, 4000, 8000]  # [1, inf) training lengths scored in the regime map
 null_draws: int = 100  # [1, inf) Haar rotations of the commutator null
 invariance_trials: int = 20  # [1, inf) random pairs for the GL / O invariance check
 agreement_widths: list[int] = [256, 512, 1024]  # [1, inf) hidden widths for the fast-vs-direct commutator check
@@ -94,7 +102,9 @@ from tqdm.auto import tqdm
 import lsa
 from lsa.alignment.obstruction import activation_grid, commutator_agreement, factorisation_checks
 from lsa.alignment.obstruction import invariance_trials as run_invariance
-from lsa.alignment.training import TrainConfig, teacher_regression
+from lsa.alignment.training import TrainConfig
+from lsa.data.regression import teacher_regression
+from lsa.experiments.alignment_commutator import REGIMES, tanh_regime_map
 from lsa.plotting import figsize, use_book_style
 
 torch.set_num_threads(cpu_threads)
@@ -307,6 +317,44 @@ dec = summary[summary.lam > 0][
 dec.round(5)
 
 
+# %% [markdown]
+# ## Where tanh stops at Level 2: a regime map (C14m)
+#
+# One run at one λ cannot show the scope of the hierarchy. Tanh nets 20→w→w→5 are trained over λ × width
+# (one batched training per width) and the pair $(W_2, W_3)$ is scored at several training lengths, with C14's
+# thresholds: *Level 3* = $\bar s > 0.99$ and both basis scores ≥ 0.99; *Level 2, not 3* = $\bar s > 0.99$,
+# order-matched < 0.8 and Hungarian < 0.95; *below Level 2* = $\bar s \le 0.99$; anything else *in between*.
+# C14m (a finding) asks whether tanh stops at Level 2 anywhere in the map.
+
+# %%
+rmap = tanh_regime_map(X, Y, base, map_lambdas, map_widths, map_checkpoints, pair=1, k=k)
+codes = {r: i for i, r in enumerate(REGIMES)}
+fig, axes = plt.subplots(1, len(map_widths), figsize=figsize("wide", 0.32), squeeze=False)
+for a_, w in zip(axes.ravel(), map_widths):
+    grid = rmap[rmap.width == w].pivot(index="lam", columns="steps", values="regime").replace(codes)
+    sns.heatmap(
+        grid.astype(float),
+        ax=a_,
+        vmin=0,
+        vmax=len(REGIMES) - 1,
+        cmap=sns.color_palette("colorblind", len(REGIMES)),
+        cbar=False,
+        annot=rmap[rmap.width == w].pivot(index="lam", columns="steps", values="level3_hungarian").to_numpy(),
+        fmt=".2f",
+    )
+    a_.set(xlabel="training steps", ylabel="weight decay λ", title=f"width {w}")
+handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in sns.color_palette("colorblind", len(REGIMES))]
+fig.legend(handles, REGIMES, loc="lower center", ncol=len(REGIMES), bbox_to_anchor=(0.5, -0.12), fontsize=8)
+counts = rmap.regime.value_counts()
+fig.suptitle(
+    "tanh, pair (W2, W3), cells annotated with the Hungarian score: "
+    + ", ".join(f"{r} {int(counts.get(r, 0))}/{len(rmap)}" for r in REGIMES)
+)
+lsa.save_figure(fig, "tanh_regime_map")
+plt.show()
+rmap.round(4)
+
+
 # %%
 def pick(act, lam, col):
     r = summary[(summary.activation == act) & (summary.lam == lam)]
@@ -362,5 +410,14 @@ metrics = {
     ),
     "o2_omega_nonlinear_min": min(pick(a, lam_max, "omega") for a in nonlinear),
 }
+metrics.update(
+    {
+        "c14m_cells": len(rmap),
+        "c14m_level2_only": int((rmap.regime == REGIMES[1]).sum()),
+        "c14m_level3": int((rmap.regime == REGIMES[3]).sum()),
+        "c14m_below_level2": int((rmap.regime == REGIMES[0]).sum()),
+        "c14m_level2_only_cells": rmap[rmap.regime == REGIMES[1]][["width", "lam", "steps"]].values.tolist(),
+    }
+)
 lsa.write_metrics(metrics)
 {k_: v for k_, v in metrics.items() if not isinstance(v, list)}

@@ -48,6 +48,7 @@ PROFILES = {
         "digits": False,
         "resnet_steps": 30,
         "resnet_samples": 200,
+        "resnet_lambdas": [0.0, 0.005],
     },
     "default": {},
     "paper": {
@@ -63,7 +64,7 @@ PROFILES = {
         "resnet_batch": 128,
         "resnet_lr": 0.1,
         "resnet_momentum": 0.9,
-        "resnet_lambda": 0.0005,
+        "resnet_lambdas": [0.0, 0.0001, 0.0005, 0.001],
     },
 }
 
@@ -89,7 +90,7 @@ resnet_blocks: int = 1  # [1, inf) basic blocks per stage
 resnet_batch: int = 0  # [0, inf) ResNet minibatch size, 0 means full batch
 resnet_lr: float = 0.05  # (0, inf) ResNet learning rate
 resnet_momentum: float = 0.0  # [0, 1) ResNet heavy-ball momentum
-resnet_lambda: float = 0.005  # [0, inf) ResNet weight decay
+resnet_lambdas: list[float] = [0.0, 0.001, 0.005, 0.02]  # [0, inf) ResNet weight-decay grid (with and without BN)
 cifar_root: str = ""  # local folder holding cifar-10-batches-py (paper profile); empty uses the bundled digits
 device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when visible)
 cpu_threads: int = 1  # [1, inf) torch / BLAS CPU threads (one is fastest on a shared 2-core machine)
@@ -104,12 +105,12 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import lsa
-from lsa.alignment.nc_training import ClassifierConfig, nc_callback, train_classifier
+from lsa.alignment.nc_training import ClassifierConfig, nc_callback
 from lsa.alignment.training import TrainConfig, train_mlp_grid
 from lsa.data.cifar import load_cifar10
 from lsa.data.digits import load_digits_tensors
 from lsa.data.mixtures import gaussian_mixture
-from lsa.models.resnet import ResNet
+from lsa.experiments.neural_collapse_levels import residual_sweep
 from lsa.plotting import figsize, use_book_style
 
 torch.set_num_threads(cpu_threads)
@@ -219,6 +220,7 @@ if digits:
     )
     for lam, (_, log) in zip(digits_lams, digits_runs):
         extra.append({"model": "MLP digits", "lam": lam, **log.iloc[-1].to_dict()})
+res_final, res_pairs = pd.DataFrame(), pd.DataFrame()
 if resnet_steps > 0:
     if cifar_root:
         Xi, yi = load_cifar10(cifar_root, train=True, limit=resnet_samples)
@@ -226,22 +228,18 @@ if resnet_steps > 0:
     else:
         Xi, yi = load_digits_tensors(image=True, limit=resnet_samples, seed=seed, dtype=torch.float32)
         in_ch = 1
-    for bn in (True, False):
-        for lam in (0.0, resnet_lambda):
-            torch.manual_seed(seed)
-            net = ResNet(in_ch, 10, tuple(resnet_widths), resnet_blocks, batchnorm=bn)
-            rc = ClassifierConfig(
-                steps=resnet_steps,
-                lr=resnet_lr,
-                weight_decay=lam,
-                momentum=resnet_momentum,
-                batch_size=resnet_batch or None,
-                log_every=max(resnet_steps // 4, 1),
-                seed=seed,
-                device=device,
-            )
-            _, log = train_classifier(net, Xi, yi, rc)
-            extra.append({"model": f"ResNet {'BN' if bn else 'no-BN'}", "lam": lam, **log.iloc[-1].to_dict()})
+    rc = ClassifierConfig(
+        steps=resnet_steps,
+        lr=resnet_lr,
+        momentum=resnet_momentum,
+        batch_size=resnet_batch or None,
+        log_every=max(resnet_steps // 4, 1),
+        seed=seed,
+        device=device,
+    )
+    res_final, res_pairs = residual_sweep(Xi, yi, rc, resnet_lambdas, in_ch, resnet_widths, resnet_blocks, seed=seed)
+    for _, r in res_final.iterrows():
+        extra.append({"model": f"ResNet {'BN' if r.batchnorm else 'no-BN'}", **r.drop("batchnorm").to_dict()})
 extra = pd.DataFrame(extra)
 if len(extra):
     show = ["model", "lam", "loss", "accuracy", "nc1", "nc3", "nc4", "level2_nc", "level3_nc"]
@@ -266,6 +264,46 @@ if len(extra):
     )
     lsa.save_figure(fig, "nc_real_data")
     plt.show()
+
+# %% [markdown]
+# ## Residual networks against weight decay (E4)
+#
+# The paper's abstract reports experiments on residual networks. Our reading of the theory covers a pair of
+# layers joined by an elementwise activation; inside a basic block, conv1 and conv2 share the channel space
+# (the [hidden space of a convolution pair](fv-resnet)), but BatchNorm between them changes the symmetry
+# (conv1's scale no longer matters) and the residual addition adds a second writer. The same ResNet is trained
+# with and without BatchNorm over a λ grid, from the same initialisation, and every block's (conv1, conv2) pair
+# is scored: soft overlap $\bar s$ of the effective-rank subspaces (with its chance level), the fraction of
+# dimensions shared at τ = 1e-2, and the commutator. E4a and E4b (findings, ours) ask whether the largest λ
+# leaves the blocks more subspace-aligned than no decay, without and with BatchNorm.
+
+# %%
+if len(res_final):
+    fig, axes = plt.subplots(1, 3, figsize=figsize("wide", 0.32))
+    res_final["BatchNorm"] = res_final.batchnorm.map({True: "with BN", False: "no BN"})
+    for a_, col, lab in zip(
+        axes,
+        ("soft_overlap", "d_tau_frac", "commutator"),
+        ("mean block-pair soft overlap s̄", "shared dims at τ = 1e-2 / k", "mean block-pair commutator c"),
+    ):
+        sns.lineplot(data=res_final, x="lam", y=col, hue="BatchNorm", hue_order=["no BN", "with BN"], marker="o", ax=a_)
+        a_.set(xlabel="weight decay λ", ylabel=lab)
+    for color, name in zip(sns.color_palette("colorblind", 2), ["no BN", "with BN"]):
+        grp = res_final[res_final.BatchNorm == name].sort_values("lam")
+        axes[0].plot(grp.lam, grp.chance, ls=":", color=color, label=f"chance, {name}")
+    axes[0].legend(fontsize=7)
+    e4 = res_final.set_index(["batchnorm", "lam"]).soft_overlap
+    fig.suptitle(
+        "s̄ from λ = 0 to λ = "
+        + f"{max(resnet_lambdas):g}: "
+        + "; ".join(
+            f"{'with' if bn else 'no'} BN {e4[(bn, min(resnet_lambdas))]:.3f} → {e4[(bn, max(resnet_lambdas))]:.3f}"
+            for bn in (False, True)
+        )
+    )
+    lsa.save_figure(fig, "resnet_alignment_vs_lambda")
+    plt.show()
+res_pairs.round(4)
 
 # %%
 lam_hi = max(lambdas)
@@ -296,6 +334,19 @@ metrics = {
     "c18_level3_layers_relu": [fin(act_main, lam_hi, f"level3_{i}") for i in range(n_pairs)],
     "nc4_decay": [fin(a, lam_hi, "nc4") for a in activations],
     "real_data": extra.drop(columns=["label"], errors="ignore").to_dict(orient="list") if len(extra) else {},
+    "resnet_lambdas": resnet_lambdas,
+    "e4_soft_overlap_nobn": res_final[~res_final.batchnorm].sort_values("lam").soft_overlap.tolist()
+    if len(res_final)
+    else [],
+    "e4_soft_overlap_bn": res_final[res_final.batchnorm].sort_values("lam").soft_overlap.tolist()
+    if len(res_final)
+    else [],
+    "e4_commutator_nobn": res_final[~res_final.batchnorm].sort_values("lam").commutator.tolist()
+    if len(res_final)
+    else [],
+    "e4_commutator_bn": res_final[res_final.batchnorm].sort_values("lam").commutator.tolist() if len(res_final) else [],
+    "e4_accuracy_nobn": res_final[~res_final.batchnorm].sort_values("lam").accuracy.tolist() if len(res_final) else [],
+    "e4_accuracy_bn": res_final[res_final.batchnorm].sort_values("lam").accuracy.tolist() if len(res_final) else [],
 }
 lsa.write_metrics(metrics)
 {k: v for k, v in metrics.items() if k != "real_data"}

@@ -222,3 +222,22 @@ def sin_theta_norm(W_l, W_next, k: int) -> float:
     U, _ = top_subspace(W_l, "left", k=k)
     V, _ = top_subspace(W_next, "right", k=k)
     return float(np.linalg.norm(V - U @ (U.T @ V)))
+
+
+def davis_kahan_bound(W_l, W_next, k: int) -> float:
+    """Yu–Wang–Samworth form of the Davis–Kahan bound on :func:`sin_theta_norm`.
+
+    With ``Q = W_l W_lᵀ`` (eigenvalues ``q_1 ≥ q_2 ≥ …``), ``P = W_{l+1}ᵀ W_{l+1}`` and ``Δ = P − Q``:
+    ``‖sin Θ‖_F ≤ 2 min(√k ‖Δ‖_2, ‖Δ‖_F) / (q_k − q_{k+1})`` for the top-``k`` eigenspaces of ``Q`` and ``P``
+    (``inf`` when the gap is not positive). A theorem: it holds for any pair of weights.
+    """
+    W_l, W_next = as_float64(W_l), as_float64(W_next)
+    P, Q = W_next.T @ W_next, W_l @ W_l.T
+    D = P - Q
+    q = np.sort(np.linalg.eigvalsh(Q))[::-1]
+    if not 1 <= k < len(q):
+        raise ValueError(f"k must lie in [1, {len(q) - 1}], got {k}")
+    gap = q[k - 1] - q[k]
+    if gap <= 0:
+        return float("inf")
+    return float(2 * min(np.sqrt(k) * np.linalg.norm(D, 2), np.linalg.norm(D)) / gap)

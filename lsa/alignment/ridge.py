@@ -10,7 +10,6 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import torch
 
 from lsa.alignment.imbalance import imbalance
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
@@ -20,25 +19,16 @@ from lsa.linalg import chance_soft_overlap, intersection_dim, soft_overlap, top_
 TAUS = (1e-1, 1e-2, 1e-3)
 
 
-def digits_regression(seed: int = 0, n: int | None = None):
-    """scikit-learn's bundled 8×8 digits, standardised pixels → one-hot targets (float64), optionally subsampled."""
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(len(y))[: n or len(y)]
-    X = (X[idx] - X.mean(0)) / (X.std(0) + 1e-8)
-    return torch.from_numpy(X), torch.from_numpy(np.eye(10)[y[idx]])
-
-
-def run_grid(X, Y, base: TrainConfig, activations, lambdas, seeds=None) -> dict:
+def run_grid(X, Y, base: TrainConfig, activations, lambdas, seeds=None, callback_factory=None) -> dict:
     """Train one network per (activation, λ[, seed]) as one batched computation (:func:`train_mlp_grid`).
 
+    ``callback_factory()``, when given, makes one logging callback per network (see :func:`train_mlp_grid`).
     Returns ``{(activation, λ): (model, log)}``, or ``{(activation, λ, seed): …}`` when ``seeds`` is given.
     """
     keys = [(a, lam) if seeds is None else (a, lam, s) for a in activations for lam in lambdas for s in seeds or [None]]
     cfgs = [replace(base, activation=k[0], weight_decay=k[1], seed=base.seed if seeds is None else k[2]) for k in keys]
-    return dict(zip(keys, train_mlp_grid(X, Y, cfgs)))
+    callbacks = None if callback_factory is None else [callback_factory() for _ in keys]
+    return dict(zip(keys, train_mlp_grid(X, Y, cfgs, callbacks=callbacks)))
 
 
 def hidden_layers(log: pd.DataFrame) -> list[int]:

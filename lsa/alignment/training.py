@@ -17,6 +17,7 @@ import torch
 
 from lsa.alignment.commutator import commutator_magnitude
 from lsa.alignment.imbalance import imbalance_norms
+from lsa.data.regression import teacher_regression  # noqa: F401  (re-exported: the toy data of this module's users)
 from lsa.device import device as pick_device
 from lsa.models.mlp import ACTIVATIONS, MLP, StackedMLP
 
@@ -80,14 +81,6 @@ class TrainConfig:
             raise ValueError(f"need steps>=1, log_every>=1, lr>0, weight_decay>=0; got {asdict(self)}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be None (full batch) or positive, got {self.batch_size}")
-
-
-def teacher_regression(n: int = 200, d_in: int = 20, d_out: int = 5, seed: int = 0):
-    """The toy regression data: ``X ~ N(0, I)``, targets ``tanh(X A / √d_in)`` with ``A ~ N(0, I)`` (float64)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d_in))
-    A = rng.standard_normal((d_in, d_out))
-    return torch.from_numpy(X), torch.from_numpy(np.tanh(X @ A / np.sqrt(d_in)))
 
 
 def pair_log(model: MLP) -> dict:
