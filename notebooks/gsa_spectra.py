@@ -81,6 +81,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import transformers
 from IPython.display import Markdown
 
 import lsa
@@ -90,6 +91,7 @@ from lsa.gsa.config import GSAConfig
 from lsa.plotting import figsize, use_book_style
 
 use_book_style()
+transformers.logging.set_verbosity_error()  # token windows are unpadded: the attention-mask advice does not apply
 cfg = GSAConfig(k_max=k_max, eps_max=eps_max, seed=seed)
 
 # %% [markdown]
@@ -196,6 +198,7 @@ for ax, (col, lab) in zip(
             d = prof[(prof.chain == chain) & (prof.init == init)]
             ax.plot(d.depth, d[col], ls, marker="o", ms=3, color=f"C{j}", label=f"{chain} {init}")
     ax.set(xlabel="factor index along depth", ylabel=lab)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 axes[1, 0].axhline(eps_max, color="k", lw=0.8, ls=":", label=r"$\varepsilon_{max}$ (check G)")
 axes[0, 0].legend(fontsize=6, ncol=2)
 lsa.save_figure(fig, "F2_profiles")
