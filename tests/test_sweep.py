@@ -87,3 +87,58 @@ def test_a_sweep_with_failing_points_keeps_them_in_the_table(layout):
     assert json.loads((folder / "sweep.json").read_text())["runs"] == 4
     # sweep runs never move the chapter's own latest pointer
     assert not list((layout / "runs" / "one").glob("latest-*.json"))
+
+
+SEEDED = """# %% [markdown]
+# # Seeded
+
+# %% tags=["profiles"]
+PROFILES = {"smoke": {}, "default": {}, "paper": {}}
+
+# %% tags=["parameters"]
+profile: str = "default"  # profile
+seed: int = 0  # seed
+
+# %%
+import lsa
+
+if seed == 3:
+    raise RuntimeError("seed 3 fails")
+lsa.write_metrics({"x": 0.5 * seed})
+"""
+
+SEEDED_CLAIMS = """- id: F1
+  statement: "x exceeds 0.4"
+  source: ours
+  kind: finding
+  profiles: [smoke]
+  measured: x
+  check: "x > 0.4"
+  expected: "x > 0.4"
+  over_seeds: 4
+"""
+
+
+def test_a_finding_over_seeds_counts_seeds_keeps_failed_ones_and_gives_a_t_interval(layout):
+    from lsa.runner.claims import ClaimError, load_claims
+    from lsa.runner.engine import run_jobs
+    from lsa.runner.seeds import seed_findings_section, seed_jobs, seed_summaries
+
+    nb = layout / "notebooks"
+    (nb / "s.py").write_text(SEEDED)
+    (nb / "s.claims.yaml").write_text(SEEDED_CLAIMS)
+    assert [j.overrides for j in seed_jobs("s", "smoke")] == [(("seed", s),) for s in range(4)]
+    assert seed_jobs("s", "default") == []  # the finding does not apply at default
+    outcomes = run_jobs(seed_jobs("s", "smoke"), n_jobs=2, raise_on_failure=False, log=lambda m: None)
+    assert [o.ok for o in outcomes] == [True, True, True, False]
+    (s,) = seed_summaries("s", "smoke")
+    assert s.statuses == {0: "fail", 1: "pass", 2: "pass", 3: "run failed"}
+    assert (s.holds, s.n) == (2, 4) and s.values == {0: 0.0, 1: 0.5, 2: 1.0}
+    # mean 0.5, sd 0.5, n = 3: half width t(0.975, 2) * 0.5 / sqrt(3) = 4.302653 * 0.288675 = 1.242069
+    section = "\n".join(seed_findings_section(["s"], "smoke"))
+    assert "| s | F1 | x exceeds 0.4 | 2 of 4 | x = 0.5 [-0.7421, 1.742] (n = 3) | 0: fail, 3: run failed |" in section
+    assert not list((layout / "runs" / "s").glob("latest-*.json"))
+    for bad in ("kind: finding\n  over_seeds: 1", "kind: guarantee\n  over_seeds: 3"):
+        (nb / "s.claims.yaml").write_text(SEEDED_CLAIMS.replace("kind: finding", bad).replace("  over_seeds: 4\n", ""))
+        with pytest.raises(ClaimError, match="over_seeds must be an integer >= 2 on a finding"):
+            load_claims(nb / "s.claims.yaml")

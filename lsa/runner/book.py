@@ -475,10 +475,15 @@ def build_book(
     results, missing = [], []
     archived = {a.run["chapter"]: a for a in archived_runs(root) if a.run.get("profile") == "paper"}
     if not reuse_latest:
-        from lsa.runner.engine import Job, run_jobs
+        from lsa.runner.engine import Job, JobsFailed, run_jobs
+        from lsa.runner.seeds import seed_jobs
 
         jobs = [Job.make(name, profile, force=force) for name in toc_chapters(root)]
-        run_jobs(jobs, **(engine or {}), log=log, progress=progress)  # raises JobsFailed after all ran
+        jobs += [job for name in toc_chapters(root) for job in seed_jobs(name, profile)]  # findings over seeds
+        outcomes = run_jobs(jobs, **(engine or {}), log=log, progress=progress, raise_on_failure=False)
+        own = [o for o in outcomes if o.job.update_latest]  # a failed extra seed is shown, it does not block
+        if any(not o.ok for o in own):
+            raise JobsFailed(own)
         force = False  # executed just now: the loop below reuses each run
     for name in toc_chapters(root):
         if reuse_latest:

@@ -19,7 +19,7 @@ SOURCES = ("abstract", "derived", "ours")
 KINDS = ("identity", "guarantee", "finding")
 PROFILES = ("smoke", "default", "paper")
 REQUIRED = ("id", "statement", "source", "kind", "profiles", "measured", "check", "expected")
-OPTIONAL = ("not_applicable",)
+OPTIONAL = ("not_applicable", "over_seeds")
 STATUSES = ("pass", "fail", "error", "n/a", "not measured")
 """Outcomes of a claim on a run. ``n/a``: the claim is not evaluated at this profile (with the reason);
 ``not measured``: an archived run made before a metric the claim needs existed (never a pass)."""
@@ -114,6 +114,8 @@ class Claim:
     expected: str
     chapter: str = ""
     not_applicable: dict = field(default_factory=dict)
+    over_seeds: int = 0
+    """A finding evaluated over seeds ``0..over_seeds-1`` (see :mod:`lsa.runner.seeds`); 0: one run decides."""
 
 
 @dataclass
@@ -185,7 +187,10 @@ def load_claims(path: Path, chapter: str = "") -> list[Claim]:
         compile_check(str(entry["check"]), where)
         not_applicable = _not_applicable(entry, where)
         fields = {k: (list(v) if k == "profiles" else str(v)) for k, v in entry.items() if k in REQUIRED}
-        claims.append(Claim(**fields, chapter=chapter, not_applicable=not_applicable))
+        over_seeds = entry.get("over_seeds", 0)
+        if over_seeds and (entry["kind"] != "finding" or not isinstance(over_seeds, int) or over_seeds < 2):
+            raise ClaimError(f"{where}: over_seeds must be an integer >= 2 on a finding, got {over_seeds!r}")
+        claims.append(Claim(**fields, chapter=chapter, not_applicable=not_applicable, over_seeds=over_seeds))
     return claims
 
 
@@ -294,7 +299,7 @@ def evaluate_chapter(
 ) -> list[ClaimResult]:
     """Every claim of ``chapter`` (a :class:`lsa.runner.chapters.Chapter`) evaluated on one run's metrics.
 
-    Used by the runner after a run, by ``lsa claims`` and by the archived-runs page (``archived=True``: see
+    The runner calls it after a run, as do ``lsa claims`` and the archived-runs page (``archived=True``: see
     :func:`evaluate`).
     """
     return [evaluate(c, metrics, profile, run_key, archived) for c in load_claims(chapter.claims_path, chapter.name)]

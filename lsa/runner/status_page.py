@@ -196,6 +196,7 @@ def render_status_page(
     missing: list[str] | None = None,
     papers: list[Paper] | None = None,
     archived: list[ClaimResult] | None = None,
+    seed_findings: list[str] | None = None,
 ) -> str:
     """Markdown for the reproduction-status page, generated from actual run results.
 
@@ -212,6 +213,8 @@ def render_status_page(
     archived : list of ClaimResult
         Outcomes on the archived runs (``results/``), re-evaluated with the current ledger; their verdicts are
         shown beside the build profile's, labelled as archived.
+    seed_findings : list of str
+        The "Findings over seeds" section (:func:`lsa.runner.seeds.seed_findings_section`), if any.
     """
     papers, archived = papers or [], archived or []
     sets = _verdict_sets(papers, results, profile, archived)
@@ -258,6 +261,7 @@ def render_status_page(
         f"{sum(1 for r in results if r.kind == 'finding' and r.status == 'fail')} not borne out; "
         f"errors: {counts.get('error', 0)}.",
         "",
+        *(seed_findings or []),
         "## Identities (consistency checks)",
         "",
         "These hold by construction of our code or by algebra. They show that the implementation is consistent; "
@@ -336,6 +340,9 @@ def write_status_page(
         papers = load_papers(notebooks_dir())
     if archived is None:
         archived = [c for a in archived_runs() for c in a.claims]
-    path.write_text(render_status_page(results, profile, missing, papers, archived))
+    from lsa.runner.seeds import seed_findings_section
+
+    seeds = seed_findings_section([r.chapter for r in results], profile)
+    path.write_text(render_status_page(results, profile, missing, papers, archived, seed_findings=seeds))
     (path.parent / VERDICTS_FILE).write_text(render_verdicts_include(papers, results, profile, archived))
     return path
