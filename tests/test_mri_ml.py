@@ -10,14 +10,7 @@ from lsa.mri import segment as G
 from lsa.mri.cnn import CNNConfig, WMNet3D, holdout_cnn, wm_input
 from lsa.mri.unet import UNet2D
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small CPU convolutions run faster on one thread on the shared 2-core machine; restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# one torch thread and one BLAS thread: set for the whole session in tests/conftest.py
 
 
 def test_dice_closed_forms():

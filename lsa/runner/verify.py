@@ -22,10 +22,10 @@ import math
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 DEFAULT_RTOL = 1e-9
 """Default relative tolerance for floats: tight enough that only floating-point reassociation passes."""
@@ -170,20 +170,6 @@ def read_run(path: Path) -> tuple[dict, dict, dict]:
     return run, params, metrics
 
 
-@contextmanager
-def _environ(**values: str):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def verify_run(
     path: Path,
     rtol: float = DEFAULT_RTOL,
@@ -245,7 +231,7 @@ def verify_run(
         env["LSA_CACHE_DIR"] = str(scratch / "cache")
     t0 = time.perf_counter()
     try:
-        with _environ(**env):
+        with mock.patch.dict(os.environ, env):  # the scratch runs folder and cache, restored afterwards
             result = run_chapter(
                 chapter, profile, overrides, force=True, progress=progress, log=log, update_latest=False
             )
