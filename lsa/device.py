@@ -14,7 +14,7 @@ def device(prefer: str = "auto") -> torch.device:
         ``"auto"`` picks CUDA when a GPU is visible, else the CPU. ``"cuda"`` raises when no GPU is
         present rather than silently falling back.
 
-    Used by every chapter (``device`` parameter), so a chapter runs unchanged on CPU and GPU.
+    Chapters pass their ``device`` parameter here, so a chapter runs unchanged on CPU and GPU.
     """
     if prefer not in {"auto", "cpu", "cuda"}:
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {prefer!r}")

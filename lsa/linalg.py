@@ -46,7 +46,7 @@ def orthonormal_basis(A, rank_tol: float | None = None) -> np.ndarray:
 def effective_rank(s, energy: float = 0.9) -> int:
     """Smallest ``k`` whose top-``k`` squared singular values hold ``energy`` of the total.
 
-    Spec §2.4 (energy threshold 0.90 by default, 0.99 also reported). Used by Parts I and II.
+    The chapters use an energy threshold of 0.90 by default and also report 0.99.
     """
     if not 0.0 < energy <= 1.0:
         raise ValueError(f"energy must lie in (0, 1], got {energy}")
@@ -78,8 +78,6 @@ def top_subspace(W, side: Side = "left", k: int | None = None, energy: float = 0
     basis : ndarray, shape (n, k)
         Orthonormal columns, ordered by decreasing singular value.
     k : int
-
-    Used by the ridge-alignment and commutator chapters (Part I).
     """
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
@@ -135,7 +133,7 @@ def principal_angles(U, V, orthonormalize: bool = False) -> np.ndarray:
 
 
 def intersection_dim(U, V, tau: float = 1e-2) -> int:
-    """Numerical intersection dimension ``d_τ = #{i : cos θ_i ≥ 1 − τ}`` (spec §2.4).
+    """Numerical intersection dimension ``d_τ = #{i : cos θ_i ≥ 1 − τ}``.
 
     τ = 1e-2 (θ ≤ 8.11°) is the book's headline; report τ ∈ {1e-1, 1e-3} as the sensitivity band.
     """
@@ -148,7 +146,7 @@ def soft_overlap(U, V, normalise: bool = True) -> float:
     """Soft overlap ``s = Σ cos² θ_i = ‖UᵀV‖_F²``, divided by ``min(k, k')`` when ``normalise``.
 
     Threshold-free companion of :func:`intersection_dim`; chance level for Haar-random subspaces is
-    :func:`chance_soft_overlap`. Used by Parts I and II.
+    :func:`chance_soft_overlap`.
     """
     U, V = _check_bases(U, V)
     m = min(U.shape[1], V.shape[1])
@@ -161,7 +159,7 @@ def soft_overlap(U, V, normalise: bool = True) -> float:
 def chance_soft_overlap(k: int, k2: int, n: int) -> float:
     """Expected normalised soft overlap of Haar-random ``k``- and ``k2``-dimensional subspaces of ``R^n``.
 
-    ``E[s] = k k2 / n``, so ``E[s̄] = max(k, k2) / n`` (spec §2.4).
+    ``E[s] = k k2 / n``, so ``E[s̄] = max(k, k2) / n``.
     """
     if min(k, k2) <= 0:
         return 0.0
@@ -231,9 +229,6 @@ def randomized_svd(
     U : ndarray, shape (m, k)
     s : ndarray, shape (k,)
     Vt : ndarray, shape (k, n)
-
-    Used by Part II (Jacobian subspaces of large layers, benchmark of issue 4) and Part I (wide
-    transformer layers).
     """
     op: LinearOperator = aslinearoperator(as_float64(A) if isinstance(A, np.ndarray) or hasattr(A, "detach") else A)
     m, n = op.shape

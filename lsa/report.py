@@ -17,8 +17,6 @@ import numpy as np
 
 def to_jsonable(value: Any) -> Any:
     """Convert numpy / torch scalars and arrays, tuples and paths to plain JSON types (NaN/inf become None).
-
-    Used by :func:`write_metrics` and by the PAM margin-protocol report (Part II).
     """
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -52,8 +50,6 @@ def write_metrics(metrics: dict[str, Any], path: str | os.PathLike = "metrics.js
         Claims in ``notebooks/<chapter>.claims.yaml`` read these names.
     path : path-like
         Destination, ``metrics.json`` in the run folder by default.
-
-    Used by the last cell of every chapter.
     """
     bad = [k for k in metrics if not str(k).isidentifier()]
     if bad:
@@ -69,7 +65,7 @@ def save_figure(fig, name: str, folder: str | os.PathLike = "figures", dpi: int 
     """Save a matplotlib figure as ``figures/<name>.png`` in the run folder.
 
     The figure stays open, so the notebook still displays it inline; nothing is returned, so a cell ending
-    with this call prints no path on the page. Used by every chapter.
+    with this call prints no path on the page.
     """
     if not name or any(c in name for c in "/\\"):
         raise ValueError(f"figure name must be a plain file stem, got {name!r}")

@@ -116,9 +116,8 @@ def archived_runs(root: Path = REPO_ROOT) -> list[ArchivedRun]:
     """Every ``results/<profile>/<chapter>/`` folder, claims evaluated now from its ``metrics.json``.
 
     The chapter's *current* ledger is used. A claim whose metrics the archived run did not record (the run
-    predates them) is reported ``not measured``, never passed; see :func:`lsa.runner.claims.evaluate`. Used by
-    ``lsa book`` for the archived-runs page, by ``lsa claims --archived`` and by the tests that assert every
-    guarantee and identity on every archived run.
+    predates them) is reported ``not measured``, never passed; see :func:`lsa.runner.claims.evaluate`. The
+    archived-runs page, the chapter pages' "At paper scale" sections and ``lsa claims --archived`` read it.
     """
     out = []
     base = results_dir(root)
@@ -193,7 +192,7 @@ def render_archive_page(runs: list[ArchivedRun], root: Path = REPO_ROOT) -> str:
 
 
 def write_archive_page(root: Path = REPO_ROOT) -> tuple[Path, list[ArchivedRun]]:
-    """Evaluate the archived runs and write ``book/archived-runs.md``. Used by ``lsa book``."""
+    """Evaluate the archived runs and write ``book/archived-runs.md`` (called by ``lsa book``)."""
     runs = archived_runs(root)
     path = Path(root) / PAGE
     path.write_text(render_archive_page(runs, root))

@@ -17,6 +17,7 @@ import copy
 import html
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -35,11 +36,12 @@ from lsa.runner.execute import HIDDEN_TAGS, evaluate_claims, latest_run, run_cha
 from lsa.runner.outcome import outcome_box
 from lsa.runner.params import PROFILE_NAMES, resolve
 from lsa.runner.status_page import write_status_page
+from lsa.runner.usage import write_usage_page
 
 MATHJAX_DEST = "book/_static/mathjax"
 VERDICTS_PAGE = "book/abstract-verdicts.md"
 STATUS_HTML = "../reproduction-status.html"  # from a chapter page (book/chapters/<name>.html)
-LONG_CELL_LINES = 30  # code cells longer than this are shown collapsed (their output stays visible)
+LONG_CELL_LINES = 15  # code cells longer than this are shown collapsed (their output stays visible)
 
 
 def install_mathjax(root: Path = REPO_ROOT) -> Path:
@@ -160,10 +162,11 @@ def _esc(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def claim_badge(result: ClaimResult, href: str = STATUS_HTML) -> str:
+def claim_badge(result: ClaimResult, href: str | None = None) -> str:
     """One claim as a text badge (id, kind, status), coloured by the CSS classes ``lsa-status-<status>``."""
-    status = result.status.replace("/", "")
+    status = re.sub(r"[^a-z0-9]+", "-", result.status.lower().replace("/", "")).strip("-")
     tip = f"{result.statement} — expected {result.expected}; measured {result.measured}"
+    href = href or f"{STATUS_HTML}#{result.chapter.replace('_', '-')}"
     return (
         f'<a class="lsa-badge lsa-kind-{_esc(result.kind)} lsa-status-{_esc(status)}" href="{href}" '
         f'title="{_esc(tip)}"><span class="lsa-badge-id">{_esc(result.id)}</span> {_esc(result.kind)} · '
@@ -338,6 +341,13 @@ def paper_scale_section(chapter: Chapter, archived: ArchivedRun, root: Path = RE
     return "\n".join(lines)
 
 
+def _collapse(source: str) -> bool:
+    """Whether a code cell is shown collapsed: longer than :data:`LONG_CELL_LINES`, or mostly imports."""
+    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    imports = sum(ln.startswith(("import ", "from ")) for ln in lines)
+    return len(lines) > LONG_CELL_LINES or (len(lines) >= 4 and imports >= len(lines) / 3)
+
+
 def _md(source: str):
     return nbformat.v4.new_markdown_cell(source)
 
@@ -346,15 +356,15 @@ def decorate_notebook(nb, chapter: Chapter, shown: ShownRun, downloads: dict[str
     """Return a copy of the executed notebook ``nb`` with the page furniture (the run folder is not touched).
 
     The parameter, profile and injected-parameter cells are removed from the page (the rerun box lists every
-    parameter with the value this run used); code cells longer than :data:`LONG_CELL_LINES` lines are shown
-    collapsed, their output visible.
+    parameter with the value this run used); set-up cells (mostly imports) and code cells longer than
+    :data:`LONG_CELL_LINES` lines are shown collapsed, their output visible.
     """
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         tags = list(cell.get("metadata", {}).get("tags", []))
         if any(t in tags for t in HIDDEN_TAGS):
             tags = [t for t in tags if t != "hide-cell"] + ["remove-cell"]
-        elif cell.cell_type == "code" and len(cell.source.splitlines()) > LONG_CELL_LINES and "hide-input" not in tags:
+        elif cell.cell_type == "code" and "hide-input" not in tags and _collapse(cell.source):
             tags.append("hide-input")
         cell.setdefault("metadata", {})["tags"] = tags
     card = _md("```{raw} html\n" + header_card(shown) + "\n```")
@@ -413,6 +423,57 @@ def write_chapter_page(
     return shown
 
 
+PAPER_KEYS = ("xiao2026flag", "liu2026gsa1", "liu2026gsa2", "yu2026cvrec", "song2024asd")
+CITE_ENTRIES = "book/cite-entries.md"
+
+
+def paper_bibtex(root: Path = REPO_ROOT, keys=PAPER_KEYS) -> str:
+    """BibTeX of the papers this book accompanies, taken from ``book/references.bib`` (the one source)."""
+    from pybtex.database import BibliographyData, parse_file
+
+    bib = parse_file(str(Path(root) / "book" / "references.bib"))
+    return BibliographyData({k: bib.entries[k] for k in keys}).to_string("bibtex").strip()
+
+
+def write_cite_entries(shown: dict[str, ShownRun], root: Path = REPO_ROOT) -> Path:
+    """Write ``book/cite-entries.md`` (included by the How to cite page): BibTeX of the book, the papers and
+    each chapter, the chapters' entries naming the run shown in this build."""
+    root = Path(root)
+    chapters = []
+    for name, run in shown.items():
+        commit = run.provenance.get("commit", "") if run is not None else ""
+        key, profile = (run.key, run.profile) if run is not None else ("no run", "none")
+        chapters.append(chapter_bibtex(load_chapter(name, root), key, commit, profile, root))
+    text = "\n".join(
+        [
+            "## The book",
+            "",
+            "```bibtex",
+            book_bibtex(root),
+            "```",
+            "",
+            "## The papers",
+            "",
+            "```bibtex",
+            paper_bibtex(root),
+            "```",
+            "",
+            "## One chapter",
+            "",
+            "Each entry names the run whose figures and numbers the chapter shows in this build (the same line "
+            "closes every chapter page).",
+            "",
+            "```bibtex",
+            "\n\n".join(chapters),
+            "```",
+            "",
+        ]
+    )
+    path = root / CITE_ENTRIES
+    _write_if_changed(path, text.encode())
+    return path
+
+
 def ensure_verdicts_page(root: Path = REPO_ROOT) -> Path:
     """Keep ``book/abstract-verdicts.md`` includable: a short placeholder when the ledger has not written it."""
     path = Path(root) / VERDICTS_PAGE
@@ -459,6 +520,7 @@ def build_book(
         Options of :func:`lsa.runner.engine.run_jobs` (``n_jobs``, ``scheduler``, ``cluster``, ``slurm``): the
         chapters execute concurrently there first (default: one per core); every failure is reported, after all
         chapters ran, and then the site is not rebuilt.
+
     Returns
     -------
     Path
@@ -472,7 +534,7 @@ def build_book(
         Jupyter Book reported an error or a warning.
     """
     root = Path(root)
-    results, missing = [], []
+    results, missing, pages = [], [], {}
     archived = {a.run["chapter"]: a for a in archived_runs(root) if a.run.get("profile") == "paper"}
     if not reuse_latest:
         from lsa.runner.engine import Job, JobsFailed, run_jobs
@@ -492,7 +554,7 @@ def build_book(
         else:
             run = run_chapter(name, profile=profile, force=force, progress=progress, log=log)
             path, prof, claims = run.path, profile, run.claims
-        shown = write_chapter_page(name, path, prof, root, claims, archived.get(name))
+        shown = pages[name] = write_chapter_page(name, path, prof, root, claims, archived.get(name))
         if shown is None:
             missing.append(name)
             log(f"[lsa] {name}: no run yet, placeholder page")
@@ -500,6 +562,8 @@ def build_book(
             results += shown.claims
     write_status_page(root / "book" / "reproduction-status.md", results, profile, missing)
     ensure_verdicts_page(root)
+    write_usage_page(root, toc_chapters(root))
+    write_cite_entries(pages, root)
     _, shown_archives = write_archive_page(root)
     log(f"[lsa] archived runs shown: {len(shown_archives)}")
     install_mathjax(root)
