@@ -3,8 +3,8 @@
 One implementation of each idea, used by every part of the book (Part I alignment, Part II PAM
 certificates, Part III pruning diagnostics). Everything is float64 NumPy.
 
-Conventions follow ``shared/papers/lsa-flag-varieties.md`` §2.3–2.4: a subspace is given by an
-orthonormal basis stored column-wise (``n × k``); principal angles are returned in radians in
+Conventions (those of the Part I reconstruction's definitions, in the book's Reconstructions part): a subspace
+is given by an orthonormal basis stored column-wise (``n × k``); principal angles are returned in radians in
 **ascending** order.
 """
 

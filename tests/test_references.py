@@ -30,6 +30,8 @@ GENERATED = {
     "reproduction-status.md",
     "archived-runs.md",
     "abstract-verdicts.md",
+    "library-use.md",
+    "cite-entries.md",
     "index.html",
 }
 EXTENSIONS = ("md", "py", "yaml", "yml", "json", "ipynb", "cff", "toml", "bib", "txt", "csv", "npz", "pt", "nii")
@@ -42,11 +44,11 @@ OTHER_RES = {
         r"(?<![\w.])(?:\.\./)?shared/(?:papers|reviews|recipes|hooks)|/work/"
     ),
     "the specification (not in the repository)": re.compile(
-        r"(?<![\w.{])(?:spec(?:'s|s)?|specification)(?![\w.(\[!])(?!\s*=)(?!\s*:\s*[A-Z]\w*\b)", re.IGNORECASE
+        r"(?<![\w.{])(?:spec(?:'s|s)?|specification)(?![\w.(\[!])(?!\s*[=,)])(?!\s*:\s*[A-Z]\w*\b)", re.IGNORECASE
     ),
 }
 # Files of other projects, or files a user supplies, named so that the reader can find or provide them.
-THIRD_PARTY = re.compile(r"^(?:data/external/|en/c4-|c4-(?:train|validation)\.|pydoc_data/)")
+THIRD_PARTY = re.compile(r"^(?:data/external/|PATH/|en/c4-|c4-(?:train|validation)\.|pydoc_data/)")
 
 
 def repo_files() -> set[str]:
