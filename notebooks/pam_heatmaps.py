@@ -87,8 +87,8 @@ k_max: int = 16  # [1, inf) cap on the dominant window
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import transformers
 from IPython.display import Markdown
-from tqdm.auto import tqdm
 
 import lsa
 from lsa.experiments import pam_heatmaps as driver
@@ -96,6 +96,7 @@ from lsa.gsa.config import GSAConfig
 from lsa.plotting import figsize, use_book_style
 
 use_book_style()
+transformers.logging.set_verbosity_error()  # token windows are unpadded: the attention-mask advice does not apply
 cfg = driver.HeatmapsConfig(
     models=tuple(models),
     scale=scale,
@@ -117,7 +118,7 @@ cfg = driver.HeatmapsConfig(
     gsa=GSAConfig(k_max=k_max, seed=seed),
     seed=seed,
 )
-res = driver.run(cfg, progress=tqdm)
+res = driver.run(cfg)
 
 
 def main_chain(kind):
@@ -140,6 +141,9 @@ def heat_grid(keys, init, title, name):
         im = ax.imshow(H, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
         gi, ji = np.nonzero(S)
         ax.plot(ji, gi, "w.", ms=4)
+        ax.grid(False)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set(title=f"{kind} {chain}: {where}", xlabel="source mode $j$", ylabel="row group $g$")
     for ax in axes.flat[len(keys) :]:
         ax.axis("off")
@@ -179,7 +183,7 @@ if rest:
 # ## Core, overlap and noise energy along depth
 #
 # Stacked energy fractions of the source-mode PAM at every analysed interface of the chains above (trained);
-# the black lines mark the twin's core and core + overlap fractions.
+# the black marks show the twin's core (bar) and core + overlap (cross) fractions at the same interface.
 
 # %%
 frac = res.fractions
@@ -189,10 +193,14 @@ fig, axes = plt.subplots(nrows, ncols, figsize=figsize("wide", 0.3, nrows), shar
 for ax, (kind, chain) in zip(axes.flat, shown):
     sel = (frac.kind == kind) & (frac.chain == chain)
     d, r = frac[sel & (frac.init == "trained")], frac[sel & (frac.init == "random")]
-    ax.stackplot(d.depth, d.f_core, d.f_ovl, d.f_noise, labels=["core", "overlap", "noise"], alpha=0.85)
-    ax.plot(r.depth, r.f_core, "k--", lw=1, label="twin: core")
-    ax.plot(r.depth, r.f_core + r.f_ovl, "k:", lw=1, label="twin: core + overlap")
-    ax.set(title=f"{kind} {chain}", xlabel="interface index along depth", ylim=(0, 1))
+    bottom = np.zeros(len(d))
+    for part, name in (("f_core", "core"), ("f_ovl", "overlap"), ("f_noise", "noise")):
+        ax.bar(d.depth, d[part], bottom=bottom, width=0.7, label=name, alpha=0.85)
+        bottom = bottom + d[part].to_numpy()
+    ax.plot(r.depth, r.f_core, "k_", ms=18, mew=2, label="twin: core")
+    ax.plot(r.depth, r.f_core + r.f_ovl, "kx", ms=7, label="twin: core + overlap")
+    ax.set_xticks(d.depth.to_numpy())
+    ax.set(title=f"{kind} {chain}", xlabel="interface index along depth", ylim=(0, 1), xlim=(-0.6, d.depth.max() + 0.6))
 for ax in axes.flat[len(shown) :]:
     ax.axis("off")
 for ax in axes[:, 0]:
@@ -243,7 +251,7 @@ lsa.write_metrics(
         "n_interfaces": int(T1.interfaces.sum()),
         "cert_without_verify": int(T1.bugs.sum()),
         "heat_column_sum_dev": driver.heat_column_sum_dev(res),
-        "fraction_sum_dev": float(np.max(np.abs(frac[["f_core", "f_ovl", "f_noise"]].sum(1) - 1)))
+        "fraction_sum_dev": float(np.max(np.abs(frac[["f_core", "f_ovl", "f_noise"]].sum(axis=1) - 1)))
         if len(frac)
         else 0.0,
         "cert_emp_trained": int(T1[T1.init == "trained"].CERT_emp.sum()),
