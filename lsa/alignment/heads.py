@@ -322,18 +322,12 @@ def load_local_transformer(name_or_path: str):
 
     Raises ``OSError`` naming the model when it is not available offline.
     """
-    import os
-
     from transformers import AutoModel, AutoTokenizer
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        model = AutoModel.from_pretrained(name_or_path, local_files_only=True)
-        tok = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
-    except OSError as err:
-        raise OSError(
-            f"model {name_or_path!r} is not available offline (give a local folder or pre-cache it): {err}"
-        ) from err
+    from lsa.models.hf import from_local
+
+    model = from_local(AutoModel, name_or_path)
+    tok = from_local(AutoTokenizer, name_or_path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model.eval(), tok

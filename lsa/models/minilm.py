@@ -7,7 +7,6 @@ Used by the head-overlap chapter (Part I), the PAM heatmaps (Part II) and the pr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -42,14 +41,15 @@ def load_minilm(pretrained: bool = True, seed: int = 0):
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from lsa.models.hf import from_local
+
     path = minilm_path()
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = from_local(AutoTokenizer, path)
     if pretrained:
-        model = AutoModel.from_pretrained(path)
+        model = from_local(AutoModel, path)
     else:
         torch.manual_seed(seed)
-        model = AutoModel.from_config(AutoConfig.from_pretrained(path))
+        model = AutoModel.from_config(from_local(AutoConfig, path))
     model.eval()
     return model, tokenizer
 

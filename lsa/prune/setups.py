@@ -111,6 +111,7 @@ def hf_setup(
 
     from lsa.data.c4 import c4_validation_ids, load_c4
     from lsa.data.wikitext import load_wikitext2, wikitext_eval_text
+    from lsa.models.hf import from_local
 
     for name, p in (("wikitext_path", wikitext_path), ("c4_train_path", c4_train_path)):
         if not p:
@@ -119,9 +120,9 @@ def hf_setup(
         _repo_path(p) for p in (model_path, wikitext_path, c4_train_path, c4_val_path)
     )
     try:  # the baselines use the slow tokenizer; fall back when sentencepiece is missing
-        tok = AutoTokenizer.from_pretrained(model_path, use_fast=False)
+        tok = from_local(AutoTokenizer, model_path, use_fast=False)
     except (ImportError, ValueError, OSError):
-        tok = AutoTokenizer.from_pretrained(model_path)
+        tok = from_local(AutoTokenizer, model_path)
     encode = lambda text: tok(text, return_tensors="pt").input_ids[0]
     eval_ids = encode(wikitext_eval_text(load_wikitext2(wikitext_path, "test")))
     val_ids = c4_validation_ids(load_c4(c4_val_path, 1100), encode, seqlen) if c4_val_path else eval_ids[:0]
@@ -129,7 +130,7 @@ def hf_setup(
     torch_dtype = getattr(torch, dtype)
 
     def fresh():
-        m = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch_dtype).to(device).eval()
+        m = from_local(AutoModelForCausalLM, model_path, dtype=torch_dtype).to(device).eval()
         m.config.use_cache = False
         return m
 
