@@ -78,3 +78,37 @@ def label(name: str, symbol: str = "", unit: str = "") -> str:
     if unit:
         out += f" [{unit}]"
     return out
+
+
+def panel_grid(n: int, max_cols: int = 4, width: str = "column", aspect: float = 1.0) -> tuple[int, int, tuple]:
+    """Rows, columns and figure size for ``n`` panels wrapped into rows of at most ``max_cols``.
+
+    Many small heatmaps in one row become unreadable at page width; wrapping them keeps each panel at least
+    ``WIDTHS[width] / max_cols`` inches wide.
+
+    Parameters
+    ----------
+    n : int
+        Number of panels, ≥ 1.
+    max_cols : int
+        Most panels in one row, ≥ 1.
+    width : {"column", "wide", "narrow"}
+        Named width of the whole figure.
+    aspect : float
+        Height / width of one panel, > 0.
+
+    Returns
+    -------
+    rows, cols : int
+    size : tuple of float
+        ``(width, height)`` in inches, for ``plt.subplots(rows, cols, figsize=size)``.
+
+    >>> panel_grid(14, max_cols=4)
+    (4, 4, (8.0, 8.0))
+    """
+    if n < 1 or max_cols < 1:
+        raise ValueError(f"n and max_cols must be ≥ 1, got n={n!r}, max_cols={max_cols!r}")
+    cols = min(n, max_cols)
+    rows = -(-n // cols)
+    w, _ = figsize(width, 1.0)
+    return rows, cols, (w, w / cols * aspect * rows)
