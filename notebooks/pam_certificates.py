@@ -102,6 +102,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import transformers
 from IPython.display import Markdown
 
 import lsa
@@ -112,6 +113,7 @@ from lsa.gsa.tail_coverage import tail_coverage
 from lsa.plotting import figsize, use_book_style
 
 use_book_style()
+transformers.logging.set_verbosity_error()  # token windows are unpadded: the attention-mask advice does not apply
 cfg = GSAConfig(k_max=k_max, seed=seed)
 run_cfg = driver.CertificatesConfig(
     resnet=dict(widths=resnet_widths, blocks=resnet_blocks, epochs=resnet_epochs, batch=64),
@@ -313,8 +315,8 @@ print(f"σ_c = {sigma_c:.4f} (noise bound reached), σ_a = {pl['support_noise']:
 # At scale the protocol knows only the top K singular triplets of a factor and an *upper* 95 % bound on
 # ‖A‖_F² (Hutch++), so the empirical tail is an estimate and the certified tail τ_α̂(k) + ε* bounds the true
 # tail only as often as that interval covers the truth. Here the truth is known: factors of size 96 whose
-# eigenvalues are a Gibbs–Cartan orbit (α ∈ {0.5, 1, 1.5}) with a log-normal jitter of 0.3 (chosen before
-# looking, so that the spectra are near, not on, the orbit), random singular vectors, and the protocol's
+# eigenvalues are a Gibbs–Cartan orbit (α ∈ {0.5, 1, 1.5}) with a log-normal jitter of 0.3 (fixed when
+# the test was written, so that the spectra are near, not on, the orbit), random singular vectors, and the protocol's
 # own partial SVD (K = 24), Frobenius estimate and fit. Each point is one factor: the largest excess of the
 # true tail over the certified one over the known ranks (≤ 0 means contained).
 
