@@ -142,3 +142,35 @@ def test_a_finding_over_seeds_counts_seeds_keeps_failed_ones_and_gives_a_t_inter
         (nb / "s.claims.yaml").write_text(SEEDED_CLAIMS.replace("kind: finding", bad).replace("  over_seeds: 4\n", ""))
         with pytest.raises(ClaimError, match="over_seeds must be an integer >= 2 on a finding"):
             load_claims(nb / "s.claims.yaml")
+
+
+def test_declared_sweep_renders_a_page_with_intervals_claim_counts_and_figures(layout):
+    from lsa.runner.sweep_pages import write_sweep_pages
+
+    (layout / "notebooks" / "sweeps.yaml").write_text(
+        "- name: tiny-sweep\n  chapter: one\n  profile: smoke\n  title: 'Sweep: one over sleep'\n"
+        "  about: 'Why: a test.'\n  params: {sleep: [0.1, 0.2]}\n  seeds: 2\n  metrics: [torch_threads]\n"
+    )
+    (page,) = write_sweep_pages(layout, engine={"n_jobs": 2}, execute=False, log=lambda m: None)
+    assert "4 run(s) of this sweep are missing" in page.read_text()
+    (page,) = write_sweep_pages(layout, engine={"n_jobs": 2}, log=lambda m: None)
+    text = page.read_text()
+    assert text.startswith("# Sweep: one over sleep") and "Why: a test." in text
+    assert "| 0.1 | 1 [1, 1] (2) | 2 of 2 hold | 0 |" in text and "| 0.2 | 1 [1, 1] (2) | 2 of 2 hold | 0 |" in text
+    assert "4 runs, 4 complete, 0 failed or missing" in text
+    assert (page.parent / "tiny-sweep" / "torch_threads.png").is_file() and "(tiny-sweep/torch_threads.png)" in text
+
+
+def test_every_declared_sweep_of_the_book_is_valid_and_in_the_table_of_contents():
+    import yaml
+
+    from lsa.runner import REPO_ROOT
+    from lsa.runner.sweep_pages import declared_sweeps, sweep_jobs
+
+    toc = (REPO_ROOT / "_toc.yml").read_text()
+    specs = declared_sweeps(REPO_ROOT / "notebooks")
+    assert specs, "the book declares at least one sweep"
+    for spec in specs:
+        assert f"file: book/sweeps/{spec.name}\n" in toc
+        assert len(sweep_jobs(spec)) >= 2  # the grid validates against the chapter's parameters
+    assert yaml.safe_load(toc)

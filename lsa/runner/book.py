@@ -539,9 +539,11 @@ def build_book(
     if not reuse_latest:
         from lsa.runner.engine import Job, JobsFailed, run_jobs
         from lsa.runner.seeds import seed_jobs
+        from lsa.runner.sweep_pages import declared_sweeps, sweep_jobs
 
         jobs = [Job.make(name, profile, force=force) for name in toc_chapters(root)]
         jobs += [job for name in toc_chapters(root) for job in seed_jobs(name, profile)]  # findings over seeds
+        jobs += [job for spec in declared_sweeps() for job in sweep_jobs(spec)]  # the sweep pages' runs
         outcomes = run_jobs(jobs, **(engine or {}), log=log, progress=progress, raise_on_failure=False)
         own = [o for o in outcomes if o.job.update_latest]  # a failed extra seed is shown, it does not block
         if any(not o.ok for o in own):
@@ -561,6 +563,9 @@ def build_book(
         else:
             results += shown.claims
     write_status_page(root / "book" / "reproduction-status.md", results, profile, missing)
+    from lsa.runner.sweep_pages import write_sweep_pages
+
+    write_sweep_pages(root, engine=engine, execute=not reuse_latest, log=log)  # one generated page per sweep
     ensure_verdicts_page(root)
     write_usage_page(root, toc_chapters(root))
     write_cite_entries(pages, root)
