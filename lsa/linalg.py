@@ -19,9 +19,14 @@ Side = Literal["left", "right"]
 
 
 def as_float64(W) -> np.ndarray:
-    """Return ``W`` (ndarray, torch tensor or array-like) as a float64 ndarray."""
+    """Return ``W`` (ndarray, torch tensor or array-like) as a float64 ndarray.
+
+    A tensor is detached, moved to the CPU and converted by NumPy (``Tensor.double()`` allocates a second
+    tensor and is slow under CPU contention); every conversion of a tensor to a float64 array in ``lsa`` goes
+    through here.
+    """
     if hasattr(W, "detach"):
-        W = W.detach().cpu().double().numpy()
+        W = W.detach().cpu().numpy()
     return np.asarray(W, dtype=np.float64)
 
 

@@ -42,7 +42,7 @@ def token_hidden_states(
         ).to(dev)
         out = model(**batch, output_hidden_states=True)
         mask = batch["attention_mask"].bool()
-        hs = [h[mask].double().cpu().numpy() for h in out.hidden_states]
+        hs = [as_float64(h[mask]) for h in out.hidden_states]
         per_layer = [[h] for h in hs] if per_layer is None else [acc + [h] for acc, h in zip(per_layer, hs)]
     return [np.concatenate(h) for h in per_layer]
 

@@ -59,15 +59,8 @@ class BlockWeights:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
-def _np(t) -> np.ndarray:
-    """Tensor → float64 ndarray, converting in NumPy (``Tensor.double()`` is slow under CPU contention)."""
-    if hasattr(t, "detach"):
-        return t.detach().cpu().numpy().astype(np.float64)
-    return as_float64(t)
-
-
 def _gain(ln, fold: bool):
-    return _np(ln.weight) if (fold and ln is not None and getattr(ln, "weight", None) is not None) else None
+    return as_float64(ln.weight) if (fold and ln is not None and getattr(ln, "weight", None) is not None) else None
 
 
 def _fold(W, gain):
@@ -155,12 +148,12 @@ def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeig
             blocks.append(
                 BlockWeights(
                     i,
-                    _fold(_np(att.self.query.weight), g_in),
-                    _fold(_np(att.self.key.weight), g_in),
-                    _fold(_np(att.self.value.weight), g_in),
-                    _np(att.output.dense.weight),
-                    {"in": _fold(_np(blk.intermediate.dense.weight), g_mlp)},
-                    _np(blk.output.dense.weight),
+                    _fold(as_float64(att.self.query.weight), g_in),
+                    _fold(as_float64(att.self.key.weight), g_in),
+                    _fold(as_float64(att.self.value.weight), g_in),
+                    as_float64(att.output.dense.weight),
+                    {"in": _fold(as_float64(blk.intermediate.dense.weight), g_mlp)},
+                    as_float64(blk.output.dense.weight),
                     H,
                     H,
                 )
@@ -171,7 +164,7 @@ def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeig
         for i, blk in enumerate(m.h):
             path = f"h.{i}"
             _check_block(blk, path, ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"))
-            W = _np(blk.attn.c_attn.weight).T  # Conv1D stores (in, out)
+            W = as_float64(blk.attn.c_attn.weight).T  # Conv1D stores (in, out)
             d = W.shape[1]
             g1, g2 = _gain(blk.ln_1, fold_ln), _gain(blk.ln_2, fold_ln)
             blocks.append(
@@ -180,9 +173,9 @@ def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeig
                     _fold(W[:d], g1),
                     _fold(W[d : 2 * d], g1),
                     _fold(W[2 * d :], g1),
-                    _np(blk.attn.c_proj.weight).T,
-                    {"in": _fold(_np(blk.mlp.c_fc.weight).T, g2)},
-                    _np(blk.mlp.c_proj.weight).T,
+                    as_float64(blk.attn.c_proj.weight).T,
+                    {"in": _fold(as_float64(blk.mlp.c_fc.weight).T, g2)},
+                    as_float64(blk.mlp.c_proj.weight).T,
                     H,
                     H,
                 )
@@ -206,18 +199,18 @@ def transformer_blocks(model, fold_ln: bool = True) -> tuple[str, list[BlockWeig
             )
             a = blk.self_attn
             g1, g2 = _gain(blk.input_layernorm, fold_ln), _gain(blk.post_attention_layernorm, fold_ln)
-            mlp_in = {"up": _fold(_np(blk.mlp.up_proj.weight), g2)}
+            mlp_in = {"up": _fold(as_float64(blk.mlp.up_proj.weight), g2)}
             if getattr(blk.mlp, "gate_proj", None) is not None:
-                mlp_in["gate"] = _fold(_np(blk.mlp.gate_proj.weight), g2)
+                mlp_in["gate"] = _fold(as_float64(blk.mlp.gate_proj.weight), g2)
             blocks.append(
                 BlockWeights(
                     i,
-                    _fold(_np(a.q_proj.weight), g1),
-                    _fold(_np(a.k_proj.weight), g1),
-                    _fold(_np(a.v_proj.weight), g1),
-                    _np(a.o_proj.weight),
+                    _fold(as_float64(a.q_proj.weight), g1),
+                    _fold(as_float64(a.k_proj.weight), g1),
+                    _fold(as_float64(a.v_proj.weight), g1),
+                    as_float64(a.o_proj.weight),
                     mlp_in,
-                    _np(blk.mlp.down_proj.weight),
+                    as_float64(blk.mlp.down_proj.weight),
                     H,
                     H_kv,
                 )

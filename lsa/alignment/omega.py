@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lsa.linalg import as_float64
 from lsa.models.mlp import MLP
 
 
@@ -83,7 +84,7 @@ def obstruction_forcing(model: MLP, X: torch.Tensor, Y: torch.Tensor, pair: int,
             if pair + 1 + i < n_layers - 1:
                 out = model.act(out)
         (G,) = torch.autograd.grad(_per_sample_loss(out, Y, loss).sum(), h_l)  # rows g_i = ∂ℓ_i/∂h_l
-    Z, H, G, Ds = (t.detach().double().cpu().numpy() for t in (z, hidden, G, dsigma))
+    Z, H, G, Ds = (as_float64(t) for t in (z, hidden, G, dsigma))
     n = Z.shape[0]
     B = (G.T @ H - (Ds * G).T @ Z) / n
     EM = G.T @ Z / n

@@ -14,7 +14,7 @@ import pandas as pd
 from lsa.alignment.imbalance import imbalance
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
 from lsa.alignment.training import TrainConfig, train_mlp_grid
-from lsa.linalg import chance_soft_overlap, intersection_dim, soft_overlap, top_subspace
+from lsa.linalg import as_float64, chance_soft_overlap, intersection_dim, soft_overlap, top_subspace
 
 TAUS = (1e-1, 1e-2, 1e-3)
 
@@ -73,7 +73,7 @@ def final_alignment(model, k: int | None = None, energy: float = 0.9) -> list[di
     subspace of ``W_{l+1}`` (read). ``k`` defaults to the effective rank of ``W_{l+1}`` at ``energy``, so
     the last pair uses (about) the output dimension.
     """
-    W = [w.detach().cpu().double().numpy() for w in model.weights()]
+    W = [as_float64(w) for w in model.weights()]
     rows = []
     for l in range(len(W) - 1):
         V, kk = top_subspace(W[l + 1], "right", k=k, energy=energy)
@@ -100,7 +100,7 @@ class ImbalanceDrift:
         self.initial: list[np.ndarray] | None = None
 
     def __call__(self, step: int, model) -> dict:
-        W = [w.detach().cpu().double().numpy() for w in model.weights()]
+        W = [as_float64(w) for w in model.weights()]
         deltas = [imbalance(W[l], W[l + 1]) for l in range(len(W) - 1)]
         if self.initial is None:
             self.initial = deltas

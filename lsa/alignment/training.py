@@ -19,6 +19,7 @@ from lsa.alignment.commutator import commutator_magnitude
 from lsa.alignment.imbalance import imbalance_norms
 from lsa.data.regression import teacher_regression  # noqa: F401  (re-exported: the toy data of this module's users)
 from lsa.device import device as pick_device
+from lsa.linalg import as_float64
 from lsa.models.mlp import ACTIVATIONS, MLP, StackedMLP
 
 
@@ -85,7 +86,7 @@ class TrainConfig:
 
 def pair_log(model: MLP) -> dict:
     """Imbalance norms (total / diag / off-diag / relative) and commutator of every adjacent pair."""
-    W = [w.detach().cpu().double().numpy() for w in model.weights()]
+    W = [as_float64(w) for w in model.weights()]
     row = {}
     for l in range(len(W) - 1):
         norms = imbalance_norms(W[l], W[l + 1])

@@ -13,6 +13,7 @@ import pandas as pd
 
 from lsa.alignment.levels import level_scores
 from lsa.alignment.training import TrainConfig, train_mlp_grid
+from lsa.linalg import as_float64
 
 REGIMES = ("below Level 2", "Level 2, not 3", "in between", "Level 3")
 """Names returned by :func:`regime`, from least to most aligned."""
@@ -43,7 +44,7 @@ class LevelCheckpoints:
     def __call__(self, step: int, model) -> dict:
         if step not in self.steps:
             return {}
-        W = [w.detach().cpu().double().numpy() for w in model.weights()]
+        W = [as_float64(w) for w in model.weights()]
         sc = level_scores(W[self.pair], W[self.pair + 1], k=self.k, commutator=True)
         return {k: sc[k] for k in ("level2_soft", "level3_matched", "level3_hungarian", "commutator")}
 

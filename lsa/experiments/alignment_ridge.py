@@ -18,6 +18,7 @@ from lsa.alignment.ridge import hidden_layers, slope_rows
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
 from lsa.alignment.training import TrainConfig, train_mlp_grid
 from lsa.data.regression import digits_regression, random_targets, teacher_classification, teacher_regression
+from lsa.linalg import as_float64
 
 LOSS_DATA = ("teacher-mse", "teacher-ce", "random-mse", "digits-mse", "digits-ce")
 """Loss/data conditions of :func:`loss_data_slopes`: ``<data>-<loss>``."""
@@ -99,7 +100,7 @@ class SinThetaLog:
         self.k = k
 
     def __call__(self, step: int, model) -> dict:
-        W = [w.detach().cpu().double().numpy() for w in model.weights()]
+        W = [as_float64(w) for w in model.weights()]
         out = {}
         for l in range(len(W) - 1):
             out[f"sin_theta_{l + 1}"] = sin_theta_norm(W[l], W[l + 1], self.k)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lsa.gsa.jacobian import MeanChannelJacobian
+from lsa.linalg import as_float64
 
 SUPPORTED = "lsa ResNet, lsa ViT, transformers GPT2LMHeadModel/GPT2Model, transformers BERT (MiniLM), lsa TinyUNet"
 
@@ -64,15 +65,11 @@ def interfaces(factors: list[Factor]) -> list[tuple[int, int]]:
     return pairs
 
 
-def _np(w: torch.Tensor) -> np.ndarray:
-    return w.detach().cpu().double().numpy()
-
-
 def conv_dc(weight: torch.Tensor) -> np.ndarray:
     """DC reduction of a conv kernel (C_out, C_in, kh, kw) -> C_out x C_in: the response to a constant field."""
     if weight.ndim != 4:
         raise ValueError(f"expected a conv kernel of shape (C_out, C_in, kh, kw), got {tuple(weight.shape)}")
-    return _np(weight).sum(axis=(2, 3))
+    return as_float64(weight).sum(axis=(2, 3))
 
 
 def conv_taps(weight: torch.Tensor) -> np.ndarray:
@@ -85,7 +82,7 @@ def conv_taps(weight: torch.Tensor) -> np.ndarray:
     """
     if weight.ndim != 4:
         raise ValueError(f"expected a conv kernel of shape (C_out, C_in, kh, kw), got {tuple(weight.shape)}")
-    return _np(weight).reshape(weight.shape[0], -1)
+    return as_float64(weight).reshape(weight.shape[0], -1)
 
 
 def tap_channel_energies(Vt, c_in: int, taps: int) -> np.ndarray:
@@ -104,8 +101,8 @@ def bn_scale(bn: nn.Module) -> np.ndarray | None:
         return None
     if not isinstance(bn, nn.BatchNorm2d):
         raise TypeError(f"expected BatchNorm2d or Identity, got {type(bn).__name__}")
-    g = _np(bn.weight) if bn.weight is not None else 1.0
-    return g / np.sqrt(_np(bn.running_var) + bn.eps)
+    g = as_float64(bn.weight) if bn.weight is not None else 1.0
+    return g / np.sqrt(as_float64(bn.running_var) + bn.eps)
 
 
 def _resnet_static(model, conv: str = "dc") -> list[Factor]:
@@ -133,7 +130,7 @@ def _resnet_static(model, conv: str = "dc") -> list[Factor]:
 
 
 def _linear(w: torch.Tensor, conv1d: bool = False) -> np.ndarray:
-    W = _np(w)
+    W = as_float64(w)
     return W.T if conv1d else W  # transformers Conv1D stores (in, out)
 
 
@@ -169,10 +166,10 @@ def static_factors(model, conv: str = "dc") -> list[Factor]:
         return _prelayer_chain(
             model.blocks,
             lambda b: (
-                _np(b.attn.v.weight) * _np(b.ln1.weight)[None],
-                _np(b.attn.o.weight),
-                _np(b.fc1.weight) * _np(b.ln2.weight)[None],
-                _np(b.fc2.weight),
+                as_float64(b.attn.v.weight) * as_float64(b.ln1.weight)[None],
+                as_float64(b.attn.o.weight),
+                as_float64(b.fc1.weight) * as_float64(b.ln2.weight)[None],
+                as_float64(b.fc2.weight),
             ),
         )
     tf = getattr(model, "transformer", model)
@@ -180,11 +177,11 @@ def static_factors(model, conv: str = "dc") -> list[Factor]:
 
         def gpt(b):
             d = b.attn.c_attn.weight.shape[0]
-            V = _linear(b.attn.c_attn.weight, True)[2 * d : 3 * d] * _np(b.ln_1.weight)[None]
+            V = _linear(b.attn.c_attn.weight, True)[2 * d : 3 * d] * as_float64(b.ln_1.weight)[None]
             return (
                 V,
                 _linear(b.attn.c_proj.weight, True),
-                _linear(b.mlp.c_fc.weight, True) * _np(b.ln_2.weight)[None],
+                _linear(b.mlp.c_fc.weight, True) * as_float64(b.ln_2.weight)[None],
                 _linear(b.mlp.c_proj.weight, True),
             )
 
@@ -192,15 +189,17 @@ def static_factors(model, conv: str = "dc") -> list[Factor]:
     enc = getattr(model, "encoder", None)
     if enc is not None and hasattr(enc, "layer") and hasattr(enc.layer[0], "intermediate"):  # BERT / MiniLM
         layers = list(enc.layer)
-        gains = [_np(model.embeddings.LayerNorm.weight)] + [_np(l.output.LayerNorm.weight) for l in layers[:-1]]
+        gains = [as_float64(model.embeddings.LayerNorm.weight)] + [
+            as_float64(l.output.LayerNorm.weight) for l in layers[:-1]
+        ]
 
         def bert(pair):
             l, g_in = pair
             return (
-                _np(l.attention.self.value.weight) * g_in[None],
-                _np(l.attention.output.dense.weight),
-                _np(l.intermediate.dense.weight) * _np(l.attention.output.LayerNorm.weight)[None],
-                _np(l.output.dense.weight),
+                as_float64(l.attention.self.value.weight) * g_in[None],
+                as_float64(l.attention.output.dense.weight),
+                as_float64(l.intermediate.dense.weight) * as_float64(l.attention.output.LayerNorm.weight)[None],
+                as_float64(l.output.dense.weight),
             )
 
         return _prelayer_chain(list(zip(layers, gains)), bert)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 
+from lsa.linalg import as_float64
+
 
 class MeanChannelJacobian(LinearOperator):
     """The mean broadcast channel Jacobian of ``fn`` at the probe batch ``x`` (C_out x C_in).
@@ -84,11 +86,11 @@ class MeanChannelJacobian(LinearOperator):
     def _matmat(self, X):
         X = np.asarray(X, dtype=np.float64).reshape(self.shape[1], -1)
         with torch.no_grad():
-            return self._tmatmat(self._to_torch(X)).double().cpu().numpy().T
+            return as_float64(self._tmatmat(self._to_torch(X))).T
 
     def _rmatmat(self, X):
         X = np.asarray(X, dtype=np.float64).reshape(self.shape[0], -1)
-        return self._trmatmat(self._to_torch(X)).detach().double().cpu().numpy().T
+        return as_float64(self._trmatmat(self._to_torch(X))).T
 
     def _matvec(self, x):
         return self._matmat(np.asarray(x).reshape(-1, 1)).ravel()
@@ -183,7 +185,7 @@ def per_sample_mean_jacobian(fn: Callable, x: torch.Tensor, channel_dim: int = -
         out_c, in_c = cd - 1, (yd - 1) + cd - 1
         J = J.movedim(out_c, 0).movedim(in_c, 1)
         J = J.reshape(J.shape[0], J.shape[1], -1)
-        mats.append(J.sum(dim=2).detach().double().cpu().numpy())
+        mats.append(as_float64(J.sum(dim=2)))
     A = np.mean(mats, axis=0)
     with torch.no_grad():
         y_shape = fn(x[:1]).shape
@@ -228,7 +230,7 @@ def per_sample_channel_jacobians(fn: Callable, x: torch.Tensor, channel_dim: int
     with torch.no_grad():
         cols = [torch.func.vmap(one)(eye[i : i + op.chunk]) for i in range(0, op.shape[1], op.chunk)]
     J = torch.cat(cols)  # (C_in, N, C_out)
-    return J.permute(1, 2, 0).double().cpu().numpy()
+    return as_float64(J.permute(1, 2, 0))
 
 
 def gram_average_spectrum(
