@@ -130,9 +130,11 @@ from lsa.experiments import pruning_perplexity as pp
 from lsa.plotting import figsize, use_book_style
 from lsa.prune import experiment as ex
 from lsa.prune.comparisons import cell_metrics, comparison_metrics
+from lsa.prune.masks import parse_pattern
 from lsa.prune.outliers import OutlierConfig, run_outlier_experiment
 from lsa.prune.reference import reference_rows
 from lsa.prune.setups import calibration_samples, make_setup
+from lsa.prune.zeroshot import paired_difference
 
 use_book_style()
 if cpu_threads:
@@ -278,6 +280,18 @@ display(
     )
 )
 print(f"{n_items} items, 4 choices each (chance 25 %); Wilson 95 % intervals over items")
+zs_label = parse_pattern(zeroshot_patterns[0]).label
+zcorrect = {r["method"]: r["zs_continuation_pmi_correct"] for r in zrows if r["pattern"] in ("dense", zs_label)}
+paired = (
+    {ref: paired_difference(zcorrect["cvr+ec"], zcorrect[ref]) for ref in ("wanda", "magnitude") if ref in zcorrect}
+    if "cvr+ec" in zcorrect
+    else {}
+)
+for ref, d in paired.items():
+    print(
+        f"CVR+EC − {ref} on the same items: {d['diff']:+.1%} (95 % paired interval {d['lo']:+.1%} … {d['hi']:+.1%}; "
+        f"{d['a_only']} items only CVR+EC gets right, {d['b_only']} only {ref})"
+    )
 if "zs_file_acc" in zs:
     display(zs[["method", "pattern", "zs_file_acc", "zs_file_lo", "zs_file_hi", "zs_file_n"]])
 fig, ax = plt.subplots(figsize=figsize("wide", 0.4))
@@ -517,6 +531,9 @@ metrics.update(
         "zs_dense_pmi_acc": zs_dense["zs_continuation_pmi_acc"],
         "zs_dense_pmi_lo": zs_dense["zs_continuation_pmi_lo"],
         "zs_dense_acc": zs_dense["zs_continuation_acc"],
+        **{f"zs_paired_diff_cvr_ec_{ref}": d["diff"] for ref, d in paired.items()},
+        **{f"zs_paired_lo_cvr_ec_{ref}": d["lo"] for ref, d in paired.items()},
+        **{f"zs_paired_hi_cvr_ec_{ref}": d["hi"] for ref, d in paired.items()},
         "zs_methods": zs_cells.method.tolist(),
         "zs_pmi_lo": zs_cells.zs_continuation_pmi_lo.tolist(),
         "zs_pmi_hi": zs_cells.zs_continuation_pmi_hi.tolist(),

@@ -171,3 +171,16 @@ def test_the_book_task_comes_from_held_out_documents_only():
     items = zero_shot_tasks(50, seed=0)["continuation"]
     assert len(items) == 50 and {it.source for it in items} <= test_ids
     assert all(len(it.context) == 64 and all(len(c.encode()) == 32 for c in it.choices) for it in items)
+
+
+def test_paired_difference_of_two_models_on_the_same_items():
+    from lsa.prune.zeroshot import paired_difference
+
+    a, b = [1, 1, 1, 0, 1, 0], [0, 1, 0, 0, 1, 1]
+    res = paired_difference(a, b)
+    d = np.array(a) - np.array(b)  # [1, 0, 1, 0, 0, -1]
+    half = 1.959964 * d.std(ddof=1) / np.sqrt(6)
+    assert res["diff"] == pytest.approx(1 / 6) and (res["a_only"], res["b_only"], res["n"]) == (2, 1, 6)
+    assert res["lo"] == pytest.approx(1 / 6 - half, abs=1e-6) and res["hi"] == pytest.approx(1 / 6 + half, abs=1e-6)
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_difference([1, 0], [1, 0, 1])

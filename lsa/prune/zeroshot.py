@@ -83,7 +83,8 @@ def choice_logliks(
 
 
 def choice_accuracy(logliks: np.ndarray, labels, level: float = 0.95) -> dict:
-    """Accuracy of the argmax choice with its Wilson interval: ``{"acc", "k", "n", "lo", "hi"}``.
+    """Accuracy of the argmax choice with its Wilson interval: ``{"acc", "k", "n", "lo", "hi", "correct"}``
+    (``correct``: 1 or 0 per item).
 
     Ties count as wrong unless the right choice is the first maximum (``argmax`` order), as in the harness.
     """
@@ -93,10 +94,35 @@ def choice_accuracy(logliks: np.ndarray, labels, level: float = 0.95) -> dict:
     labels = np.asarray(labels)
     if logliks.ndim != 2 or logliks.shape[0] != labels.shape[0]:
         raise ValueError(f"logliks must be (n_items, n_choices) matching {labels.shape[0]} labels, got {logliks.shape}")
-    k = int((logliks.argmax(axis=1) == labels).sum())
+    correct = logliks.argmax(axis=1) == labels
+    k = int(correct.sum())
     n = int(labels.shape[0])
     lo, hi = wilson_ci(k, n, level)
-    return {"acc": k / n, "k": k, "n": n, "lo": lo, "hi": hi}
+    return {"acc": k / n, "k": k, "n": n, "lo": lo, "hi": hi, "correct": correct.astype(int).tolist()}
+
+
+def paired_difference(correct_a, correct_b, level: float = 0.95) -> dict:
+    """Accuracy difference ``a − b`` of two models on the same items, with a normal-approximation interval of
+    the paired differences (items where both are right or both wrong contribute zero).
+
+    Returns ``{"diff", "lo", "hi", "n", "a_only", "b_only"}`` (``a_only``: items only ``a`` gets right).
+    """
+    from scipy import stats
+
+    a, b = np.asarray(correct_a, float), np.asarray(correct_b, float)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise ValueError(f"need two equal-length 0/1 vectors of at least 2 items, got {a.shape} and {b.shape}")
+    d = a - b
+    n = d.size
+    half = stats.norm.ppf(0.5 + level / 2) * d.std(ddof=1) / np.sqrt(n)
+    return {
+        "diff": float(d.mean()),
+        "lo": float(d.mean() - half),
+        "hi": float(d.mean() + half),
+        "n": int(n),
+        "a_only": int((d > 0).sum()),
+        "b_only": int((d < 0).sum()),
+    }
 
 
 def zero_shot_accuracy(
