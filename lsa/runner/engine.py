@@ -40,24 +40,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import os
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from lsa.data.checksums import verify_all
 from lsa.runner import runs_dir
-from lsa.runner.chapters import ChapterNotFound, load_chapter, notebooks_dir
+from lsa.runner.chapters import load_chapter, notebooks_dir
 from lsa.runner.claims import load_claims
 from lsa.runner.keys import key_inputs
-from lsa.runner.params import ParameterError, resolve
+from lsa.runner.params import resolve
 
 THREAD_ENV = {
     name: "1"
@@ -515,24 +514,3 @@ def run_jobs(
     if raise_on_failure and any(not o.ok for o in result):
         raise JobsFailed(result)
     return result
-
-
-def outcomes_json(outcomes: list[JobOutcome]) -> str:
-    """The outcomes as JSON (for ``--json`` and the benchmarks)."""
-    return json.dumps([{**asdict(o), "job": asdict(o.job)} for o in outcomes], indent=2, default=str)
-
-
-__all__ = [
-    "ChapterNotFound",
-    "EngineError",
-    "Job",
-    "JobOutcome",
-    "JobsFailed",
-    "ParameterError",
-    "SlurmConfig",
-    "THREAD_ENV",
-    "dask_client",
-    "execute_job",
-    "plan",
-    "run_jobs",
-]
