@@ -13,7 +13,7 @@
 #
 # ```{admonition} Claim box
 # :class: note
-# **What the paper claims** (arXiv 2605.09861, abstract): subspace intersection dimension is the unique
+# **What the paper claims** ({cite}`xiao2026flag`, abstract): subspace intersection dimension is the unique
 # reparameterisation-invariant observable of the alignment geometry, whose closed (polystable) stratum is a
 # flag variety; *nonlinear activations create a commutator obstruction to exact basis alignment*; the
 # commutator magnitude is a weight-only diagnostic needing no forward pass.
@@ -100,11 +100,16 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 import lsa
-from lsa.alignment.obstruction import activation_grid, commutator_agreement, factorisation_checks
-from lsa.alignment.obstruction import invariance_trials as run_invariance
 from lsa.alignment.training import TrainConfig
 from lsa.data.regression import teacher_regression
-from lsa.experiments.alignment_commutator import REGIMES, tanh_regime_map
+from lsa.experiments.alignment_commutator import (
+    REGIMES,
+    activation_grid,
+    commutator_agreement,
+    factorisation_checks,
+    tanh_regime_map,
+)
+from lsa.experiments.alignment_commutator import invariance_trials as run_invariance
 from lsa.plotting import figsize, use_book_style
 
 torch.set_num_threads(cpu_threads)

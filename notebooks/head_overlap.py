@@ -13,7 +13,7 @@
 #
 # ```{admonition} Claim box
 # :class: note
-# **What the paper claims** (arXiv 2605.09861, abstract): two weight-only diagnostics that need no forward
+# **What the paper claims** ({cite}`xiao2026flag`, abstract): two weight-only diagnostics that need no forward
 # pass — the *commutator magnitude* and the *head subspace overlap* — and experiments on pretrained language
 # models that support them and mark where they stop applying. The introduction lists attention heads in LLMs
 # growing more redundant among the alignment phenomena.
@@ -66,8 +66,9 @@ from threadpoolctl import threadpool_limits
 import lsa
 from lsa.alignment.cka import consecutive_cka, spearman_table, token_hidden_states
 from lsa.alignment.diagnose import diagnose, per_layer_summary
-from lsa.alignment.heads import head_overlaps, load_local_transformer, transformer_blocks
+from lsa.alignment.heads import head_overlaps, transformer_blocks
 from lsa.data.text import load_documents, sentences
+from lsa.models.local_transformer import load_local_transformer
 from lsa.models.minilm import load_minilm
 from lsa.plotting import figsize, use_book_style
 

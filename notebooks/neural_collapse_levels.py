@@ -13,12 +13,12 @@
 #
 # ```{admonition} Claim box
 # :class: note
-# **What the paper claims** (arXiv 2605.09861, abstract): weight decay (subspace alignment at an exponential
+# **What the paper claims** ({cite}`xiao2026flag`, abstract): weight decay (subspace alignment at an exponential
 # rate) and the commutator obstruction of nonlinear activations (no exact basis alignment) together explain
 # the *"Level-2/3 hierarchy" in Neural Collapse* from first principles.
 #
 # **What we reconstructed** ([our reading](fv-nc) of the hierarchy; the paper's definitions could
-# not be read): NC1–NC4 exactly as Papyan, Han and Donoho (2020) define them; Level 2 (NC) = soft overlap of
+# not be read): NC1–NC4 exactly as {cite}`papyan2020collapse` define them; Level 2 (NC) = soft overlap of
 # the classifier row space with the centred class-mean subspace ($k = C-1$); Level 3 (NC) = mean cosine of
 # each classifier row with its class mean (and NC3); for every consecutive weight pair the Level-2/3 scores
 # and the weight-only commutator. Prediction: with weight decay the classifier/class-mean subspaces align
@@ -105,12 +105,12 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import lsa
-from lsa.alignment.nc_training import ClassifierConfig, nc_callback
-from lsa.alignment.training import TrainConfig, train_mlp_grid
+from lsa.alignment.nc_training import ClassifierConfig
+from lsa.alignment.training import TrainConfig
 from lsa.data.cifar import load_cifar10
 from lsa.data.digits import load_digits_tensors
 from lsa.data.mixtures import gaussian_mixture
-from lsa.experiments.neural_collapse_levels import residual_sweep
+from lsa.experiments.neural_collapse_levels import mlp_nc_grid, residual_sweep
 from lsa.plotting import figsize, use_book_style
 
 torch.set_num_threads(cpu_threads)
@@ -129,9 +129,7 @@ runs = [(a, lam) for a in activations for lam in lambdas]
 mlp_base = TrainConfig(
     widths=widths, steps=steps, lr=lr, loss="ce", log_every=log_every, seed=seed, init_gain=2.0, device=device
 )
-cfgs = [replace(mlp_base, activation=act, weight_decay=lam) for act, lam in runs]
-trained = train_mlp_grid(X, y, cfgs, callbacks=[nc_callback(X, y)] * len(cfgs))
-logs = {run: log for run, (_, log) in zip(runs, trained)}
+logs = mlp_nc_grid(X, y, mlp_base, activations, lambdas)
 n_pairs = len(widths) - 2
 final = pd.DataFrame([{"activation": a, "lam": lam, **logs[(a, lam)].iloc[-1].to_dict()} for a, lam in runs])
 final[
@@ -214,11 +212,7 @@ extra = []
 if digits:
     Xd, yd = load_digits_tensors()
     digits_base = replace(mlp_base, widths=(64, 128, 128, 128, 10), activation="relu", steps=digits_steps, lr=lr / 2)
-    digits_lams = (0.0, max(lambdas))
-    digits_runs = train_mlp_grid(
-        Xd, yd, [replace(digits_base, weight_decay=lam) for lam in digits_lams], callbacks=[nc_callback(Xd, yd)] * 2
-    )
-    for lam, (_, log) in zip(digits_lams, digits_runs):
+    for (_, lam), log in mlp_nc_grid(Xd, yd, digits_base, ["relu"], [0.0, max(lambdas)]).items():
         extra.append({"model": "MLP digits", "lam": lam, **log.iloc[-1].to_dict()})
 res_final, res_pairs = pd.DataFrame(), pd.DataFrame()
 if resnet_steps > 0:

@@ -308,19 +308,3 @@ def head_commutator_pairs(block: BlockWeights) -> dict[str, list[tuple[np.ndarra
         "ov": [(block.head("v", h), block.head("o", h)) for h in range(block.n_heads)],
         "qk": [(block.head("q", h), block.head("k", h).T) for h in range(block.n_heads)],
     }
-
-
-def load_local_transformer(name_or_path: str):
-    """Load a ``transformers`` model and tokenizer from a local folder or the local HF cache (never downloads).
-
-    Raises ``OSError`` naming the model when it is not available offline.
-    """
-    from transformers import AutoModel, AutoTokenizer
-
-    from lsa.models.hf import from_local
-
-    model = from_local(AutoModel, name_or_path)
-    tok = from_local(AutoTokenizer, name_or_path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return model.eval(), tok

@@ -5,6 +5,8 @@ subspace misalignment.
   MSE vs cross-entropy, Gaussian inputs vs digits) and fits the imbalance slope of every hidden layer.
 * :class:`SinThetaLog` logs ``‖sin Θ‖_F`` of every adjacent pair during training, and
   :func:`subspace_rate_rows` fits its slope beside the imbalance's.
+* :func:`rate_table`, :func:`alignment_table` reduce a grid; :func:`momentum_runs`, :func:`minibatch_and_full`,
+  :func:`conservation_run` and :func:`adamw_rates` train the chapter's variants.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import replace
 import pandas as pd
 
 from lsa.alignment.levels import davis_kahan_bound, sin_theta_norm
-from lsa.alignment.ridge import hidden_layers, slope_rows
+from lsa.alignment.ridge import ImbalanceDrift, conservation_change, final_alignment, hidden_layers, slope_rows
 from lsa.alignment.slopes import fit_log_slope, predicted_slope
-from lsa.alignment.training import TrainConfig, train_mlp_grid
+from lsa.alignment.training import TrainConfig, train_mlp, train_mlp_grid
 from lsa.data.regression import digits_regression, random_targets, teacher_classification, teacher_regression
 from lsa.linalg import as_float64
 
@@ -136,3 +138,67 @@ def subspace_rate_rows(
             }
         )
     return rows
+
+
+def rate_table(runs: dict, eta: float, burn_in: int = 500, fit_until: int | None = None, beta: float = 0.0):
+    """:func:`~lsa.alignment.ridge.slope_rows` of every run with λ > 0 of a grid ``{(activation, λ): (model, log)}``
+    (or ``{λ: log}``), with an ``activation`` column when the keys carry one."""
+    rows = []
+    for key, value in runs.items():
+        log = value[1] if isinstance(value, tuple) else value
+        act, lam = key if isinstance(key, tuple) else (None, key)
+        if lam > 0:
+            labels = {} if act is None else {"activation": act}
+            rows += slope_rows(log, eta, lam, beta=beta, burn_in=burn_in, fit_until=fit_until, **labels)
+    return pd.DataFrame(rows)
+
+
+def alignment_table(runs: dict) -> pd.DataFrame:
+    """Final Level-2 alignment (:func:`~lsa.alignment.ridge.final_alignment`) of every pair of every run, with the
+    final ‖Δ‖ (``delta``) and commutator (``comm``) of that pair."""
+    return pd.DataFrame(
+        [
+            {
+                **row,
+                "activation": act,
+                "lam": lam,
+                "delta": log[f"delta_total_{row['layer']}"].iloc[-1],
+                "comm": log[f"comm_{row['layer']}"].iloc[-1],
+            }
+            for (act, lam), (model, log) in runs.items()
+            for row in final_alignment(model)
+        ]
+    )
+
+
+def momentum_runs(X, Y, base: TrainConfig, lr: float, beta: float, lambdas, steps: int) -> dict:
+    """Linear nets with heavy-ball momentum ``beta`` at each λ (one batched training): ``{λ: log}``."""
+    cfg = replace(base, activation="identity", lr=lr, momentum=beta, steps=steps)
+    trained = train_mlp_grid(X, Y, [replace(cfg, weight_decay=lam) for lam in lambdas])
+    return {lam: log for lam, (_, log) in zip(lambdas, trained)}
+
+
+def minibatch_and_full(X, Y, base: TrainConfig, lam: float, batch_size: int, steps: int):
+    """Logs of a linear net at λ trained full-batch and with minibatches of ``batch_size`` (same seed)."""
+    cfg = replace(base, activation="identity", weight_decay=lam, steps=steps)
+    return train_mlp(X, Y, cfg)[1], train_mlp(X, Y, replace(cfg, batch_size=batch_size))[1]
+
+
+def conservation_run(X, Y, base: TrainConfig, lr: float, steps: int):
+    """A linear net without decay, logging the drift of Δ (:class:`~lsa.alignment.ridge.ImbalanceDrift`).
+
+    Returns the log and the largest relative drift (:func:`~lsa.alignment.ridge.conservation_change`).
+    """
+    cfg = replace(base, activation="identity", lr=lr, steps=steps, weight_decay=0.0, log_every=max(1, steps // 50))
+    log = train_mlp(X, Y, cfg, callback=ImbalanceDrift())[1]
+    return log, conservation_change(log)
+
+
+def adamw_rates(X, Y, base: TrainConfig, lr: float, lam: float, steps: int, burn_in: int, fit_until: int | None):
+    """A linear net trained by AdamW (decoupled λ): its log and the slope rows fitted after ``burn_in`` and from 0."""
+    log = train_mlp(
+        X, Y, replace(base, activation="identity", optimizer="adamw", lr=lr, weight_decay=lam, steps=steps)
+    )[1]
+    after = pd.DataFrame(slope_rows(log, lr, lam, burn_in=burn_in, fit_until=fit_until))
+    from_start = pd.DataFrame(slope_rows(log, lr, lam, burn_in=0, fit_until=fit_until))
+    return log, after, from_start

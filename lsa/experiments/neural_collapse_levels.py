@@ -2,10 +2,13 @@
 
 :func:`block_pair_alignment` scores the ``(conv1, conv2)`` pair of every basic block of a trained
 :class:`lsa.models.resnet.ResNet` (channel space as the hidden space); :func:`residual_sweep` trains ResNets
-with and without BatchNorm over a λ grid and collects those scores beside the Neural Collapse metrics.
+with and without BatchNorm over a λ grid and collects those scores beside the Neural Collapse metrics;
+:func:`mlp_nc_grid` trains the chapter's MLP grids.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +16,8 @@ import torch
 
 from lsa.alignment.diagnose import weight_pairs
 from lsa.alignment.levels import level_scores
-from lsa.alignment.nc_training import ClassifierConfig, train_classifier
+from lsa.alignment.nc_training import ClassifierConfig, nc_callback, train_classifier
+from lsa.alignment.training import TrainConfig, train_mlp_grid
 from lsa.models.resnet import ResNet
 
 
@@ -60,3 +64,15 @@ def residual_sweep(X, y, config: ClassifierConfig, lambdas, in_channels: int, wi
             means = bp[["soft_overlap", "chance", "d_tau_frac", "commutator"]].mean().to_dict() if len(bp) else {}
             finals.append({"batchnorm": bn, "lam": float(lam), **log.iloc[-1].to_dict(), **means})
     return pd.DataFrame(finals), pd.concat(pairs, ignore_index=True)
+
+
+def mlp_nc_grid(X, y, base: TrainConfig, activations, lambdas) -> dict:
+    """Cross-entropy MLPs over activation × λ, trained as one batched computation, logging Neural Collapse
+    metrics and per-pair Level scores (:func:`lsa.alignment.nc_training.nc_callback`) at every logged step.
+
+    Returns ``{(activation, λ): log}``.
+    """
+    runs = [(a, float(lam)) for a in activations for lam in lambdas]
+    cfgs = [replace(base, activation=a, weight_decay=lam, loss="ce") for a, lam in runs]
+    trained = train_mlp_grid(X, y, cfgs, callbacks=[nc_callback(X, y)] * len(cfgs))
+    return {run: log for run, (_, log) in zip(runs, trained)}
