@@ -19,7 +19,7 @@ from lsa.linalg import as_float64, chance_soft_overlap, intersection_dim, soft_o
 TAUS = (1e-1, 1e-2, 1e-3)
 
 
-def run_grid(X, Y, base: TrainConfig, activations, lambdas, seeds=None, callback_factory=None) -> dict:
+def train_grid(X, Y, base: TrainConfig, activations, lambdas, seeds=None, callback_factory=None) -> dict:
     """Train one network per (activation, λ[, seed]) as one batched computation (:func:`train_mlp_grid`).
 
     ``callback_factory()``, when given, makes one logging callback per network (see :func:`train_mlp_grid`).
