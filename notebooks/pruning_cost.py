@@ -166,7 +166,7 @@ plt.show()
 # %%
 mw = eval_windows or None
 abl = pd.DataFrame(
-    ex.run_grid(
+    ex.prune_grid(
         setup,
         ["magnitude", "magnitude+ec", "wanda", "wanda+ec", "ria", "ria+ec", "cvr", "cvr+ec"],
         ablation_patterns,

@@ -208,7 +208,7 @@ print(
 # %%
 zs_tasks = pp.zero_shot_tasks(zeroshot_items, seed, path=zeroshot_path)
 zs_eval = pp.zero_shot_evaluator(setup, zs_tasks, zeroshot_patterns)
-rows = ex.run_grid(
+rows = ex.prune_grid(
     setup, methods, patterns, samples, max_windows=max_windows, batch_size=batch_size, progress=True, extra=zs_eval
 )
 res = pd.DataFrame(rows)

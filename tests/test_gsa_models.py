@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from lsa.gsa.factors import _capture, conv_dc, jacobian_factors, static_factors
-from lsa.gsa.suite import load_checkpoint, select_pairs
-from lsa.gsa.zoo import VOCAB, bracket_corpus, build, encode_text, trained
+from lsa.gsa.suite import load_weights, select_pairs
+from lsa.gsa.zoo import VOCAB, bracket_corpus, build_model, encode_text, trained
 from lsa.models.resnet import ResNet
 from lsa.models.unet import TinyUNet, linear_schedule, noise
 from lsa.models.vit import ViT
 
 
 def _gpt():
-    return build("gpt", {"n_layer": 2, "n_embd": 16, "n_head": 2, "n_inner": 32, "ctx": 16}, seed=0).eval()
+    return build_model("gpt", {"n_layer": 2, "n_embd": 16, "n_head": 2, "n_inner": 32, "ctx": 16}, seed=0).eval()
 
 
 def test_subblock_factors_compose_to_the_blocks():
@@ -87,15 +87,15 @@ def test_unet_factors_schedule_and_checkpoint(tmp_path):
     # local checkpoint round trip (random weights), then a mismatching and a corrupt file
     path = tmp_path / "unet.pt"
     torch.save(u.state_dict(), path)
-    u2 = load_checkpoint(TinyUNet(1, (8, 16)), str(path))
+    u2 = load_weights(TinyUNet(1, (8, 16)), str(path))
     assert all(torch.equal(a, b) for a, b in zip(u.state_dict().values(), u2.state_dict().values()))
     with pytest.raises(ValueError, match="does not match"):
-        load_checkpoint(TinyUNet(1, (16, 32)), str(path))
+        load_weights(TinyUNet(1, (16, 32)), str(path))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="could not be read"):
-        load_checkpoint(u, str(tmp_path / "bad.pt"))
+        load_weights(u, str(tmp_path / "bad.pt"))
     with pytest.raises(FileNotFoundError):
-        load_checkpoint(u, str(tmp_path / "missing.pt"))
+        load_weights(u, str(tmp_path / "missing.pt"))
 
 
 def test_zoo_cache_and_bad_input(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lsa.data.checksums import sha256_file, verify
-from lsa.models.gpt import GPTConfig, build_gpt, load_checkpoint, load_or_train_gpt, train_gpt
+from lsa.models.gpt import GPTConfig, build_gpt, load_or_train_gpt, load_shipped_gpt, train_gpt
 
 TINY = GPTConfig(n_layer=1, n_embd=32, n_head=2, seqlen=32, steps=12, batch_size=4, warmup=2)
 
@@ -44,7 +44,7 @@ def test_bad_config_is_rejected():
 
 
 def test_shipped_checkpoint_matches_recipe_and_data():
-    model, cfg, meta = load_checkpoint()
+    model, cfg, meta = load_shipped_gpt()
     assert cfg == GPTConfig()  # the recipe in the code is the one that made the shipped weights
     assert meta["data_sha256"] == sha256_file(verify("text/docs.jsonl.gz"))
     assert len(meta["loss"]) == cfg.steps and meta["loss"][-1] < meta["loss"][0] - 2.0

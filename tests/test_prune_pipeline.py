@@ -227,7 +227,7 @@ def test_paper_path_on_a_local_hf_model_and_files(tmp_path):
     from transformers import OPTConfig, OPTForCausalLM
 
     from lsa.models.minilm import minilm_path
-    from lsa.prune.experiment import dense_perplexity_check, run_grid
+    from lsa.prune.experiment import dense_perplexity_check, prune_grid
     from lsa.prune.setups import calibration_samples, hf_setup
 
     torch.manual_seed(0)
@@ -265,7 +265,7 @@ def test_paper_path_on_a_local_hf_model_and_files(tmp_path):
     samples = calibration_samples(setup, 3, 0, "cpu")
     dense = dense_perplexity_check(setup, None)
     assert dense["rel_diff"] < 1e-4
-    rows = run_grid(setup, ["wanda", "cvr+ec"], ["50%"], samples)
+    rows = prune_grid(setup, ["wanda", "cvr+ec"], ["50%"], samples)
     assert all(r["masks_ok"] and abs(r["sparsity"] - 0.5) < 1e-3 for r in rows)
     with pytest.raises(ValueError, match="wikitext_path"):
         hf_setup(str(model_dir), "", str(tmp_path / "c4.json.gz"))

@@ -111,7 +111,7 @@ def rotation_null_direct(W_l, W_next, n_draws: int = 100, seed: int = 0) -> np.n
     return np.array([commutator_direct(random_orthogonal(W_l.shape[0], rng) @ W_l, W_next) for _ in range(n_draws)])
 
 
-def zscore(value: float, null: dict) -> float:
+def null_zscore(value: float, null: dict) -> float:
     """``(value − mean) / sd`` of a null from :func:`rotation_null` (``nan`` when the null has no spread)."""
     sd = null["sd"]
     return float((value - null["mean"]) / sd) if sd > 0 else float("nan")

@@ -132,7 +132,7 @@ def _documents(name: str, finder: str, budget: int) -> list[dict]:
     return docs
 
 
-def build(out_dir: Path | None = None) -> Path:
+def build_snapshot(out_dir: Path | None = None) -> Path:
     """Regenerate ``data/text/docs.jsonl.gz`` and ``data/text/SOURCES.json``; return the snapshot path.
 
     Builds the data of the chapter pruning_perplexity (Part III); run by a maintainer, not by chapters.
@@ -166,5 +166,5 @@ def build(out_dir: Path | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    p = build()
+    p = build_snapshot()
     print(p, p.stat().st_size, "bytes")

@@ -85,7 +85,7 @@ def load_model(kind: str, pretrained: bool, cfg: HeatmapsConfig):
     overrides = cfg.small[kind] if cfg.scale == "small" else suite.PAPER_CONFIGS[kind]
     if cfg.scale == "paper" and pretrained and cfg.checkpoint_dir:
         twin = trained(kind, cfg.seed, False, **overrides)[0]
-        return suite.load_checkpoint(twin, f"{cfg.checkpoint_dir}/{kind}.pt")
+        return suite.load_weights(twin, f"{cfg.checkpoint_dir}/{kind}.pt")
     return trained(kind, cfg.seed, pretrained, **overrides)[0]
 
 

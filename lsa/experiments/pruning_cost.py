@@ -8,7 +8,7 @@ import platform
 import pandas as pd
 import torch
 
-from lsa.prune.experiment import run_grid, time_methods
+from lsa.prune.experiment import prune_grid, time_methods
 from lsa.prune.setups import LMSetup
 
 PARTS = ("calibration", "scoring", "compensation", "total")
@@ -61,7 +61,7 @@ def cvr_grid(
     for wt in weight_terms:
         for a in a_values:
             for g in gammas:
-                (r,) = run_grid(
+                (r,) = prune_grid(
                     setup,
                     ["cvr"],
                     ["50%"],
@@ -89,7 +89,7 @@ def ec_variants(
     out = []
     for mode in modes:
         for gran in granularities:
-            (r,) = run_grid(
+            (r,) = prune_grid(
                 setup,
                 ["cvr+ec"],
                 ["50%"],

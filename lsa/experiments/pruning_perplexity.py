@@ -12,7 +12,7 @@ import torch
 from lsa.data.text import ByteTokenizer, load_documents, split_documents
 from lsa.data.zeroshot import ChoiceItem, continuation_task, load_multiple_choice
 from lsa.prune.calibration import StatsHooks, capture_block_inputs, find_blocks, find_linears, run_block, weight_view
-from lsa.prune.experiment import METHOD_SETTINGS, layer_errors_block0, mask_agreement, method_config, run_grid
+from lsa.prune.experiment import METHOD_SETTINGS, layer_errors_block0, mask_agreement, method_config, prune_grid
 from lsa.prune.masks import parse_pattern
 from lsa.prune.pipeline import prune_model
 from lsa.prune.reference import published_model, published_perplexity
@@ -168,7 +168,7 @@ def stability_runs(
     rows = [{"seed": seed, "method": m, "ppl": ppl50[m]} for m in methods if m in ppl50]
     for s in extra_seeds:
         samples = calibration_samples(setup, nsamples, s, device)
-        grid = run_grid(setup, list(methods), ["50%"], samples, max_windows=max_windows, batch_size=batch_size)
+        grid = prune_grid(setup, list(methods), ["50%"], samples, max_windows=max_windows, batch_size=batch_size)
         rows += [{"seed": s, "method": r["method"], "ppl": r["ppl"]} for r in grid]
     return rows
 

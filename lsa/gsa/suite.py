@@ -24,7 +24,7 @@ PAPER_CONFIGS = {
 }
 
 
-def load_checkpoint(model: torch.nn.Module, path: str) -> torch.nn.Module:
+def load_weights(model: torch.nn.Module, path: str) -> torch.nn.Module:
     """Load a local ``state_dict`` file (``torch.load(..., weights_only=True)``) into ``model``; clear errors."""
     p = Path(path)
     if not p.is_file():

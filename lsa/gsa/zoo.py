@@ -35,7 +35,7 @@ def _defaults(kind: str) -> dict:
     }[kind]
 
 
-def build(kind: str, cfg: dict, seed: int = 0):
+def build_model(kind: str, cfg: dict, seed: int = 0):
     """Build a model of ``kind`` from its config (random initialisation, seeded)."""
     torch.manual_seed(seed)
     if kind == "resnet":
@@ -119,7 +119,7 @@ def trained(kind: str, seed: int = 0, trained: bool = True, **overrides):
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for {kind}; known: {sorted(cfg)}")
     cfg.update(overrides)
-    model = build(kind, cfg, seed)
+    model = build_model(kind, cfg, seed)
     if not trained:
         return model.eval(), cfg
     path = cache.entry("gsa", __name__, {"kind": kind, "cfg": cfg, "seed": seed}, ".pt", prefix=f"{kind}-")

@@ -178,7 +178,7 @@ def save_checkpoint(model, cfg: GPTConfig, log: dict, data_key: str, folder) -> 
     (folder / "small_gpt.json").write_text(json.dumps(meta) + "\n")
 
 
-def load_checkpoint(device="cpu"):
+def load_shipped_gpt(device="cpu"):
     """The shipped small GPT (checksum-verified); returns ``(model, cfg, meta)``.
 
     Raises

@@ -50,7 +50,7 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if s == 0 else float(2.0 * (a & b).sum() / s)
 
 
-def zscore(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
+def zscore_in_mask(image: np.ndarray, brain: np.ndarray) -> np.ndarray:
     """Z-score inside the brain mask, zero outside (float32): the networks' input normalisation."""
     v = image[brain]
     return np.where(brain, (image - v.mean()) / (v.std() + 1e-8), 0.0).astype(np.float32)
@@ -154,7 +154,7 @@ class MultiUNet:
         self.models = models
 
     def plane_proba(self, image: np.ndarray, brain: np.ndarray) -> dict:
-        z = zscore(image, brain)
+        z = zscore_in_mask(image, brain)
         return {p: predict_plane_proba(m, z, p) for p, m in self.models.items()}
 
     @staticmethod
@@ -196,7 +196,7 @@ def train_multiunet(
                 models[p] = m.eval()
             return MultiUNet(models)
     div = 2 ** (len(config.channels) - 1)
-    zs = [pad_to(zscore(im, b), div)[0] for im, b in zip(images, brains)]
+    zs = [pad_to(zscore_in_mask(im, b), div)[0] for im, b in zip(images, brains)]
     ms = [pad_to(m.astype(np.int64), div)[0] for m in masks]
     bar = None
     if progress:

@@ -44,7 +44,7 @@ def dense_perplexity_check(setup: LMSetup, max_windows: int | None, batch_size: 
     return {"ppl": a, "ppl_direct": b, "rel_diff": abs(a - b) / b}
 
 
-def run_grid(
+def prune_grid(
     setup: LMSetup,
     methods: list[str],
     patterns: list[str],

@@ -49,7 +49,7 @@ def small_gpt_setup(
     """
     from lsa.data.checksums import sha256_file, verify
     from lsa.data.text import ByteTokenizer, join_documents, load_documents, split_documents
-    from lsa.models.gpt import GPTConfig, load_checkpoint, load_or_train_gpt, recipe_check
+    from lsa.models.gpt import GPTConfig, load_or_train_gpt, load_shipped_gpt, recipe_check
 
     if source not in ("checkpoint", "train"):
         raise ValueError(f"source must be 'checkpoint' or 'train', got {source!r}")
@@ -58,7 +58,7 @@ def small_gpt_setup(
     splits = split_documents(load_documents())
     train_ids = tok.encode(join_documents(splits["train"]))
     if source == "checkpoint":
-        model, cfg, meta = load_checkpoint(device)
+        model, cfg, meta = load_shipped_gpt(device)
         if meta["data_sha256"] != data_key:
             raise RuntimeError("the shipped GPT checkpoint was trained on a different text snapshot")
         info = {
