@@ -47,24 +47,10 @@ def build_model(kind: str, cfg: dict, seed: int = 0):
 
         return ViT(16, 4, 1, 10, cfg["dim"], cfg["depth"], cfg["heads"], cfg["mlp"])
     if kind == "gpt":
-        from transformers import GPT2Config, GPT2LMHeadModel
+        from lsa.models.gpt import gpt2_lm
 
-        c = GPT2Config(
-            vocab_size=len(VOCAB),
-            n_positions=cfg["ctx"],
-            n_embd=cfg["n_embd"],
-            n_layer=cfg["n_layer"],
-            n_head=cfg["n_head"],
-            n_inner=cfg["n_inner"],
-            attn_implementation="eager",
-            bos_token_id=0,
-            eos_token_id=0,
-            pad_token_id=0,
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-        )
-        return GPT2LMHeadModel(c)
+        shape = (len(VOCAB), cfg["ctx"], cfg["n_embd"], cfg["n_layer"], cfg["n_head"])
+        return gpt2_lm(*shape, n_inner=cfg["n_inner"], attn_implementation="eager", pad_token_id=0)
     if kind == "unet":
         from lsa.models.unet import TinyUNet
 

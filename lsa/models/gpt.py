@@ -41,28 +41,41 @@ class GPTConfig:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
 
 
-def build_gpt(cfg: GPTConfig, vocab_size: int = 256):
-    """An untrained ``GPT2LMHeadModel`` of the given shape (dropout off; seeded init).
+def gpt2_lm(vocab_size: int, n_positions: int, n_embd: int, n_layer: int, n_head: int, **config):
+    """An untrained ``transformers`` ``GPT2LMHeadModel`` without dropout: the one GPT-2 builder of ``lsa``.
 
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
+    Used for the small GPT of Part III (:func:`build_gpt`) and the TinyGPT of Part II's model zoo. Seed torch
+    before calling it for a reproducible initialisation.
+
+    Parameters
+    ----------
+    vocab_size, n_positions, n_embd, n_layer, n_head : int
+        The shape.
+    **config
+        Further ``GPT2Config`` fields (``n_inner``, ``attn_implementation``, ``pad_token_id``, ``use_cache``).
     """
     from transformers import GPT2Config, GPT2LMHeadModel
 
     conf = GPT2Config(
         vocab_size=vocab_size,
-        n_positions=cfg.seqlen,
-        n_embd=cfg.n_embd,
-        n_layer=cfg.n_layer,
-        n_head=cfg.n_head,
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,
         bos_token_id=0,
         eos_token_id=0,
-        use_cache=False,
+        **config,
     )
-    torch.manual_seed(cfg.seed)
     return GPT2LMHeadModel(conf)
+
+
+def build_gpt(cfg: GPTConfig, vocab_size: int = 256):
+    """The untrained small GPT of ``cfg`` (byte vocabulary, dropout off, initialisation seeded by ``cfg.seed``)."""
+    torch.manual_seed(cfg.seed)
+    return gpt2_lm(vocab_size, cfg.seqlen, cfg.n_embd, cfg.n_layer, cfg.n_head, use_cache=False)
 
 
 def train_gpt(
