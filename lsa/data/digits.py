@@ -1,5 +1,12 @@
-"""scikit-learn's bundled 8×8 digits as tensors (no download): flat or image tensors for the neural-collapse
-chapter, and a 16×16 upsampled split for the Part II models."""
+"""scikit-learn's bundled 8×8 digits as tensors (no download), the three ways the chapters use them.
+
+* :func:`load_digits_tensors`: flat or image tensors standardised over the whole set (neural collapse);
+* :func:`digits_regression`: flat, standardised per pixel, one-hot targets (the ridge chapter's real data);
+* :func:`digits16`: bilinearly upsampled to 16×16 with a seeded split (the Part II models).
+
+The three standardisations differ on purpose (they are part of each chapter's recipe); this module is their one
+home.
+"""
 
 from __future__ import annotations
 
@@ -62,3 +69,21 @@ def digits16(seed: int = 0, split: float = 0.8) -> tuple:
     idx = torch.as_tensor(np.random.default_rng(seed).permutation(len(y)))
     n = int(split * len(y))
     return x[idx[:n]], y[idx[:n]], x[idx[n:]], y[idx[n:]]
+
+
+def digits_regression(seed: int = 0, n: int | None = None, labels: bool = False):
+    """scikit-learn's bundled 8×8 digits: pixels standardised per pixel, a seeded subset of ``n`` samples.
+
+    Returns ``(X, Y)`` with one-hot float64 targets ``(n, 10)``, or integer labels ``(n,)`` when ``labels``.
+    """
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    if n is not None and not 1 <= n <= len(y):
+        raise ValueError(f"n must lie in [1, {len(y)}], got {n}")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(y))[: n or len(y)]
+    X = (X[idx] - X.mean(0)) / (X.std(0) + 1e-8)
+    if labels:
+        return torch.from_numpy(X), torch.from_numpy(y[idx].astype(np.int64))
+    return torch.from_numpy(X), torch.from_numpy(np.eye(10)[y[idx]])
