@@ -101,7 +101,7 @@ def check_jacobian():
 
 
 def check_unet_step():
-    from lsa.mri.unet import UNet2D
+    from lsa.mri.seg_unet import UNet2D
 
     def step(dev):
         torch.manual_seed(0)

@@ -17,7 +17,8 @@
 # model the authors call **MultiUNet**, "based on" UNet and trained on manually segmented MRI images; the
 # radiomics and the CNN then use those masks. The abstract gives no architecture and no Dice.
 #
-# **What we reconstructed**: MultiUNet read as a *tri-planar
+# **What we reconstructed** (every choice is on the page {ref}`asd-reconstruction`, this chapter's under
+# {ref}`asd-segmentation`): MultiUNet read as a *tri-planar
 # ensemble* -- three 2D UNets trained on sagittal, coronal and axial slices, their softmax volumes averaged,
 # thresholded and reduced to the largest connected component. The "manual" labels are the ground-truth WM of
 # a separate simulated segmentation cohort (warped MNI152 WM probability ≥ 0.5). The data layer is the
@@ -54,9 +55,7 @@ device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when 
 
 # %%
 import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -66,20 +65,18 @@ import torch
 from IPython.display import Markdown, display
 
 import lsa
-from lsa.mri import bids
+from lsa.experiments import asd_segmentation as driver
 from lsa.mri import segment as G
 from lsa.mri.malformed import loader_rejections
-from lsa.mri.simulate import SEG_OFFSET, SimConfig, cached_calibration, render_subject
+from lsa.mri.simulate import SimConfig, cached_calibration
+from lsa.plotting import figsize, use_book_style
 
 t_start = time.perf_counter()
-sns.set_theme(palette="colorblind")
+use_book_style()
 torch.set_num_threads(cpu_threads)
 dev = lsa.device(device)
 cfg = SimConfig(resolution_mm=resolution_mm, seed=seed, n_pilot=8 if resolution_mm >= 4 else 30)
 cal = cached_calibration(cfg)
-idx = [SEG_OFFSET + j for j in range(n_train + n_test)]
-subjects = [render_subject(cfg, i) for i in idx]
-images = [s.image(cal.delta(d_effect)) for s in subjects]
 print(f"segmentation cohort: {n_train} train + {n_test} test subjects at {resolution_mm} mm, device {dev}")
 
 # %% [markdown]
@@ -89,22 +86,9 @@ print(f"segmentation cohort: {n_train} train + {n_test} test subjects at {resolu
 # reads the loaded copy, exactly as it would read real data.
 
 # %%
-tmp = Path(tempfile.mkdtemp(prefix="asd_bids_"))
-records = [
-    dict(
-        participant_id=s.subject_id,
-        diagnosis=s.diagnosis,
-        t1w=im,
-        affine=s.affine,
-        age=s.age,
-        site=f"S{s.site}",
-        wm_mask=s.gt_wm,
-        brain_mask=s.brain.astype(np.uint8),
-    )
-    for s, im in zip(subjects, images)
-]
-root = bids.write_bids(tmp / "cohort", records)
-loaded = bids.load_bids(root, min_per_class=1)
+cohort = driver.segmentation_cohort(cfg, cal.delta(d_effect), n_train, n_test)
+records, root, loaded = cohort.records, cohort.root, cohort.loaded
+tmp = root.parent
 gt_diffs = [int(np.abs(l.wm_mask.astype(int) - r["wm_mask"].astype(int)).max()) for l, r in zip(loaded, records)]
 gt_roundtrip_exact = all(
     np.array_equal(l.wm_mask, r["wm_mask"]) and l.wm_mask.shape == r["wm_mask"].shape for l, r in zip(loaded, records)
@@ -128,17 +112,9 @@ pd.DataFrame(rejections)
 # networks never see the test subjects. Trained weights are cached, keyed by the data and the settings.
 
 # %%
-train_set, test_set = loaded[:n_train], loaded[n_train:]
-brains = [s.brain_mask.astype(bool) for s in loaded]
 ucfg = G.UNetConfig(channels=tuple(channels), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 t0 = time.perf_counter()
-mu = G.train_multiunet(
-    [s.t1w for s in train_set],
-    [s.wm_mask for s in train_set],
-    brains[:n_train],
-    ucfg,
-    device=dev,
-)
+mu = driver.train_segmenter(cohort, ucfg, device=dev)
 t_train = time.perf_counter() - t0
 print(f"training (or cache load): {t_train:.1f} s")
 
@@ -150,23 +126,13 @@ print(f"training (or cache load): {t_train:.1f} s")
 # labels of real scans. The number of held-out subjects is small and printed with the table.
 
 # %%
-rows, preds = [], []
-for s, b in zip(test_set, brains[n_train:]):
-    probas = mu.plane_proba(s.t1w, b)
-    fused = mu.fuse(probas, b)
-    base = G.intensity_wm(s.t1w, b, seed=seed)
-    preds.append(dict(fused=fused, axial=((probas["axial"] >= 0.5) & b), base=base))
-    row = {"subject": s.participant_id, "MultiUNet (fused)": G.dice(fused, s.wm_mask)}
-    for p in G.PLANES:
-        row[f"{p} UNet"] = G.dice((probas[p] >= 0.5) & b, s.wm_mask)
-    row["intensity baseline (GMM)"] = G.dice(base, s.wm_mask)
-    rows.append(row)
-dice_tab = pd.DataFrame(rows).set_index("subject")
+dice_tab, preds = driver.dice_table(mu, cohort, seed=seed)
+test_set = cohort.test
 summary = dice_tab.agg(["mean", "std"]).T
 dice_multiunet = float(summary.loc["MultiUNet (fused)", "mean"])
 dice_single_planes = [float(summary.loc[f"{p} UNet", "mean"]) for p in G.PLANES]
 dice_baseline = float(summary.loc["intensity baseline (GMM)", "mean"])
-fig, ax = plt.subplots(figsize=(7, 3.8))
+fig, ax = plt.subplots(figsize=figsize("column", 0.5))
 long = dice_tab.reset_index().melt(id_vars="subject", var_name="method", value_name="Dice")
 sns.barplot(data=long, y="method", x="Dice", errorbar="sd", ax=ax)
 sns.stripplot(data=long, y="method", x="Dice", color="k", size=4, ax=ax)
@@ -199,7 +165,7 @@ summary.round(3)
 # %%
 s, pr = test_set[0], preds[0]
 cut = [sh // 2 for sh in s.t1w.shape]
-fig, axes = plt.subplots(3, 3, figsize=(10, 10))
+fig, axes = plt.subplots(3, 3, figsize=figsize("column", 1 / 3, rows=3))
 for row, (p, ax_i) in enumerate(G.PLANES.items()):
     sl = [slice(None)] * 3
     sl[ax_i] = cut[ax_i]

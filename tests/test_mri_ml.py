@@ -8,7 +8,7 @@ from scipy import stats
 from lsa.mri import classify as C
 from lsa.mri import segment as G
 from lsa.mri.cnn import CNNConfig, WMNet3D, holdout_cnn, wm_input
-from lsa.mri.unet import UNet2D
+from lsa.mri.seg_unet import UNet2D
 
 # one torch thread and one BLAS thread: set for the whole session in tests/conftest.py
 

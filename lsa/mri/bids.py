@@ -1,4 +1,4 @@
-"""BIDS-like folders of T1w images: a writer (for simulated cohorts) and a validating loader (spec §7).
+"""BIDS-like folders of T1w images: a writer (for simulated cohorts) and a validating loader.
 
 Layout::
 
@@ -12,7 +12,7 @@ Layout::
 ``site``. ABIDE column names (``SUB_ID``, ``DX_GROUP``, ``AGE_AT_SCAN``, ``SEX``, ``SITE_ID``) are accepted.
 
 The loader checks everything -- the table, every file, every shape -- before returning, and raises
-:class:`BidsError` naming the file and what was expected. Used by the chapter ``asd_segmentation``.
+:class:`BidsError` naming the file and what was expected.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ def write_bids(root, subjects, derivative: str = "sim", abide_coding: bool = Tru
     abide_coding : bool
         Write ``diagnosis`` as ABIDE ``DX_GROUP`` codes (1 = ASD, 2 = TD) and ``sex`` as 1/2.
 
-    Used by the chapter ``asd_segmentation``.
     """
     import nibabel as nib
 
@@ -200,7 +199,7 @@ def _load_nifti(path: Path, what: str):
 def load_bids(
     root, expected_shape: tuple | None = None, min_per_class: int = 10, on_missing: str = "error"
 ) -> list[BidsSubject]:
-    """Load and validate a BIDS-like folder (spec §7). Nothing is returned unless every check passes.
+    """Load and validate a BIDS-like folder. Nothing is returned unless every check passes.
 
     Parameters
     ----------
@@ -209,7 +208,7 @@ def load_bids(
         Required 3D shape of every image (e.g. the template grid); by default all subjects must share
         the first subject's shape.
     min_per_class : int
-        Fewest subjects per diagnosis (spec: 10).
+        Fewest subjects per diagnosis (10 by default).
     on_missing : {"error", "skip"}
         A listed subject without a T1w file raises (default) or is skipped with a warning.
 
@@ -219,7 +218,6 @@ def load_bids(
         Missing ``participants.tsv`` or T1w file, subject folders not in the table, unknown diagnosis
         or sex codes, non-3D or mismatched shapes, corrupt NIfTI, too few subjects per class.
 
-    Used by the chapter ``asd_segmentation``.
     """
     import warnings
 

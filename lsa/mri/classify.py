@@ -1,9 +1,8 @@
 """Classical classifiers on radiomics features: pipelines, nested CV, metrics with CIs, permutation test.
 
 Every data-dependent step (variance filter, correlation filter, scaling, feature selection, tuning) is
-fitted inside the training fold (spec §5.5, §5.7). With sites, the outer CV can be grouped by site.
+fitted inside the training fold. With sites, the outer CV can be grouped by site.
 
-Used by the chapter ``asd_classification``.
 """
 
 from __future__ import annotations
@@ -68,10 +67,9 @@ class KBest(SelectKBest):
 
 
 def make_pipeline(model: str, seed: int = 0, rf_trees: int = 500, **params) -> Pipeline:
-    """The spec's pipeline: variance filter -> correlation filter -> scaler -> SelectKBest -> classifier.
+    """The pipeline: variance filter -> correlation filter -> scaler -> SelectKBest -> classifier.
 
     ``params`` set pipeline parameters directly (e.g. ``clf__C=1``, ``select__k=20``).
-    Used by the chapter ``asd_classification``.
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
@@ -96,7 +94,7 @@ def make_pipeline(model: str, seed: int = 0, rf_trees: int = 500, **params) -> P
 
 
 def param_grid(model: str, size: str = "full") -> dict:
-    """Tuning grid (spec §5.5) of ``model``; ``size="small"`` is the smoke grid. Used by ``asd_classification``."""
+    """Tuning grid of ``model``; ``size="small"`` is the smoke grid."""
     if size not in ("full", "small"):
         raise ValueError(f"grid size must be 'full' or 'small', got {size!r}")
     full = {
@@ -187,7 +185,8 @@ def nested_cv(
 ) -> dict:
     """Nested CV of one model: inner ``GridSearchCV`` (ROC AUC), outer stratified or site-grouped folds.
 
-    Returns the per-fold accuracies and the metrics of the out-of-fold predictions. Each repeat of the
+    Returns the per-fold accuracies, the out-of-fold prediction of every subject in the first repeat
+    (``oof_pred``), and the metrics of the out-of-fold predictions. Each repeat of the
     outer CV predicts every subject once; the metrics are computed per repeat and averaged, and the Wilson
     interval counts each subject once (``n`` = number of subjects, ``k`` = mean number correct over the
     repeats), so repeats never pose as extra subjects.
@@ -198,6 +197,7 @@ def nested_cv(
     splits = outer_splits(y, groups, n_splits, n_repeats, seed)
     per_repeat = len(splits) if groups is not None else n_splits
     fold_acc, repeats, cur = [], [], ([], [], [])
+    oof = np.full(len(y), -1)
     for f, (tr, te) in enumerate(splits):
         if set(tr) & set(te):  # leakage guard: a subject never sits in both parts
             raise RuntimeError("outer split puts a subject in both train and test")
@@ -205,6 +205,8 @@ def nested_cv(
         p = best.predict(X[te])
         fold_acc.append(float(np.mean(p == y[te])))
         cur[0].append(y[te]), cur[1].append(p), cur[2].append(scores_of(best, X[te]))
+        if f < per_repeat:
+            oof[te] = p
         if (f + 1) % per_repeat == 0:
             repeats.append(binary_metrics(*(np.concatenate(c) for c in cur)))
             cur = ([], [], [])
@@ -213,6 +215,7 @@ def nested_cv(
         fold_accuracy=fold_acc,
         mean_fold_accuracy=float(np.mean(fold_acc)),
         sd_fold_accuracy=float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else 0.0,
+        oof_pred=oof,
     )
     return m
 
@@ -312,7 +315,6 @@ def permutation_null(
 
     Returns the observed CV accuracy, the null accuracies, and the one-sided p-values
     ``p_upper = (1 + #{null >= obs}) / (n + 1)`` and ``p_lower = (1 + #{null <= obs}) / (n + 1)``.
-    Used by the chapter ``asd_classification``.
     """
     cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
     score, null, _ = permutation_test_score(
@@ -336,10 +338,7 @@ def permutation_null(
 
 
 def feature_importance(X, y, names, seed: int = 0, rf_trees: int = 500) -> list[tuple[str, float]]:
-    """Mean-decrease-in-impurity importances of a random forest on standardised features, sorted.
-
-    Used by the chapter ``asd_classification``.
-    """
+    """Mean-decrease-in-impurity importances of a random forest on standardised features, sorted."""
     Xs = StandardScaler().fit_transform(np.asarray(X, np.float64))
     rf = RandomForestClassifier(n_estimators=rf_trees, random_state=seed, class_weight="balanced").fit(Xs, y)
     order = np.argsort(rf.feature_importances_)[::-1]

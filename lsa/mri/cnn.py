@@ -1,10 +1,9 @@
-"""A small 3D CNN on the segmented white matter (spec §5.6).
+"""A small 3D CNN on the segmented white matter.
 
 Input: the brain-z-scored T1w times the WM mask (zero elsewhere), one channel, at 4 mm on CPU (2 mm
 volumes are average-pooled by 2). Architecture: four [Conv3d 3^3 -> InstanceNorm -> ReLU -> MaxPool 2]
 blocks (8, 16, 32, 64 channels), global average pooling, dropout 0.3, Linear(64 -> 2).
 
-Used by the chapter ``asd_classification``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from lsa import cache
 
 @dataclass(frozen=True)
 class CNNConfig:
-    """Training settings (spec §5.6; epochs smaller at smoke). Used by the chapter ``asd_classification``."""
+    """Training settings."""
 
     channels: tuple = (8, 16, 32, 64)
     epochs: int = 40
@@ -37,7 +36,7 @@ class CNNConfig:
 
 
 class WMNet3D(nn.Module):
-    """3D CNN classifier of WM-masked volumes. Used by the chapter ``asd_classification``."""
+    """3D CNN classifier of WM-masked volumes."""
 
     def __init__(self, channels=(8, 16, 32, 64), dropout: float = 0.3):
         super().__init__()
@@ -65,7 +64,7 @@ def wm_input(
 ) -> np.ndarray:
     """The CNN input: brain-z-scored image times the WM mask, average-pooled to ``target_mm`` (float32).
 
-    ``target_mm`` must be a multiple of ``resolution_mm`` (4 mm on CPU by the spec; 8 mm on a busy CPU).
+    ``target_mm`` must be a multiple of ``resolution_mm`` (4 mm or 8 mm on a CPU).
     """
     if target_mm % resolution_mm:
         raise ValueError(f"target_mm={target_mm} must be a multiple of resolution_mm={resolution_mm}")
@@ -78,10 +77,7 @@ def wm_input(
 
 
 def train_cnn(X: np.ndarray, y: np.ndarray, config: CNNConfig, device=None) -> WMNet3D:
-    """Train :class:`WMNet3D` on ``X`` (n, X, Y, Z) with labels ``y`` (cross-entropy, Adam).
-
-    Used by the chapter ``asd_classification``.
-    """
+    """Train :class:`WMNet3D` on ``X`` (n, X, Y, Z) with labels ``y`` (cross-entropy, Adam)."""
     X, y = np.asarray(X, np.float32), np.asarray(y)
     if X.ndim != 4 or len(X) != len(y):
         raise ValueError(f"X must be (n, X, Y, Z) matching y, got {X.shape} and {y.shape}")
@@ -119,10 +115,7 @@ def predict_proba(model: WMNet3D, X: np.ndarray, batch: int = 8) -> np.ndarray:
 
 
 def holdout_cnn(X, y, train, test, config: CNNConfig, device=None) -> dict:
-    """Train on ``train`` subjects, evaluate on ``test`` (disjoint): metrics with a Wilson CI.
-
-    Used by the chapter ``asd_classification`` (paper-style table).
-    """
+    """Train on ``train`` subjects, evaluate on ``test`` (disjoint): metrics with a Wilson CI."""
     from lsa.mri.classify import binary_metrics
 
     if set(np.asarray(train).tolist()) & set(np.asarray(test).tolist()):
@@ -155,7 +148,7 @@ def cohort_cnn_inputs(config, delta: float, target_mm: int = 4, n_jobs: int = 1)
     """CNN inputs (ground-truth WM mask) of every subject of a simulated cohort at effect strength ``delta``.
 
     Cached with :mod:`lsa.cache` (joblib) keyed by (config, delta, target_mm) and this module's code.
-    Returns ``(X, y)`` with ``X`` of shape (n_subjects, X, Y, Z). Used by the chapter ``asd_classification``.
+    Returns ``(X, y)`` with ``X`` of shape (n_subjects, X, Y, Z).
     """
     compute = cache.memory("mri/cnn_inputs", __name__).cache(_cnn_inputs_entry, ignore=["config", "n_jobs"])
     return compute(config.to_dict(), config, float(delta), int(target_mm), n_jobs)

@@ -1,8 +1,6 @@
 """The intensity baseline of white-matter segmentation: a Gaussian mixture on the voxel intensities of the brain.
 
 Its own module so that the radiomics features masked by it do not depend on the UNet trainer's code.
-Used by the chapters ``asd_segmentation`` (baseline row of the Dice table) and ``asd_classification``
-(the ``intensity`` mask mode of the radiomics features).
 """
 
 from __future__ import annotations
@@ -11,10 +9,7 @@ import numpy as np
 
 
 def intensity_wm(image: np.ndarray, brain: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Intensity baseline: 3-class Gaussian mixture inside the brain; WM = brightest class (uint8 mask).
-
-    Used by the chapter ``asd_segmentation`` (baseline row of the Dice table).
-    """
+    """Intensity baseline: 3-class Gaussian mixture inside the brain; WM = brightest class (uint8 mask)."""
     from sklearn.mixture import GaussianMixture
 
     brain = np.asarray(brain, bool)

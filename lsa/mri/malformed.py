@@ -1,7 +1,4 @@
-"""Malformed copies of a BIDS-like folder, for showing (and testing) that the loader rejects each one.
-
-Used by the segmentation chapter (claim G3) and its tests.
-"""
+"""Malformed copies of a BIDS-like folder, for showing (and testing) that the loader rejects each one."""
 
 from __future__ import annotations
 

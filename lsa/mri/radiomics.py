@@ -1,11 +1,10 @@
-"""White-matter radiomics with Pyradiomics 3.0.1 and the shipped parameter file (spec §5.4).
+"""White-matter radiomics with Pyradiomics 3.0.1 and the shipped parameter file.
 
 The image is z-scored inside the brain mask and multiplied by 100 *before* Pyradiomics (whose own
 ``normalize`` would use the whole field of view). Features of simulated subjects are cached one file
 per (cohort, subject, effect size, mask mode, parameter file) in :mod:`lsa.cache` (the key also covers this
 module's code) and extracted in parallel over subjects with joblib.
 
-Used by the chapter ``asd_classification``.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ def load_params(shape: bool = True, path: str | Path | None = None) -> dict:
     """The Pyradiomics parameter dict: the shipped file (checksum-verified) or ``path``.
 
     ``shape=False`` removes the shape class (shape depends only on the mask and costs ~95 % of the time).
-    Used by the chapter ``asd_classification``.
     """
     if path is None:
         from lsa.data.checksums import verify
@@ -74,7 +72,6 @@ def extract_features(
     """Pyradiomics features of ``image`` inside the binary ``mask`` (both x, y, z numpy arrays).
 
     Returns ``{feature name: value}`` without the ``diagnostics_`` entries, plus ``n_voxels``.
-    Used by the chapter ``asd_classification``.
     """
     import SimpleITK as sitk
 
@@ -168,7 +165,6 @@ def cohort_features(
     dict
         ``{d: {"X": DataFrame (subjects x features), "y", "site", "age", "summary", "seconds"}}``.
 
-    Used by the chapter ``asd_classification``.
     """
     from joblib import Parallel, delayed
 
@@ -214,10 +210,7 @@ def cohort_features(
 
 
 def seconds_per_subject(config, n: int = 3, shape: bool = True) -> float:
-    """Median wall seconds of one Pyradiomics extraction (oracle mask) over ``n`` fresh subjects.
-
-    Used by the chapter ``asd_classification`` for the cost table (with and without shape features).
-    """
+    """Median wall seconds of one Pyradiomics extraction (oracle mask) over ``n`` fresh subjects."""
     from lsa.mri.simulate import render_subject
 
     params = load_params(shape=shape)

@@ -1,11 +1,10 @@
 """White-matter segmentation: tri-planar MultiUNet, single-plane UNets, an intensity baseline, Dice.
 
-"MultiUNet" is the paper's name; its architecture is not public. Our reading (spec §3, §5.3): three 2D
+"MultiUNet" is the paper's name; its architecture is not public. Our reading: three 2D
 UNets, trained on axial, coronal and sagittal slices of z-scored volumes; their softmax volumes are
 averaged voxel by voxel, thresholded (argmax) and reduced to the largest connected component. The
 networks are trained only on a separate segmentation cohort (never on classification subjects).
 
-Used by the chapter ``asd_segmentation``.
 """
 
 from __future__ import annotations
@@ -19,17 +18,14 @@ from torch.nn import functional as F
 
 from lsa import cache as lsa_cache
 from lsa.mri.intensity import intensity_wm  # noqa: F401  (the baseline, re-exported beside the UNets)
-from lsa.mri.unet import UNet2D
+from lsa.mri.seg_unet import UNet2D
 
 PLANES = {"sagittal": 0, "coronal": 1, "axial": 2}  # slicing axis of an (x, y, z) RAS volume
 
 
 @dataclass(frozen=True)
 class UNetConfig:
-    """Training settings of one plane's 2D UNet (spec §5.3 defaults; smoke uses fewer epochs/widths).
-
-    Used by the chapter ``asd_segmentation``.
-    """
+    """Training settings of one plane's 2D UNet."""
 
     channels: tuple = (16, 32, 64, 128)
     epochs: int = 30
@@ -68,7 +64,7 @@ def plane_slices(vols, axis: int) -> np.ndarray:
 
 
 def _dice_ce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy + soft Dice of the foreground class (the spec's DiceCE)."""
+    """Cross-entropy + soft Dice of the foreground class (DiceCE)."""
     ce = F.cross_entropy(logits, target)
     p = logits.softmax(1)[:, 1]
     t = target.float()
@@ -85,7 +81,6 @@ def train_plane_unet(images, masks, plane: str, config: UNetConfig, device=None,
         Z-scored images and binary WM masks, padded to the UNet's divisor.
     plane : {"axial", "coronal", "sagittal"}
 
-    Used by the chapter ``asd_segmentation``.
     """
     if plane not in PLANES:
         raise ValueError(f"plane must be one of {list(PLANES)}, got {plane!r}")
@@ -142,10 +137,7 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
 
 
 class MultiUNet:
-    """Tri-planar ensemble: one :class:`UNet2D` per plane, softmax volumes averaged, argmax, largest component.
-
-    Used by the chapter ``asd_segmentation``.
-    """
+    """Tri-planar ensemble: one :class:`UNet2D` per plane, softmax volumes averaged, argmax, largest component."""
 
     def __init__(self, models: dict):
         unknown = set(models) - set(PLANES)
@@ -180,7 +172,6 @@ def train_multiunet(
 
     The cache key is the training data itself (every image, mask and brain mask, by dtype, shape and bytes),
     the settings and this module's code, so no caller-described key can go stale.
-    Used by the chapter ``asd_segmentation``.
     """
     device = device or torch.device("cpu")
     path = None

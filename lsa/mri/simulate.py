@@ -1,4 +1,4 @@
-"""Simulated T1w cohort built from nilearn's bundled MNI152 template (offline), spec §6.
+"""Simulated T1w cohort built from nilearn's bundled MNI152 template (offline).
 
 Every subject is a deterministic function of ``(config.seed, subject index)``: a smooth random warp of
 the template and its tissue maps, biological and scanner variability (bias field, gain, Rician noise),
@@ -7,9 +7,8 @@ The image is *linear* in ``delta`` before the Rician noise, so one render of the
 every effect size (:meth:`SubjectRender.image`), which makes the accuracy-versus-``d`` curve paired.
 
 ``d`` is Cohen's d of a univariate summary (WM-weighted mean intensity over mean GM intensity) between
-groups, calibrated on pilot control subjects (:func:`calibrate`, spec §6.3).
+groups, calibrated on pilot control subjects (:func:`calibrate`).
 
-Used by the chapters ``asd_segmentation`` and ``asd_classification``.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from scipy import ndimage
 
 from lsa import cache
 
-# Focal-effect ROI centres (MNI mm): genu, splenium, L/R anterior corona radiata, L/R SLF (spec §6.1).
+# Focal-effect ROI centres (MNI mm): genu, splenium, L/R anterior corona radiata, L/R SLF.
 ROI_CENTERS_MM = ((0, 25, 8), (0, -38, 14), (-20, 25, 20), (20, 25, 20), (-35, -20, 30), (35, -20, 30))
 PILOT_OFFSET = 1_000_000  # subject indices of calibration pilots (disjoint from any cohort)
 SEG_OFFSET = 500_000  # subject indices of the segmentation cohort
@@ -30,10 +29,7 @@ SEG_OFFSET = 500_000  # subject indices of the segmentation cohort
 
 @dataclass(frozen=True)
 class SimConfig:
-    """Parameters of a simulated cohort (spec §6.2). Defaults are the spec's, at 2 mm.
-
-    Used by the chapters ``asd_segmentation`` and ``asd_classification``.
-    """
+    """Parameters of a simulated cohort. Defaults at 2 mm."""
 
     n_subjects: int = 190  # balanced: odd indices are ASD
     resolution_mm: int = 2  # 2 (default), 4 (tests, smoke), any integer works
@@ -84,7 +80,6 @@ def load_template(resolution_mm: int) -> dict:
     """MNI152 T1 (x1000), WM/GM probability and brain mask at ``resolution_mm``, from nilearn's package data.
 
     Returns a dict of float32 arrays ``t1, wm, gm, brain`` and the 4x4 ``affine``. No network is used.
-    Used by the chapters ``asd_segmentation`` and ``asd_classification``.
     """
     from nilearn import datasets
 
@@ -103,7 +98,7 @@ def load_template(resolution_mm: int) -> dict:
 
 
 def effect_weight(config: SimConfig) -> np.ndarray:
-    """Template-space effect weight ``w = P_wm * g`` (spec §6.1): ``g = 1`` (diffuse) or ROI Gaussians."""
+    """Template-space effect weight ``w = P_wm * g``: ``g = 1`` (diffuse) or ROI Gaussians."""
     tpl = load_template(config.resolution_mm)
     if config.effect_extent == "diffuse":
         return tpl["wm"].copy()
@@ -189,12 +184,24 @@ def _participant_meta(config, label: int, r_meta: np.random.Generator) -> tuple[
     return age, site
 
 
-def render_subject(config: SimConfig, index: int, label: int | None = None) -> SubjectRender:
-    """Render subject ``index`` of the cohort ``config`` deterministically (spec §6.1).
+def render_subject(config: SimConfig, index: int, label: int | None = None, site: int | None = None) -> SubjectRender:
+    """Render subject ``index`` of the cohort ``config`` deterministically.
 
     Seeds: ``SeedSequence([config.seed, index])`` spawns separate streams for anatomy, biology, site /
     age, scanner and noise, so changing e.g. the site model leaves the anatomy of a subject unchanged.
-    Used by the chapters ``asd_segmentation`` and ``asd_classification``.
+    ``site`` overrides the drawn site (the subject as scanned at that site); ``label`` overrides the
+    diagnosis (calibration pilots).
+    """
+    return render_subject_sites(config, index, label=label, sites=None if site is None else (site,))[0]
+
+
+def render_subject_sites(config: SimConfig, index: int, label: int | None = None, sites=None) -> list[SubjectRender]:
+    """Subject ``index`` as scanned at each of ``sites`` (default: its drawn site), sharing one anatomy.
+
+    Only the scanner (bias-field exponent and noise level, by site) differs between the returned renders;
+    anatomy, biology, gain, the bias-field draw and the noise draws are shared, so the render at site ``s``
+    equals :func:`render_subject` of any cohort in which this subject was drawn at site ``s`` (a tested
+    identity). Rendering several sites this way costs little more than one render.
     """
     tpl = load_template(config.resolution_mm)
     res = float(config.resolution_mm)
@@ -203,7 +210,10 @@ def render_subject(config: SimConfig, index: int, label: int | None = None) -> S
     r_anat, r_bio, r_meta, r_scan, r_noise = (
         np.random.default_rng(s) for s in np.random.SeedSequence([config.seed, index]).spawn(5)
     )
-    age, site = _participant_meta(config, label, r_meta)
+    age, drawn_site = _participant_meta(config, label, r_meta)
+    sites = (drawn_site,) if sites is None else tuple(int(x) for x in sites)
+    if any(not 0 <= x < max(2, config.n_sites) for x in sites):
+        raise ValueError(f"sites must lie in 0..{max(2, config.n_sites) - 1}, got {sites}")
     # anatomy: smooth displacement field (mm) + global scale about the volume centre
     per_axis = config.warp_rms_mm / np.sqrt(3.0)
     disp = [smooth_field(r_anat, shape, res, config.warp_smooth_mm) * per_axis / res for _ in range(3)]
@@ -225,37 +235,45 @@ def render_subject(config: SimConfig, index: int, label: int | None = None) -> S
     f_bio = smooth_field(r_bio, shape, res, config.bio_smooth_mm) * config.bio_sd
     m_bio = (1.0 + wm * (wm_gain * np.exp(f_bio) - 1.0)).astype(np.float32)
     # scanner: gain, bias field (site 1 stronger), noise level (site 1 noisier)
-    bias_mult = config.site_bias_factor if site == 1 else 1.0
-    noise_mult = config.site_noise_factor if site == 1 else 1.0
     gain = r_scan.uniform(0.85, 1.15)
-    bias = np.exp(smooth_field(r_scan, shape, res, config.bias_smooth_mm) * config.bias_sd * bias_mult)
-    scan = (gain * bias).astype(np.float32)
+    bias_field = smooth_field(r_scan, shape, res, config.bias_smooth_mm)
     wm_level = float(tpl["t1"][tpl["wm"] >= 0.5].mean())
-    sigma = config.noise_frac * noise_mult * wm_level * gain
-    base = t1 * m_bio * scan
-    effect = (eff_t * m_bio * scan) if label == 1 else np.zeros_like(base)
     n1 = r_noise.standard_normal(shape, dtype=np.float32)
     n2 = r_noise.standard_normal(shape, dtype=np.float32)
-    return SubjectRender(
-        index=index,
-        label=label,
-        site=int(site),
-        age=age,
-        base=base,
-        effect=effect,
-        noise1=n1,
-        noise2=n2,
-        sigma=float(sigma),
-        brain=brain,
-        wm_prob=wm,
-        gm_prob=gm,
-        weight=weight,
-        affine=tpl["affine"],
-    )
+    anat = t1 * m_bio
+    eff_anat = eff_t * m_bio
+    out = []
+    for site in sites:
+        bias_mult = config.site_bias_factor if site == 1 else 1.0
+        noise_mult = config.site_noise_factor if site == 1 else 1.0
+        bias = np.exp(bias_field * config.bias_sd * bias_mult)
+        scan = (gain * bias).astype(np.float32)
+        sigma = config.noise_frac * noise_mult * wm_level * gain
+        base = anat * scan
+        effect = (eff_anat * scan) if label == 1 else np.zeros_like(base)
+        out.append(
+            SubjectRender(
+                index=index,
+                label=label,
+                site=int(site),
+                age=age,
+                base=base,
+                effect=effect,
+                noise1=n1,
+                noise2=n2,
+                sigma=float(sigma),
+                brain=brain,
+                wm_prob=wm,
+                gm_prob=gm,
+                weight=weight,
+                affine=tpl["affine"],
+            )
+        )
+    return out
 
 
 def wm_summary(image: np.ndarray, render: SubjectRender) -> float:
-    """Univariate summary ``S_int``: effect-weighted mean intensity over mean GM intensity (spec §6.3)."""
+    """Univariate summary ``S_int``: effect-weighted mean intensity over mean GM intensity."""
     w = render.weight * render.brain
     gm = (render.gm_prob >= 0.5) & render.brain
     return float((w * image).sum() / w.sum() / image[gm].mean())
@@ -270,7 +288,7 @@ def cohens_d(a, b) -> float:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Effect calibration: ``delta(d) = d * delta_per_d`` (spec §6.3)."""
+    """Effect calibration: ``delta(d) = d * delta_per_d``."""
 
     delta_per_d: float
     sd_controls: float
@@ -286,7 +304,7 @@ def calibrate(config: SimConfig) -> Calibration:
 
     Each pilot is rendered once; its summary is taken at ``delta = 0`` and ``delta = pilot_delta`` with
     the same nuisance draws. Sensitivity = mean paired drop / pilot_delta; ``delta_per_d`` =
-    SD of the controls' summary / sensitivity. Used by the chapter ``asd_classification``.
+    SD of the controls' summary / sensitivity.
     """
     s0, s1 = [], []
     for j in range(config.n_pilot):
@@ -302,10 +320,7 @@ def calibrate(config: SimConfig) -> Calibration:
 
 
 def participants(config: SimConfig, indices=None):
-    """Participant table (``participant_id, diagnosis, label, site, age``) without rendering images.
-
-    Used by the chapter ``asd_classification``.
-    """
+    """Participant table (``participant_id, diagnosis, label, site, age``) without rendering images."""
     import pandas as pd
 
     rows = []
@@ -335,7 +350,6 @@ def cached_calibration(config: SimConfig) -> Calibration:
     """:func:`calibrate`, cached with :mod:`lsa.cache` (joblib) keyed by the config and this module's code.
 
     ``n_subjects`` and the site settings do not enter the key (pilots are single-site controls).
-    Used by the chapters ``asd_segmentation`` and ``asd_classification``.
     """
     key = {
         k: v

@@ -1,10 +1,9 @@
-"""A small 2D UNet (torch), the building block of the tri-planar MultiUNet (spec §5.3).
+"""A small 2D UNet (torch), the building block of the tri-planar MultiUNet.
 
 Encoder: per level two [Conv 3x3 -> InstanceNorm -> ReLU] blocks, then 2x2 max-pooling; decoder:
 transposed-conv upsampling, concatenation with the skip, two conv blocks; a 1x1 head. Inputs must have
 sides divisible by ``2 ** (len(channels) - 1)``.
 
-Used by the chapter ``asd_segmentation``.
 """
 
 from __future__ import annotations
@@ -31,9 +30,8 @@ class UNet2D(nn.Module):
     ----------
     in_channels, out_channels : int
     channels : tuple of int
-        Feature widths per level, e.g. ``(16, 32, 64, 128)`` (spec) or ``(8, 16, 32)`` (smoke).
+        Feature widths per level, e.g. ``(16, 32, 64, 128)`` (paper profile) or ``(8, 16, 32)`` (smoke).
 
-    Used by the chapter ``asd_segmentation``.
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2, channels=(16, 32, 64, 128)):

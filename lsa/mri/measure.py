@@ -1,0 +1,278 @@
+"""Everything the Part IV analyses measure on one simulated subject, from a single render.
+
+A chapter asks for a :class:`MeasurementPlan` (effect sizes, masks, site variant, shape features, CNN
+inputs) and :func:`measure_cohort` renders each subject **once** and derives every requested quantity from
+that render: radiomics at each effect size, the subject as scanned at the other site, features inside other
+masks (intensity baseline, grey matter, MultiUNet), shape features once per mask, and CNN inputs. Three
+facts make this cheap without changing any number:
+
+- a control subject's image does not depend on the effect size, so its features are extracted once;
+- the oracle mask does not depend on the effect size, so shape features (mask only) are computed once;
+- a subject scanned at another site shares anatomy, biology and noise draws
+  (:func:`lsa.mri.simulate.render_subject_sites`), so the site analysis re-uses the site-0 features and adds
+  one extraction at site 1.
+
+Results are cached one file per subject, keyed by the cohort settings, the plan, the Pyradiomics
+parameters, the segmenter's weights and the code of the modules that compute them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+EXTRA_MASKS = ("intensity", "gm", "multiunet")
+
+
+@dataclass(frozen=True)
+class MeasurementPlan:
+    """What to measure on every subject.
+
+    Parameters
+    ----------
+    d_values : tuple of float
+        Effect sizes at which oracle-mask radiomics (no shape) are extracted.
+    delta_per_d : float
+        Calibration: effect strength per unit d.
+    site_variant : bool
+        Also extract oracle-mask radiomics at d = 0 with the subject scanned at site 1.
+    shape : bool
+        Shape features of the oracle WM mask (once per subject).
+    d_extra : float or None
+        Effect size of the extra masks and CNN inputs.
+    extra_masks : tuple of str
+        Any of ``"intensity"`` (GMM baseline), ``"gm"`` (grey matter, probability ≥ 0.5),
+        ``"multiunet"`` (needs a segmenter passed to :func:`measure_cohort`).
+    cnn_target_mm : tuple of int
+        CNN input voxel sizes (oracle WM mask at ``d_extra``); empty for none.
+    cnn_masks : tuple of str
+        Masks for CNN inputs besides the oracle: any of ``extra_masks``.
+    """
+
+    d_values: tuple = (0.0,)
+    delta_per_d: float = 0.0
+    site_variant: bool = False
+    shape: bool = False
+    d_extra: float | None = None
+    extra_masks: tuple = ()
+    cnn_target_mm: tuple = ()
+    cnn_masks: tuple = ()
+
+    def __post_init__(self):
+        errs = []
+        if not self.d_values:
+            errs.append("d_values must list at least one effect size")
+        if any(m not in EXTRA_MASKS for m in self.extra_masks):
+            errs.append(f"extra_masks must be drawn from {EXTRA_MASKS}, got {self.extra_masks}")
+        if any(m not in self.extra_masks for m in self.cnn_masks):
+            errs.append(f"cnn_masks {self.cnn_masks} must also be listed in extra_masks {self.extra_masks}")
+        if (self.extra_masks or self.cnn_target_mm) and self.d_extra is None:
+            errs.append("d_extra is needed for extra masks and CNN inputs")
+        if errs:
+            raise ValueError("; ".join(errs))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CohortMeasurements:
+    """Per-cohort tables: ``features[(mask, d)]`` DataFrames (subjects × features), labels and covariates.
+
+    Keys of ``features``: ``("oracle", d)`` for each planned d, ``("oracle_site1", 0.0)``,
+    ``("shape", None)`` (oracle-mask shape features), ``(mask, d_extra)`` for each extra mask.
+    ``cnn[(mask, target_mm)]`` are arrays (subjects, X, Y, Z); ``dice[mask]`` the Dice of each extra mask
+    with the oracle mask; ``seconds[stage]`` the summed wall seconds of each stage over subjects.
+    """
+
+    y: np.ndarray
+    age: np.ndarray
+    summary: dict
+    n_voxels: dict
+    features: dict
+    cnn: dict = field(default_factory=dict)
+    dice: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+
+def _shape_params() -> dict:
+    from lsa.mri.radiomics import load_params
+
+    p = load_params(shape=True)
+    p["featureClass"] = {"shape": None}
+    return p
+
+
+def _tick(seconds: dict, stage: str, t0: float) -> float:
+    t = time.perf_counter()
+    seconds[stage] = seconds.get(stage, 0.0) + t - t0
+    return t
+
+
+def measure_subject(config, index: int, plan: MeasurementPlan, segmenter=None) -> dict:
+    """Render subject ``index`` once and derive every quantity of ``plan`` (see the module docstring)."""
+    from lsa.mri.cnn import wm_input
+    from lsa.mri.intensity import intensity_wm
+    from lsa.mri.radiomics import _extractor, brain_zscore, extract_features, load_params
+    from lsa.mri.segment import dice
+    from lsa.mri.simulate import render_subject_sites, wm_summary
+
+    if config.n_sites != 1:
+        raise ValueError("measure_subject needs a single-site cohort (site variants are planned explicitly)")
+    sec: dict = {}
+    t = time.perf_counter()
+    renders = render_subject_sites(config, index, sites=(0, 1) if plan.site_variant else (0,))
+    r = renders[0]
+    t = _tick(sec, "render", t)
+    params = load_params(shape=False)
+    ext = _extractor(params)
+    res = config.resolution_mm
+    oracle = r.gt_wm
+    out = dict(label=r.label, age=r.age, features={}, summary={}, n_voxels={}, cnn={}, dice={})
+    out["n_voxels"]["oracle"] = float(oracle.sum())
+    cached_td = None
+    for d in plan.d_values:
+        delta = float(d) * plan.delta_per_d
+        if r.label == 0 and cached_td is not None:  # a control's image does not depend on d
+            out["features"][("oracle", float(d))], out["summary"][float(d)] = cached_td
+            continue
+        img = r.image(delta)
+        feats = extract_features(brain_zscore(img, r.brain), oracle, res, params, ext)
+        feats.pop("n_voxels")
+        out["features"][("oracle", float(d))], out["summary"][float(d)] = feats, wm_summary(img, r)
+        if r.label == 0:
+            cached_td = (feats, out["summary"][float(d)])
+    t = _tick(sec, "radiomics", t)
+    if plan.site_variant:
+        r1 = renders[1]
+        feats = extract_features(brain_zscore(r1.image(0.0), r1.brain), oracle, res, params, ext)
+        feats.pop("n_voxels")
+        out["features"][("oracle_site1", 0.0)] = feats
+        t = _tick(sec, "radiomics", t)
+    if plan.shape:
+        sp = _shape_params()
+        feats = extract_features(brain_zscore(r.image(0.0), r.brain), oracle, res, sp)
+        feats.pop("n_voxels")
+        out["features"][("shape", None)] = feats
+        t = _tick(sec, "shape", t)
+    if plan.d_extra is not None:
+        img = r.image(float(plan.d_extra) * plan.delta_per_d)
+        z = brain_zscore(img, r.brain)
+        masks = {"oracle": oracle}
+        for m in plan.extra_masks:
+            if m == "intensity":
+                masks[m] = intensity_wm(img, r.brain)
+            elif m == "gm":
+                masks[m] = ((r.gm_prob >= 0.5) & r.brain).astype(np.uint8)
+            else:
+                if segmenter is None:
+                    raise ValueError("the plan asks for MultiUNet masks but no segmenter was passed")
+                masks[m] = segmenter.predict(img, r.brain)
+            t = _tick(sec, f"mask_{m}", t)
+            feats = extract_features(z, masks[m], res, params, ext)
+            out["n_voxels"][m] = feats.pop("n_voxels")
+            out["features"][(m, float(plan.d_extra))] = feats
+            if m != "gm":
+                out["dice"][m] = dice(masks[m], oracle)
+            t = _tick(sec, "radiomics", t)
+        for mm in plan.cnn_target_mm:
+            for m in ("oracle",) + tuple(plan.cnn_masks):
+                out["cnn"][(m, int(mm))] = wm_input(img, r.brain, masks[m], res, int(mm))
+        t = _tick(sec, "cnn_inputs", t)
+    out["seconds"] = sec
+    return out
+
+
+def _cache_folder(config, plan: MeasurementPlan, segmenter_digest: str | None):
+    from lsa import cache
+    from lsa.mri.radiomics import load_params
+
+    cfg = {k: v for k, v in config.to_dict().items() if k != "n_subjects"}  # a subject doesn't depend on N
+    what = dict(cfg=cfg, plan=plan.to_dict(), params=load_params(shape=True), segmenter=segmenter_digest)
+    return cache.folder(f"mri/measurements/{cache.key('lsa.mri.measure', what)}")
+
+
+def _job(config, index, plan, segmenter, path):
+    import joblib
+    import torch
+
+    torch.set_num_threads(1)
+    row = measure_subject(config, index, plan, segmenter)
+    if path is not None:
+        from lsa.cache import atomic_write
+
+        atomic_write(path, lambda tmp: joblib.dump(row, tmp))
+    return row
+
+
+def measure_cohort(
+    config,
+    plan: MeasurementPlan,
+    segmenter=None,
+    segmenter_digest: str | None = None,
+    n_jobs: int = 1,
+    cache: bool = True,
+    progress: bool = True,
+) -> CohortMeasurements:
+    """:func:`measure_subject` for every subject of ``config``, in parallel over subjects, cached per subject.
+
+    Parameters
+    ----------
+    config : SimConfig
+        A single-site cohort.
+    plan : MeasurementPlan
+    segmenter : MultiUNet, optional
+        Needed when ``plan.extra_masks`` holds ``"multiunet"``; ``segmenter_digest`` (a hash of its weights)
+        then keys the cache.
+    n_jobs : int
+        joblib worker processes over subjects (each with one torch thread).
+    """
+    import joblib
+    from joblib import Parallel, delayed
+
+    if "multiunet" in plan.extra_masks and (segmenter is None or (cache and segmenter_digest is None)):
+        raise ValueError("MultiUNet masks need a segmenter (and its weights' digest when caching)")
+    folder = _cache_folder(config, plan, segmenter_digest) if cache else None
+    rows, jobs, where = [None] * config.n_subjects, [], []
+    for i in range(config.n_subjects):
+        path = None if folder is None else folder / f"s{i:07d}.joblib"
+        if path is not None and path.is_file():
+            rows[i] = joblib.load(path)
+        else:
+            jobs.append(delayed(_job)(config, i, plan, segmenter, path))
+            where.append(i)
+    if jobs:
+        it = Parallel(n_jobs=min(n_jobs, len(jobs)), return_as="generator")(jobs)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, total=len(jobs), desc=f"measure ({len(jobs)} subjects, one render each)")
+        for i, row in zip(where, it):
+            rows[i] = row
+    keys = list(rows[0]["features"])
+    features = {k: pd.DataFrame([r["features"][k] for r in rows]) for k in keys}
+    masks = list(rows[0]["n_voxels"])
+    cnn = {k: np.stack([r["cnn"][k] for r in rows]).astype(np.float32) for k in rows[0]["cnn"]}
+    stages = sorted({s for r in rows for s in r["seconds"]})
+    return CohortMeasurements(
+        y=np.array([r["label"] for r in rows]),
+        age=np.array([r["age"] for r in rows]),
+        summary={d: np.array([r["summary"][d] for r in rows]) for d in rows[0]["summary"]},
+        n_voxels={m: np.array([r["n_voxels"][m] for r in rows]) for m in masks},
+        features=features,
+        cnn=cnn,
+        dice={m: np.array([r["dice"][m] for r in rows]) for m in rows[0]["dice"]},
+        seconds={s: float(sum(r["seconds"].get(s, 0.0) for r in rows)) for s in stages},
+    )
+
+
+def site_cohort_features(meas: CohortMeasurements, sites) -> pd.DataFrame:
+    """Oracle radiomics at d = 0 of the cohort in which subject ``i`` was scanned at ``sites[i]`` (0 or 1)."""
+    sites = np.asarray(sites)
+    f0, f1 = meas.features[("oracle", 0.0)], meas.features[("oracle_site1", 0.0)]
+    if len(sites) != len(f0) or not set(np.unique(sites)) <= {0, 1}:
+        raise ValueError(f"sites must be {len(f0)} values in {{0, 1}}, got {len(sites)} values {np.unique(sites)}")
+    return f0.where(pd.Series(sites == 0, index=f0.index), f1)

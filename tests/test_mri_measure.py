@@ -1,0 +1,72 @@
+"""Tests of the one-render-per-subject measurements of Part IV (lsa.mri.measure) and the site renders."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lsa.mri.measure import MeasurementPlan, measure_cohort, measure_subject, site_cohort_features
+from lsa.mri.radiomics import _extractor, brain_zscore, extract_features, load_params
+from lsa.mri.simulate import SimConfig, participants, render_subject, render_subject_sites
+
+CFG = SimConfig(n_subjects=4, resolution_mm=6, n_pilot=3, seed=3)
+
+
+def test_site_renders_equal_the_two_site_cohort():
+    cfg2 = replace(CFG, n_sites=2, site_dx_agreement=0.6)
+    for i in range(4):
+        direct = render_subject(cfg2, i)  # drawn at its own site in the two-site cohort
+        both = render_subject_sites(CFG, i, sites=(0, 1))
+        shared = both[direct.site]
+        for k in ("base", "effect", "noise1", "noise2", "brain", "wm_prob"):
+            np.testing.assert_array_equal(getattr(direct, k), getattr(shared, k), err_msg=k)
+        assert direct.sigma == shared.sigma and direct.age == shared.age
+        np.testing.assert_array_equal(both[0].base, render_subject(CFG, i).base)  # one site: everyone at site 0
+    assert not np.array_equal(both[0].base, both[1].base)  # the scanner differs between sites
+    with pytest.raises(ValueError, match="sites must lie"):
+        render_subject_sites(CFG, 0, sites=(2,))
+
+
+def test_measurements_equal_direct_extraction_and_controls_are_d_invariant():
+    plan = MeasurementPlan(d_values=(0.0, 2.0), delta_per_d=0.05, site_variant=True)
+    params = load_params(shape=False)
+    ext = _extractor(params)
+    for i in (0, 1):  # a control and an ASD subject
+        row = measure_subject(CFG, i, plan)
+        r0, r1 = render_subject_sites(CFG, i, sites=(0, 1))
+        for d in plan.d_values:
+            ref = extract_features(brain_zscore(r0.image(d * 0.05), r0.brain), r0.gt_wm, 6, params, ext)
+            ref.pop("n_voxels")
+            assert row["features"][("oracle", d)] == ref
+        ref1 = extract_features(brain_zscore(r1.image(0.0), r1.brain), r0.gt_wm, 6, params, ext)
+        ref1.pop("n_voxels")
+        assert row["features"][("oracle_site1", 0.0)] == ref1
+        same = row["features"][("oracle", 0.0)] == row["features"][("oracle", 2.0)]
+        assert same == (r0.label == 0)  # only ASD subjects change with d
+
+
+def test_site_cohort_features_pick_each_subjects_site(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSA_RUNS_DIR", str(tmp_path))
+    plan = MeasurementPlan(d_values=(0.0,), delta_per_d=0.05, site_variant=True)
+    M = measure_cohort(CFG, plan, progress=False)
+    M2 = measure_cohort(CFG, plan, progress=False)  # second call reads the per-subject cache
+    pd.testing.assert_frame_equal(M.features[("oracle", 0.0)], M2.features[("oracle", 0.0)])
+    sites = participants(replace(CFG, n_sites=2, site_dx_agreement=0.5)).site.to_numpy()
+    Xs = site_cohort_features(M, sites)
+    for i, s in enumerate(sites):
+        src = M.features[("oracle", 0.0) if s == 0 else ("oracle_site1", 0.0)]
+        pd.testing.assert_series_equal(Xs.iloc[i], src.iloc[i])
+    with pytest.raises(ValueError, match="sites must be"):
+        site_cohort_features(M, sites[:-1])
+
+
+def test_plan_rejects_inconsistent_requests():
+    with pytest.raises(ValueError, match="extra_masks"):
+        MeasurementPlan(extra_masks=("csf",), d_extra=1.0)
+    with pytest.raises(ValueError, match="d_extra"):
+        MeasurementPlan(extra_masks=("gm",))
+    with pytest.raises(ValueError, match="cnn_masks"):
+        MeasurementPlan(d_extra=1.0, cnn_target_mm=(8,), cnn_masks=("gm",))
+    with pytest.raises(ValueError, match="segmenter"):
+        measure_subject(CFG, 0, MeasurementPlan(d_extra=0.0, extra_masks=("multiunet",)))
