@@ -215,7 +215,7 @@ def test_float32_null_matches_float64():
 
 
 def test_obstruction_checks_small():
-    from lsa.alignment.obstruction import commutator_agreement, factorisation_checks, invariance_trials
+    from lsa.experiments.alignment_commutator import commutator_agreement, factorisation_checks, invariance_trials
 
     inv = invariance_trials(n_trials=4, n=10, seed=1)
     assert inv.gl_invariants_equal.all() and inv.o_angle_change_deg.max() < 1e-6
