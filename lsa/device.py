@@ -8,13 +8,13 @@ import torch
 def device(prefer: str = "auto") -> torch.device:
     """Return the torch device a chapter should use.
 
+    Chapters pass their ``device`` parameter here, so a chapter runs unchanged on CPU and GPU.
+
     Parameters
     ----------
     prefer : {"auto", "cpu", "cuda"}
         ``"auto"`` picks CUDA when a GPU is visible, else the CPU. ``"cuda"`` raises when no GPU is
         present rather than silently falling back.
-
-    Chapters pass their ``device`` parameter here, so a chapter runs unchanged on CPU and GPU.
     """
     if prefer not in {"auto", "cpu", "cuda"}:
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {prefer!r}")
