@@ -31,7 +31,10 @@ from typing import Any
 import numpy as np
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-"""The ``lsa`` package folder."""
+"""The ``lsa`` package folder.
+
+:meta hide-value:
+"""
 
 
 # --------------------------------------------------------------------------------------------- values

@@ -44,7 +44,8 @@ OTHER_RES = {
         r"(?<![\w.])(?:\.\./)?shared/(?:papers|reviews|recipes|hooks)|/work/"
     ),
     "the specification (not in the repository)": re.compile(
-        r"(?<![\w.{])(?:spec(?:'s|s)?|specification)(?![\w.(\[!])(?!\s*[=,)])(?!\s*:\s*[A-Z]\w*\b)", re.IGNORECASE
+        r"(?<![\w.{])(?:spec(?:'s|s)?|specification)(?![\w.(\[!])(?!\s*[=,)])(?!\s+\([A-Z]\w*\))(?!\s*:\s*[A-Z]\w*\b)",
+        re.IGNORECASE,
     ),
 }
 # Files of other projects, or files a user supplies, named so that the reader can find or provide them.
@@ -70,7 +71,30 @@ def scanned_sources() -> list[Path]:
 
 
 class _Text(HTMLParser):
-    """Visible text of a rendered page (scripts and styles skipped)."""
+    """Visible text of a rendered page (scripts and styles skipped), one line per block element.
+
+    Inline elements (the spans of highlighted code, links) do not break lines, so a line keeps its context.
+    """
+
+    BLOCKS = {
+        "p",
+        "div",
+        "li",
+        "td",
+        "th",
+        "tr",
+        "dt",
+        "dd",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "section",
+    }
 
     def __init__(self):
         super().__init__()
@@ -78,9 +102,13 @@ class _Text(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self._skip += tag in ("script", "style")
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
 
     def handle_endtag(self, tag):
         self._skip -= tag in ("script", "style") and self._skip > 0
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
 
     def handle_data(self, data):
         if not self._skip:
@@ -90,7 +118,7 @@ class _Text(HTMLParser):
 def html_text(path: Path) -> str:
     parser = _Text()
     parser.feed(path.read_text(errors="replace"))
-    return "\n".join(parser.parts)
+    return "".join(parser.parts)
 
 
 def outside_mentions(text: str, known: set[str], chapters: set[str]) -> list[str]:
