@@ -82,6 +82,8 @@ def test_header_card_and_page_furniture(tmp_path):
     assert "hide-input" in page.cells[4].metadata["tags"] and "hide-input" not in page.cells[5].metadata["tags"]
     text = "\n".join(c.source for c in page.cells)
     assert "## Rerun this chapter" in text and "{download}`metrics.json <m.json>`" in text
+    steps_row = next(line for line in text.splitlines() if line.startswith("| `steps` |"))
+    assert "| `int` | `[1, inf)` |" in steps_row and "[1, inf) " not in steps_row.split("|")[-2], steps_row
     assert "## Cite this chapter" in text and "0123456789abcdef" in chapter_bibtex(chapter, run.name, "f" * 40, "smoke")
     assert len(nb.cells) == 4, "the run's notebook is not modified"
 

@@ -208,21 +208,18 @@ def header_card(shown: ShownRun) -> str:
 
 
 def _allowed(param) -> str:
-    """The range or choices of a parameter when its declaration states them (else empty)."""
-    for attr in ("choices",):
-        values = getattr(param, attr, None)
-        if values:
-            return " \\| ".join(f"`{v}`" for v in values)
-    lo = next((getattr(param, a) for a in ("low", "minimum", "min") if getattr(param, a, None) is not None), None)
-    hi = next((getattr(param, a) for a in ("high", "maximum", "max") if getattr(param, a, None) is not None), None)
-    rng = getattr(param, "range", None)
-    if rng is not None and lo is None and hi is None and isinstance(rng, (tuple, list)) and len(rng) == 2:
-        lo, hi = rng
-    elif rng is not None and lo is None and hi is None:
-        return f"`{rng}`"
-    if lo is not None or hi is not None:
-        return f"[{'' if lo is None else lo}, {'' if hi is None else hi}]"
-    return ""
+    """The range or choices a parameter declares (``[1, inf)``, ``{relu, tanh}``), else empty."""
+    constraint = getattr(param, "constraint", None)
+    return f"`{constraint.text}`" if constraint is not None else ""
+
+
+def _meaning(param) -> str:
+    """The parameter's comment without its leading range or choices (shown in their own column)."""
+    constraint = getattr(param, "constraint", None)
+    text = param.comment
+    if constraint is not None and text.startswith(constraint.text):
+        text = text[len(constraint.text) :].lstrip(" :;,")
+    return text
 
 
 def _cell(text) -> str:
@@ -255,7 +252,7 @@ def rerun_box(chapter: Chapter, shown: ShownRun, downloads: dict[str, str]) -> s
         mark = "" if used == p.default else " **(changed)**"
         rows.append(
             f"| `{p.name}` | `{p.type}` | {_allowed(p)} | `{_cell(_literal(p.default))}` | "
-            f"`{_cell(_literal(used))}`{mark} | {_cell(p.comment)} |"
+            f"`{_cell(_literal(used))}`{mark} | {_cell(_meaning(p))} |"
         )
     links = " · ".join(f"{{download}}`{label} <{target}>`" for label, target in downloads.items())
     return "\n".join(
