@@ -64,10 +64,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import lsa
-from lsa.alignment.cka import consecutive_cka, spearman_table, token_hidden_states
 from lsa.alignment.diagnose import diagnose, per_layer_summary
 from lsa.alignment.heads import head_overlaps, transformer_blocks
-from lsa.data.text import load_documents, sentences
+from lsa.experiments.head_overlap import cka_validation, mlp_write_read
 from lsa.models.local_transformer import load_local_transformer
 from lsa.models.minilm import load_minilm
 from lsa.plotting import figsize, use_book_style
@@ -164,16 +163,7 @@ plt.show()
 
 
 # %%
-def write_read(df, label):
-    mw = df[df.kind == "mlp_write_read"]
-    ch = mw[mw.metric == "chance"].set_index("layer").value
-    out = mw[mw.metric == "read_energy_on_write"].copy()
-    out["ratio"] = out.value.to_numpy() / ch.loc[out.layer].to_numpy()
-    out["read"] = out.pair.str.replace("mlp->", "").str.replace("(next)", "")
-    return out.assign(model=label)
-
-
-wr = pd.concat([write_read(diag, "pretrained"), write_read(diag_twin, "random init")])
+wr = pd.concat([mlp_write_read(diag, "pretrained"), mlp_write_read(diag_twin, "random init")])
 fig, ax = plt.subplots(figsize=figsize("column", 0.5))
 sns.barplot(data=wr, x="read", y="ratio", hue="model", ax=ax)
 ax.axhline(1, color="k", lw=0.8, ls="--", label="chance k/d")
@@ -198,12 +188,7 @@ plt.show()
 # needs ρ ≥ 0.83 here. The null and the level are ours, fixed before looking.
 
 # %%
-rng = np.random.default_rng(seed)
-pool = sentences(load_documents())
-probe = [pool[i] for i in rng.choice(len(pool), size=min(n_sentences, len(pool)), replace=False)]
-states = token_hidden_states(model, tok, probe, max_length=max_length)
-cka = consecutive_cka(states)
-val = spearman_table(summ, cka, ["mlp_level2", "mlp_comm", "ov_comm", "qk_comm", "overlap_o", "overlap_q"])
+cka, val = cka_validation(model, tok, summ, n_sentences, max_length, seed=seed)
 fig, ax = plt.subplots(1, 2, figsize=figsize("wide", 0.35))
 ax[0].plot(range(len(cka)), cka, marker="o")
 ax[0].set(xlabel="layer l", ylabel="linear CKA(h_l, h_{l+1})", title="Activation-space alignment by layer")

@@ -269,9 +269,13 @@ if len(extra):
 # with and without BatchNorm over a λ grid, from the same initialisation, and every block's (conv1, conv2) pair
 # is scored: soft overlap $\bar s$ of the effective-rank subspaces (with its chance level), the fraction of
 # dimensions shared at τ = 1e-2, and the commutator. E4a and E4b (findings, ours) ask whether the largest λ
-# leaves the blocks more subspace-aligned than no decay, without and with BatchNorm.
+# leaves the blocks more subspace-aligned than no decay, without and with BatchNorm. Their power depends on the
+# decay budget $\eta\lambda_{\max}\cdot$steps (printed below): weight decay alone shrinks a weight by
+# $e^{-\eta\lambda\cdot\text{steps}}$, so a budget well below 1 leaves it little room to act, and a difference
+# of s̄ in the third decimal is then no evidence either way.
 
 # %%
+print(f"ResNet decay budget η·λ_max·steps = {resnet_lr * max(resnet_lambdas) * resnet_steps:.3g}")
 if len(res_final):
     fig, axes = plt.subplots(1, 3, figsize=figsize("wide", 0.32))
     res_final["BatchNorm"] = res_final.batchnorm.map({True: "with BN", False: "no BN"})
