@@ -89,3 +89,23 @@ def test_block_pair_alignment_scores_conv_pairs_only():
     assert ((rows.soft_overlap >= 0) & (rows.soft_overlap <= 1 + 1e-12)).all()
     assert (rows.commutator <= np.sqrt(2)).all()
     assert len(block_pair_alignment(ResNet(1, 10, (4, 8), 1, batchnorm=False))) == 0  # zero-initialised conv2
+
+
+def test_mlp_write_read_ratios_and_missing_rows():
+    import pandas as pd
+
+    from lsa.experiments.head_overlap import mlp_write_read
+
+    diag = pd.DataFrame(
+        {
+            "kind": ["mlp_write_read"] * 4 + ["head_overlap"],
+            "layer": [0, 0, 0, 1, 0],
+            "metric": ["chance", "read_energy_on_write", "read_energy_on_write", "chance", "overlap"],
+            "pair": ["mlp->q(next)", "mlp->q(next)", "mlp->mlp_in(next)", "mlp->q(next)", "q"],
+            "value": [0.25, 0.5, 0.125, 0.3, 0.9],
+        }
+    )
+    out = mlp_write_read(diag, "pretrained")
+    assert out.ratio.tolist() == [2.0, 0.5] and out.read.tolist() == ["q", "mlp_in"]
+    with pytest.raises(ValueError, match="mlp_write_read"):
+        mlp_write_read(diag[diag.kind != "mlp_write_read"], "x")
