@@ -189,3 +189,16 @@ def test_paper_test_size_inference():
     assert consistent_test_sizes({"SVM": 0.8947})[0][0] == 19
     with pytest.raises(ValueError, match="fractions"):
         consistent_test_sizes({"SVM": 89.47})
+
+
+def test_smallest_mcnemar_p_by_enumeration():
+    from lsa.mri.reference import smallest_mcnemar_p
+
+    assert smallest_mcnemar_p(34, 33, 38) == 1.0  # a one-subject gap can never be significant
+    # 30 vs 20 of 40: b - c = 10, smallest p at c = 0 (b = 10): 2 * 0.5 ** 10
+    assert smallest_mcnemar_p(30, 20, 40) == pytest.approx(2 * 0.5**10)
+    assert C.mcnemar(np.r_[np.ones(10, bool), np.zeros(30, bool)], np.zeros(40, bool))["p"] == pytest.approx(
+        2 * 0.5**10
+    )
+    with pytest.raises(ValueError, match="counts"):
+        smallest_mcnemar_p(41, 3, 40)

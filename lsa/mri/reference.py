@@ -39,3 +39,22 @@ def consistent_test_sizes(accuracies=None, max_n: int = 200) -> list[tuple[int, 
         if len(ks) == len(accuracies):
             out.append((n, ks))
     return out
+
+
+def smallest_mcnemar_p(correct_a: int, correct_b: int, n: int) -> float:
+    """The smallest two-sided exact McNemar p-value two classifiers with these counts on ``n`` subjects allow.
+
+    Only the discordant subjects count: ``b`` right for A only, ``c`` right for B only, with
+    ``b - c = correct_a - correct_b`` and ``c`` at most the number A gets wrong. The paper's 34 vs 33 of 38
+    (our inference) allows no p-value below 1.
+    """
+    from scipy import stats
+
+    if not (0 <= correct_a <= n and 0 <= correct_b <= n):
+        raise ValueError(f"counts must lie in 0..n, got {correct_a}, {correct_b} of {n}")
+    diff = abs(correct_a - correct_b)
+    ps = []
+    for c in range(0, n - max(correct_a, correct_b) + 1):
+        b = c + diff
+        ps.append(1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue))
+    return min(ps)
