@@ -1,7 +1,7 @@
 """A small pre-LN Vision Transformer (patch embedding, CLS token, learned positions).
 
- Each block exposes its attention
-and MLP sub-blocks (``attn_sub``, ``mlp_sub``) so that they can be differentiated as separate factors.
+Each block exposes its attention and MLP sub-blocks (``attn_sub``, ``mlp_sub``) so that they can be
+differentiated as separate factors.
 """
 
 from __future__ import annotations
