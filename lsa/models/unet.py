@@ -1,8 +1,8 @@
 """A small DDPM epsilon-predictor U-Net and its linear noise schedule.
 
 ResBlocks at two resolutions, one self-attention block at the lower resolution, sinusoidal time
-embedding. Each ResBlock / attention block is exposed (``factor_blocks``) so that its Jacobian with respect to the input feature map can be
-taken at a frozen time embedding.
+embedding. Each ResBlock / attention block is exposed (``factor_blocks``) so that its Jacobian with respect
+to the input feature map can be taken at a frozen time embedding.
 """
 
 from __future__ import annotations
