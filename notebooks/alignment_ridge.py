@@ -226,7 +226,9 @@ c4, _ = loss_data_slopes(
 fig, ax = plt.subplots(figsize=figsize("column", 0.55))
 c4["ratio"] = c4.slope_total / c4.predicted
 c4["run"] = c4.condition + ", λ=" + c4.lam.astype(str)
-sns.stripplot(data=c4, x="ratio", y="condition", hue="layer", ax=ax, size=7, jitter=False)
+sns.stripplot(
+    data=c4.assign(layer=c4.layer.astype(str)), x="ratio", y="condition", hue="layer", ax=ax, size=7, dodge=True
+)
 ax.axvspan(0.98, 1.02, color="grey", alpha=0.2, label="±2 %")
 ax.axvline(1, color="black", lw=0.8)
 ax.set(
