@@ -508,7 +508,8 @@ def run_jobs(
                     outcomes[i] = JobOutcome(p.job, p.key, p.params, error=f"worker lost: {type(exc).__name__}: {exc}")
                 done += 1
                 failed += not outcomes[i].ok
-                running = sum(len(v) for v in client.processing().values())
+                # tasks assigned to a worker may wait there; at most one per worker thread is running
+                running = min(sum(len(v) for v in client.processing().values()), sum(client.nthreads().values()))
                 log(f"[lsa] {done}/{len(todo)} done, {running} running, {failed} failed — {_line(outcomes[i])}")
     result = [outcomes[i] for i in range(len(planned))]
     if raise_on_failure and any(not o.ok for o in result):
