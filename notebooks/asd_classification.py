@@ -199,7 +199,8 @@ curve.round(3)
 # With no effect, cross-validated accuracy of small cohorts scatters widely around -- and often below --
 # 0.5. The right reference is the permutation null of the same pipeline and the same folds
 # (fixed hyper-parameters: C = 0.1 for LR, the SVM/KNN defaults; tuning inside each permutation would cost
-# a factor of the grid size). Each accuracy should sit inside the central 98.75 % of its null: eight
+# a factor of the grid size; each permutation shuffles the labels of the whole cohort and refits the
+# classifier on the same folds, whose label-free preprocessing is fitted once). Each accuracy should sit inside the central 98.75 % of its null: eight
 # one-sided tests (four models, two tails), each at 0.625 %, keep the family-wise false-alarm rate of a
 # correct pipeline at most 5 % (Bonferroni). A p-value can only fall below 0.625 % with at least 160
 # permutations, so the profiles use 160 (smoke) and 200 or more. This is a finding, not a guarantee: a

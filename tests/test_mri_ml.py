@@ -202,3 +202,20 @@ def test_smallest_mcnemar_p_by_enumeration():
     )
     with pytest.raises(ValueError, match="counts"):
         smallest_mcnemar_p(41, 3, 40)
+
+
+def test_permutation_null_reuses_preprocessing_without_changing_the_observed_score():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    X, y = _two_class(n=40, shift=1.0, seed=2)
+    cv = StratifiedKFold(4, shuffle=True, random_state=3)
+    for m in C.MODELS:
+        ref = cross_val_score(C.make_pipeline(m, 3, 20), X, y, cv=cv, scoring="accuracy").mean()
+        r = C.permutation_null(X, y, m, n_permutations=8, n_splits=4, seed=3, rf_trees=20)
+        assert r["accuracy"] == pytest.approx(ref), m  # the whole pipeline refitted per fold gives the same score
+    a = C.permutation_null(X, y, "LR", n_permutations=9, n_splits=4, seed=3)
+    b = C.permutation_null(X, y, "LR", n_permutations=9, n_splits=4, seed=3, n_jobs=2)
+    np.testing.assert_array_equal(a["null"], b["null"])  # workers change nothing
+    groups = np.repeat([0, 1], 20)
+    g = C.permutation_null(X, y, "LR", n_permutations=5, n_splits=4, seed=3, groups=groups)
+    assert len(g["null"]) == 5

@@ -14,7 +14,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, roc_auc_score
-from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, StratifiedKFold, permutation_test_score
+from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -300,6 +300,18 @@ def mcnemar(correct_a, correct_b) -> dict:
     return dict(a_only=b, b_only=c, both=int(np.sum(a & b_)), neither=int(np.sum(~a & ~b_)), p=p)
 
 
+def _permuted_scores(folds, y, model, seed, rf_trees, perms) -> list[float]:
+    """Mean fold accuracy of the classifier step for each label vector in ``perms`` on pre-transformed folds."""
+    from sklearn.base import clone
+
+    clf = make_pipeline(model, seed, rf_trees)[-1]
+    out = []
+    for yp in perms:
+        acc = [np.mean(clone(clf).fit(Xtr, yp[tr]).predict(Xte) == yp[te]) for tr, te, Xtr, Xte in folds]
+        out.append(float(np.mean(acc)))
+    return out
+
+
 def permutation_null(
     X,
     y,
@@ -311,27 +323,48 @@ def permutation_null(
     groups=None,
     n_jobs: int = 1,
 ) -> dict:
-    """Permutation test of the fixed-hyperparameter pipeline (``sklearn.permutation_test_score``).
+    """Permutation test of the fixed-hyperparameter pipeline on fixed stratified folds.
 
-    Returns the observed CV accuracy, the null accuracies, and the one-sided p-values
+    The folds are those of the observed score (stratified on the true labels, ``seed``); each permutation
+    shuffles the labels of the whole cohort (within ``groups`` when given) and refits the classifier on every
+    fold. The steps before the classifier (variance filter, correlation filter, scaler, ``SelectKBest`` with
+    ``k="all"``) do not depend on the labels, so they are fitted once per fold and reused by every
+    permutation. Returns the observed CV accuracy, the null accuracies, and the one-sided p-values
     ``p_upper = (1 + #{null >= obs}) / (n + 1)`` and ``p_lower = (1 + #{null <= obs}) / (n + 1)``.
     """
-    cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-    score, null, _ = permutation_test_score(
-        make_pipeline(model, seed, rf_trees),
-        np.asarray(X, np.float64),
-        np.asarray(y),
-        cv=cv,
-        n_permutations=n_permutations,
-        random_state=seed,
-        scoring="accuracy",
-        n_jobs=n_jobs,
-        groups=groups,
-    )
+    from joblib import Parallel, delayed
+
+    X, y = np.asarray(X, np.float64), np.asarray(y)
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    pipe = make_pipeline(model, seed, rf_trees)
+    if pipe.named_steps["select"].k != "all":
+        raise ValueError("the permutation null reuses label-free preprocessing; it needs SelectKBest(k='all')")
+    folds = []
+    for tr, te in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(X, y):
+        pre = make_pipeline(model, seed, rf_trees)[:-1].fit(X[tr], y[tr])
+        folds.append((tr, te, pre.transform(X[tr]), pre.transform(X[te])))
+    rng = np.random.default_rng(seed)
+    perms = []
+    for _ in range(n_permutations):
+        if groups is None:
+            perms.append(rng.permutation(y))
+        else:
+            yp = y.copy()
+            for g in np.unique(groups):
+                idx = np.flatnonzero(np.asarray(groups) == g)
+                yp[idx] = y[rng.permutation(idx)]
+            perms.append(yp)
+    score = _permuted_scores(folds, y, model, seed, rf_trees, [y])[0]
+    chunks = [perms[i::n_jobs] for i in range(n_jobs)] if n_jobs > 1 else [perms]
+    parts = Parallel(n_jobs=n_jobs)(delayed(_permuted_scores)(folds, y, model, seed, rf_trees, c) for c in chunks)
+    null = np.empty(n_permutations)
+    for i, part in enumerate(parts):
+        null[i :: len(chunks)] = part
     n = len(null)
     return dict(
         accuracy=float(score),
-        null=np.asarray(null, float),
+        null=null,
         p_upper=float((1 + np.sum(null >= score)) / (n + 1)),
         p_lower=float((1 + np.sum(null <= score)) / (n + 1)),
     )
