@@ -48,8 +48,8 @@ def test_real_queue_dry_run_plans_every_offline_chapter_and_names_what_is_missin
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert {name for name, _ in ORDER} <= set(chapter_names()), "the queue names a chapter that does not exist"
-    for name, _ in ORDER:
+    assert {entry[0] for entry in ORDER} <= set(chapter_names()), "the queue names a chapter that does not exist"
+    for name, *_ in ORDER:
         assert any(line.split()[:2] in (["plan", name + ":"], ["skip", name + ":"]) for line in lines), name
     pruning = next(line for line in lines if line.startswith("skip  pruning_perplexity:"))
     assert "model=facebook/opt-125m" in pruning  # a hub id is never downloaded
@@ -100,7 +100,7 @@ def tiny_repo(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_real_queue_runs_archives_skips_and_survives_a_failure(tiny_repo):
-    order = (("qa", 1.0), ("qb", 1.0), ("qc", 1.0))
+    order = (("qa", 1.0, 1.0), ("qb", 1.0, 1.0), ("qc", 1.0, 1.0))
     log = []
     items = run_queue(600, order=order, root=tiny_repo, log=log.append)
     status = {i.chapter: i.status for i in items}
@@ -112,5 +112,5 @@ def test_a_real_queue_runs_archives_skips_and_survives_a_failure(tiny_repo):
         assert json.loads((archived / "params.json").read_text())["profile"] == "paper"
     assert not (tiny_repo / "results" / "paper" / "qb").exists()
     # a chapter whose expected time exceeds the budget is skipped, not started
-    items = run_queue(5, order=(("qa", 1e6),), root=tiny_repo, log=log.append)
+    items = run_queue(5, order=(("qa", 1e6, 1e6),), root=tiny_repo, log=log.append)
     assert items[0].status == "skipped" and "left" in items[0].reason

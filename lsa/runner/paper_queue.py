@@ -37,24 +37,28 @@ from lsa.runner.archive import archive_run, results_dir
 from lsa.runner.chapters import load_chapter
 from lsa.runner.params import resolve
 
-ORDER: tuple[tuple[str, float], ...] = (
-    ("head_overlap", 60.0),
-    ("alignment_commutator", 180.0),
-    ("asd_segmentation", 300.0),
-    ("pam_certificates", 120.0),
-    ("gsa_spectra", 240.0),
-    ("alignment_ridge", 300.0),
-    ("pam_heatmaps", 300.0),
-    ("asd_classification", 420.0),
-    ("neural_collapse_levels", 600.0),
-    ("pruning_perplexity", 600.0),
-    ("pruning_cost", 600.0),
+ORDER: tuple[tuple[str, float, float], ...] = (
+    # chapter, planning seconds on one GPU, planning seconds on one CPU core
+    ("head_overlap", 60.0, 60.0),
+    ("alignment_commutator", 180.0, 240.0),
+    ("asd_segmentation", 300.0, 7200.0),
+    ("pam_certificates", 120.0, 600.0),
+    ("gsa_spectra", 240.0, 1200.0),
+    ("alignment_ridge", 300.0, 30000.0),
+    ("pam_heatmaps", 300.0, 2400.0),
+    ("asd_classification", 420.0, 3600.0),
+    ("neural_collapse_levels", 600.0, 30000.0),
+    ("pruning_perplexity", 600.0, 30000.0),
+    ("pruning_cost", 600.0, 30000.0),
 )
-"""Queue order and a planning estimate of each ``paper`` run's wall time in seconds on one GPU.
+"""Queue order and planning estimates of each ``paper`` run's wall time in seconds, on one GPU and on one CPU.
 
 The order puts the quick, self-contained runs first so that a short budget still archives most chapters.
 The estimates are only used when no archived run of the chapter exists on the same kind of device; they
-decide what is *attempted*, never what a run reports.
+decide what is *attempted*, never what a run reports. The CPU figures are rough orders of magnitude from the
+runs' sizes (e.g. the ridge grid at ``paper`` is 25 nets of width 512 on the 1797 digits for 20 000 full-batch
+steps, about 1.5e15 floating-point operations: hours on one core), so a CPU queue does not start a run it
+cannot finish.
 """
 
 PATH_SUFFIXES = ("_path", "_dir", "_root")
@@ -130,7 +134,8 @@ def device_kind() -> str:
 
 
 def expected_seconds(chapter: str, planning: float, device: str, root: Path = REPO_ROOT) -> float:
-    """The wall time of the chapter's archived ``paper`` run on the same kind of device, else ``planning``."""
+    """The wall time of the chapter's archived ``paper`` run on the same kind of device, else ``planning``
+    (the planning figure for that kind of device)."""
     run_json = results_dir(root) / "paper" / chapter / "run.json"
     if run_json.is_file():
         run = json.loads(run_json.read_text())
@@ -143,12 +148,12 @@ def expected_seconds(chapter: str, planning: float, device: str, root: Path = RE
 
 def plan(chapters: list[str] | None = None, root: Path = REPO_ROOT, order=ORDER) -> list[QueueItem]:
     """Resolve and check every queued chapter without running anything (the ``--dry-run`` part)."""
-    names = list(chapters) if chapters else [name for name, _ in order]
-    order = dict(order)
+    names = list(chapters) if chapters else [entry[0] for entry in order]
+    device = device_kind()
+    order = {name: (gpu if device != "cpu" else cpu) for name, gpu, cpu in order}
     unknown = [n for n in names if n not in order]
     if unknown:
         raise QueueError(f"not in the paper queue: {', '.join(unknown)}; queue: {', '.join(order)}")
-    device = device_kind()
     items = []
     for name in names:
         chapter = load_chapter(name, root)
@@ -187,7 +192,7 @@ def run_queue(
         Repository root (the chapters' runs are made from there).
     log : callable
         Where the one-line progress messages go.
-    order : sequence of (chapter, planning seconds)
+    order : sequence of (chapter, planning seconds on a GPU, planning seconds on a CPU)
         The queue (default :data:`ORDER`).
     """
     if not budget_s > 0:
