@@ -89,6 +89,11 @@ def test_two_chapters_run_concurrently_on_two_workers_with_one_thread(layout):
     for r, name in ((a, "one"), (b, "two")):
         log = (root / "runs" / name / "logs" / f"{r.name}.log").read_text()
         assert "ok in" in log and "kernel peak" in log
+    # the plain single-chapter path pins the same threads (the key does not say how a run was executed)
+    single = lsa(env, "run", "one", "--profile", "smoke", "-q", "-p", "sleep=0.1")
+    assert single.returncode == 0, single.stderr
+    (c,) = [r for r in runs_of(root, "one") if r != a]
+    assert json.loads((c / "metrics.json").read_text())["omp"] == "1"
     # again: everything is reused in this process, no cluster is started
     again = lsa(env, "run", "one", "two", "--profile", "smoke", "-j", "2", "-q")
     assert again.returncode == 0 and again.stdout.count("reused") == 2 and "worker" not in again.stdout

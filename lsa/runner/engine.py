@@ -22,9 +22,9 @@ Known traps, and what is done about them:
 
 * Kernels started at the same moment can collide on ZMQ ports: a kernel that fails to *start* is retried
   (:class:`lsa.runner.execute.LocalExecutor`).
-* BLAS and torch inside each kernel are pinned to one thread (:data:`THREAD_ENV`), so ``-j N`` chapters use N
-  cores, not N × cores. The pin holds for ``-j 1`` too: the run key does not contain ``-j``, so what a run
-  computes must not depend on it.
+* BLAS and torch inside each kernel are pinned to one thread (:data:`lsa.runner.execute.THREAD_ENV`), so
+  ``-j N`` chapters use N cores, not N × cores. The pin holds for ``-j 1`` and for a plain ``lsa run`` too: the
+  run key does not contain ``-j``, so what a run computes must not depend on it.
 * A Dask nanny watches the memory of its worker process, not of the kernel that the worker spawns, so a memory
   limit there would be an illusion: the local cluster sets none. Instead each job samples the resident memory of
   its kernel and reports the peak (log file and summary line); on SLURM, ``--mem`` per job is where memory is
@@ -55,21 +55,9 @@ from lsa.data.checksums import verify_all
 from lsa.runner import runs_dir
 from lsa.runner.chapters import load_chapter, notebooks_dir
 from lsa.runner.claims import load_claims
+from lsa.runner.execute import THREAD_ENV
 from lsa.runner.keys import key_inputs
 from lsa.runner.params import resolve
-
-THREAD_ENV = {
-    name: "1"
-    for name in (
-        "OMP_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "NUMEXPR_NUM_THREADS",
-        "VECLIB_MAXIMUM_THREADS",
-        "TORCH_NUM_THREADS",
-    )
-}
-"""Environment of every kernel the engine starts: one BLAS / OpenMP / torch thread."""
 
 PASSED_ENV = ("LSA_NOTEBOOKS_DIR", "LSA_RESULTS_DIR", "LSA_DATA_DIR")
 """Environment variables forwarded to workers (with ``LSA_RUNS_DIR``, always set to this process's runs folder)."""

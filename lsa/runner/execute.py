@@ -36,6 +36,21 @@ from lsa.runner.params import resolve
 from lsa.runner.provenance import provenance
 
 HIDDEN_TAGS = ("parameters", "injected-parameters", "profiles")
+THREAD_ENV = {
+    name: "1"
+    for name in (
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "TORCH_NUM_THREADS",
+    )
+}
+"""Environment of every kernel the runner starts: one BLAS / OpenMP / torch thread. The run key does not contain
+the thread count or ``-j``, so what a run computes must not depend on them; a chapter that wants more threads says
+so with a parameter (``torch.set_num_threads`` / ``threadpoolctl`` inside the chapter), which is in the key."""
+
 KERNEL_START_RETRIES = 3
 """Attempts at starting a kernel: kernels started at the same moment can race for the same ZMQ ports."""
 
@@ -100,6 +115,18 @@ class LocalExecutor:
     def _execute_once(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
         import papermill
 
+        saved = {k: os.environ.get(k) for k in THREAD_ENV}
+        os.environ.update(THREAD_ENV)  # the kernel inherits this process's environment
+        try:
+            self._papermill(papermill, notebook, output, parameters, cwd, progress)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _papermill(self, papermill, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
         papermill.execute_notebook(
             str(notebook),
             str(output),
