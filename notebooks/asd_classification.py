@@ -198,12 +198,12 @@ curve.round(3)
 # ## The no-effect control: permutation nulls at d = 0
 # With no effect, cross-validated accuracy of small cohorts scatters widely around -- and often below --
 # 0.5. The right reference is the permutation null of the same pipeline and the same folds
-# (fixed hyper-parameters: C = 0.1 for LR, the SVM/KNN defaults; tuning inside each permutation would cost
-# a factor of the grid size; each permutation shuffles the labels of the whole cohort and refits the
-# classifier on the same folds, whose label-free preprocessing is fitted once). Each accuracy should sit inside the central 98.75 % of its null: eight
-# one-sided tests (four models, two tails), each at 0.625 %, keep the family-wise false-alarm rate of a
-# correct pipeline at most 5 % (Bonferroni). A p-value can only fall below 0.625 % with at least 160
-# permutations, so the profiles use 160 (smoke) and 200 or more. This is a finding, not a guarantee: a
+# (fixed hyper-parameters: C = 0.1 for LR, the SVM/KNN defaults; tuning inside each permutation would cost a
+# factor of the grid size; each permutation shuffles the labels of the whole cohort and refits the classifier on
+# the same folds, whose label-free preprocessing is fitted once). Each accuracy should sit inside the central
+# 98.75 % of its null: eight one-sided tests (four models, two tails), each at 0.625 %, keep the family-wise
+# false-alarm rate of a correct pipeline at most 5 % (Bonferroni). A p-value can only fall below 0.625 % with at
+# least 160 permutations, so the profiles use 160 (smoke) and 200 or more. This is a finding, not a guarantee: a
 # correct pipeline fails it in up to 5 % of seeds.
 
 # %%
@@ -294,6 +294,22 @@ mc = H["mcnemar"]
 if mc is None:
     c2_text = "The CNN was not trained in this run (cnn_epochs = 0), so there is no paired comparison."
 else:
+    cells = {
+        "both right": mc["both"],
+        "SVM right only": mc["a_only"],
+        "CNN right only": mc["b_only"],
+        "both wrong": mc["neither"],
+    }
+    fig, ax = plt.subplots(figsize=figsize("narrow", 0.6))
+    ax.bar(list(cells), list(cells.values()), color=["C2", "C0", "C1", "C7"])
+    ax.set(
+        xlabel=f"SVM and CNN on the same {len(test)} test subjects (d = {d_table})",
+        ylabel="subjects (count)",
+        title=f"Discordant: {mc['a_only']} vs {mc['b_only']}; exact McNemar p = {mc['p']:.2f}",
+    )
+    ax.tick_params(axis="x", labelsize=8)
+    lsa.save_figure(fig, "svm_vs_cnn_mcnemar")
+    plt.show()
     c2_text = (
         f"Ours at d = {d_table}: SVM {tab['SVM']['correct']}/{len(test)} and CNN {tab['CNN']['correct']}/{len(test)} "
         f"correct; SVM right and CNN wrong on {mc['a_only']} subjects, the reverse on {mc['b_only']}: exact McNemar "
