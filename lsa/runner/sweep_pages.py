@@ -132,14 +132,21 @@ def render_sweep_page(spec: SweepSpec, result, figures: list[str]) -> str:
             mean, lo, hi, n = seed_interval(ok[col].astype(float).tolist()) if col in ok else (float("nan"),) * 3 + (0,)
             cells.append(f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] ({n})")
         for c in claims:
-            cells.append(f"{int((ok[c] == 'pass').sum())} of {len(sub)} hold")
+            st = sub[c].where(sub["status"] == "ok", "run failed").fillna("not evaluated")
+            others = {k: int(v) for k, v in st.value_counts().items() if k not in ("pass", "fail")}
+            if (st == "n/a").all():
+                cells.append("n/a")
+            else:
+                extra = "".join(f", {v} {k}" for k, v in sorted(others.items()))
+                cells.append(f"{int((st == 'pass').sum())} of {len(sub)} hold{extra}")
         cells.append(str(len(sub) - len(ok)))
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         "The interval is the Student-t 95 % interval over seeds (the seed is the resampling unit); n counts the "
-        "seeds whose run completed. A claim *holds* in a seed when its check passes on that seed's run; failed runs "
-        "count as not holding.",
+        "seeds whose run completed. A claim *holds* in a seed when its check passes on that seed's run; failed runs, "
+        "claims not applicable at this profile (n/a) and checks that could not be evaluated are counted apart and "
+        "never as holding.",
         "",
     ]
     for fig in figures:
