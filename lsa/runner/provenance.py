@@ -31,8 +31,9 @@ def provenance(root: Path = REPO_ROOT) -> dict:
         out["device"] = "cpu"
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        # archived results are outputs, not code: a run made after another was archived is still clean
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
             cwd=root,
             capture_output=True,
             text=True,
