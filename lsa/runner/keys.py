@@ -34,28 +34,16 @@ import json
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from lsa import digests
 from lsa.data.checksums import manifest_digest, read_manifest
-from lsa.digests import code_digest, code_digests, module_path
-from lsa.digests import stable_hash as strict_hash
+from lsa.digests import code_digest, code_digests, module_path, stable_hash
 
 PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "transformers", "pyradiomics")
 """Third-party distributions whose installed version is part of every run key."""
 
 KEY_FORMAT = 2
 """Bumped whenever the set of key inputs changes; run folders of another format are never reused."""
-
-
-def stable_hash(obj: Any, length: int = 16) -> str:
-    """Hex digest of a JSON-serialisable object (``json.dumps(default=str)``); kept for the library caches.
-
-    The library caches (``lsa.models.gpt``, ``lsa.mri.*``, ``lsa.gsa.zoo``) key their entries with this function;
-    changing it would orphan every cached model. New code should use the strict :func:`lsa.digests.stable_hash`.
-    """
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:length]
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
@@ -85,7 +73,7 @@ class KeyInputs:
     def key(self) -> str:
         """The run key: a digest of the inputs (the per-module and per-file digests are summarised by
         ``code`` and ``data``)."""
-        return strict_hash(
+        return stable_hash(
             {
                 "format": self.format,
                 "chapter": self.chapter,
