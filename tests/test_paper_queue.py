@@ -56,6 +56,12 @@ def test_real_queue_dry_run_plans_every_offline_chapter_and_names_what_is_missin
     assert lines[-1].endswith("(dry run)")
 
 
+def test_every_chapter_of_the_book_is_in_the_queue():
+    from lsa.runner.chapters import toc_chapters
+
+    assert set(toc_chapters()) == {entry[0] for entry in ORDER}
+
+
 def test_missing_inputs(tmp_path):
     (tmp_path / "here").mkdir()
     params = {"data_root": "here", "x_path": "absent", "model": "org/model", "other": "absent", "c_dir": ""}

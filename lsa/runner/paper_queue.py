@@ -42,11 +42,12 @@ ORDER: tuple[tuple[str, float, float], ...] = (
     ("head_overlap", 60.0, 60.0),
     ("alignment_commutator", 180.0, 240.0),
     ("asd_segmentation", 300.0, 7200.0),
-    ("pam_certificates", 120.0, 600.0),
-    ("gsa_spectra", 240.0, 1200.0),
+    ("pam_certificates", 120.0, 3000.0),
+    ("gsa_spectra", 240.0, 4000.0),
     ("alignment_ridge", 300.0, 30000.0),
     ("pam_heatmaps", 300.0, 2400.0),
     ("asd_classification", 420.0, 3600.0),
+    ("asd_pipeline", 420.0, 7200.0),
     ("neural_collapse_levels", 600.0, 30000.0),
     ("pruning_perplexity", 600.0, 30000.0),
     ("pruning_cost", 600.0, 30000.0),
@@ -57,8 +58,9 @@ The order puts the quick, self-contained runs first so that a short budget still
 The estimates are only used when no archived run of the chapter exists on the same kind of device; they
 decide what is *attempted*, never what a run reports. The CPU figures are rough orders of magnitude from the
 runs' sizes (e.g. the ridge grid at ``paper`` is 25 nets of width 512 on the 1797 digits for 20 000 full-batch
-steps, about 1.5e15 floating-point operations: hours on one core), so a CPU queue does not start a run it
-cannot finish.
+steps, about 1.5e15 floating-point operations: hours on one core; the Part II chapters took 17–26 minutes at
+``default`` on a loaded 2-core machine, and ``paper`` is several times larger), so a CPU queue does not start a
+run it cannot finish.
 """
 
 PATH_SUFFIXES = ("_path", "_dir", "_root")
