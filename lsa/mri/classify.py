@@ -20,6 +20,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from lsa.stats import wilson_ci
+
 MODELS = ("SVM", "RF", "LR", "KNN")
 
 
@@ -124,18 +126,6 @@ def scores_of(est, X) -> np.ndarray:
         except AttributeError:
             pass
     return np.asarray(est.predict_proba(X)[:, 1], float)
-
-
-def wilson_ci(k: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n`` (``k`` may be a mean count over CV repeats)."""
-    if n <= 0:
-        raise ValueError("n must be positive")
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = k / n
-    c = (p + z * z / (2 * n)) / (1 + z * z / n)
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    lo, hi = float(c - h), float(c + h)
-    return (0.0 if k == 0 else max(0.0, lo)), (1.0 if k == n else min(1.0, hi))
 
 
 def binary_metrics(y, pred, score=None) -> dict:

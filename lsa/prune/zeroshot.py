@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from lsa.data.zeroshot import ChoiceItem
+from lsa.stats import mean_ci, wilson_ci
 
 
 def _encode_pairs(items: list[ChoiceItem], encode: Callable, seqlen: int) -> list[tuple[torch.Tensor, int]]:
@@ -88,8 +89,6 @@ def choice_accuracy(logliks: np.ndarray, labels, level: float = 0.95) -> dict:
 
     Ties count as wrong unless the right choice is the first maximum (``argmax`` order), as in the harness.
     """
-    from lsa.mri.classify import wilson_ci
-
     logliks = np.asarray(logliks)
     labels = np.asarray(labels)
     if logliks.ndim != 2 or logliks.shape[0] != labels.shape[0]:
@@ -107,18 +106,15 @@ def paired_difference(correct_a, correct_b, level: float = 0.95) -> dict:
 
     Returns ``{"diff", "lo", "hi", "n", "a_only", "b_only"}`` (``a_only``: items only ``a`` gets right).
     """
-    from scipy import stats
-
     a, b = np.asarray(correct_a, float), np.asarray(correct_b, float)
     if a.shape != b.shape or a.ndim != 1 or a.size < 2:
         raise ValueError(f"need two equal-length 0/1 vectors of at least 2 items, got {a.shape} and {b.shape}")
     d = a - b
-    n = d.size
-    half = stats.norm.ppf(0.5 + level / 2) * d.std(ddof=1) / np.sqrt(n)
+    mean, lo, hi, n = mean_ci(d, level, method="normal")
     return {
-        "diff": float(d.mean()),
-        "lo": float(d.mean() - half),
-        "hi": float(d.mean() + half),
+        "diff": mean,
+        "lo": lo,
+        "hi": hi,
         "n": int(n),
         "a_only": int((d > 0).sum()),
         "b_only": int((d < 0).sum()),
