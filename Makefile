@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= default
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup book test test-fast chromium slurm clean wheels paper-gpu
+.PHONY: setup book test test-fast chromium slurm clean wheels paper-gpu lint format
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,16 @@ slurm:
 book: setup
 	$(BIN)/lsa book --profile $(PROFILE)
 
-test: setup chromium slurm
+test: setup chromium slurm lint
 	$(BIN)/python -m pytest -q tests
+
+# ruff: lint and format check (rules in pyproject.toml); `make format` applies the formatter
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
 
 test-fast: setup
 	$(BIN)/python -m pytest -q tests -m "not slow and not browser"

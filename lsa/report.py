@@ -16,8 +16,7 @@ import numpy as np
 
 
 def to_jsonable(value: Any) -> Any:
-    """Convert numpy / torch scalars and arrays, tuples and paths to plain JSON types (NaN/inf become None).
-    """
+    """Convert numpy / torch scalars and arrays, tuples and paths to plain JSON types (NaN/inf become None)."""
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

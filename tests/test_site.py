@@ -37,22 +37,28 @@ CHROMIUM_ARGS = [
 # Width (px) by which the page may exceed the viewport before it counts as overflow (sub-pixel rounding).
 SLACK = 2
 
-OVERFLOW_JS = """() => {
+OVERFLOW_JS = """(slack) => {
   const doc = document.documentElement;
   const wide = [];
-  if (doc.scrollWidth > doc.clientWidth + %(slack)d) {
+  const clippedByAncestor = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      if (p === doc || p === document.body) continue;
+      if (getComputedStyle(p).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  if (doc.scrollWidth > doc.clientWidth + slack) {
     for (const el of document.querySelectorAll('.bd-article *')) {
       const r = el.getBoundingClientRect();
-      if (r.right > doc.clientWidth + %(slack)d && r.width > 0) {
-        let p = el.parentElement, clipped = false;
-        while (p) { const s = getComputedStyle(p); if (s.overflowX !== 'visible' && p !== doc && p !== document.body) { clipped = true; break; } p = p.parentElement; }
-        if (!clipped) wide.push(el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ')[0] : '') + ' ' + Math.round(r.width) + 'px');
+      if (r.right > doc.clientWidth + slack && r.width > 0 && !clippedByAncestor(el)) {
+        const cls = el.className ? '.' + String(el.className).split(' ')[0] : '';
+        wide.push(el.tagName.toLowerCase() + cls + ' ' + Math.round(r.width) + 'px');
       }
       if (wide.length >= 5) break;
     }
   }
   return {scroll: doc.scrollWidth, client: doc.clientWidth, wide};
-}""" % {"slack": SLACK}
+}"""
 
 IMAGES_JS = """() => Array.from(document.querySelectorAll('img')).map(img => {
   const box = img.getBoundingClientRect();
@@ -136,7 +142,7 @@ def check_site(site: Path, pages: list[str] | None = None, shots: Path = SHOTS) 
                             page.wait_for_function(
                                 "() => document.querySelectorAll('mjx-container').length > 0", timeout=20000
                             )
-                        except Exception:  # noqa: BLE001 - reported below as a problem of this page
+                        except Exception:  # reported below as a problem of this page
                             log.append("MathJax did not typeset the page's math")
                         if page.locator("mjx-merror").count():
                             log.append(f"MathJax errors: {page.locator('mjx-merror').count()}")
@@ -144,11 +150,10 @@ def check_site(site: Path, pages: list[str] | None = None, shots: Path = SHOTS) 
                         if not img["loaded"]:
                             log.append(f"image did not load: {img['src']}")
                         elif img["width"] > img["container"] + SLACK:
-                            log.append(
-                                f"image wider than its container: {img['src']} ({img['width']:.0f} > {img['container']} px)"
-                            )
+                            size = f"{img['width']:.0f} > {img['container']} px"
+                            log.append(f"image wider than its container: {img['src']} ({size})")
                     if label == "phone":
-                        over = page.evaluate(OVERFLOW_JS)
+                        over = page.evaluate(OVERFLOW_JS, SLACK)
                         if over["scroll"] > over["client"] + SLACK:
                             log.append(
                                 f"horizontal overflow at {width} px: page {over['scroll']} px wide; {over['wide']}"
