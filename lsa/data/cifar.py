@@ -2,8 +2,7 @@
 
 Expected layout: ``<root>/cifar-10-batches-py/data_batch_1 … data_batch_5`` and ``test_batch`` (or ``root``
 pointing at ``cifar-10-batches-py`` itself), each a pickle of a dict with ``b"data"`` (``uint8``,
-``N × 3072``, channel-major 3×32×32) and ``b"labels"`` (list of ints in 0..9). Used by the ``paper`` profile
-of the neural-collapse chapter.
+``N × 3072``, channel-major 3×32×32) and ``b"labels"`` (list of ints in 0..9).
 """
 
 from __future__ import annotations
@@ -21,10 +20,7 @@ STD = (0.2470, 0.2435, 0.2616)
 
 
 def cifar_folder(root) -> Path:
-    """Resolve ``root`` to the ``cifar-10-batches-py`` folder, or raise naming what is missing.
-
-    Used by the neural_collapse_levels chapter (paper profile).
-    """
+    """Resolve ``root`` to the ``cifar-10-batches-py`` folder, or raise naming what is missing."""
     root = Path(root).expanduser()
     for cand in (root / "cifar-10-batches-py", root):
         if all((cand / f).is_file() for f in TRAIN_FILES + TEST_FILES):
@@ -41,10 +37,7 @@ def cifar_folder(root) -> Path:
 
 
 def read_batch(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one pickled CIFAR-10 batch; returns ``(uint8 images N×3×32×32, int64 labels)``.
-
-    Used by the neural_collapse_levels chapter (paper profile).
-    """
+    """Read one pickled CIFAR-10 batch; returns ``(uint8 images N×3×32×32, int64 labels)``."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -71,8 +64,6 @@ def load_cifar10(
     root, train: bool = True, limit: int | None = None, normalise: bool = True, dtype: torch.dtype = torch.float32
 ):
     """CIFAR-10 images and labels as tensors.
-
-    Used by the neural_collapse_levels chapter (paper profile).
 
     Parameters
     ----------

@@ -3,7 +3,6 @@
 Byte-level vocabulary (256), trained from scratch with AdamW on random windows of the snapshot's train
 split; cached with :mod:`lsa.cache` keyed by the config, the data's checksum and this module's code, so the
 recipe runs once per configuration.
-Used by the chapters pruning_perplexity and pruning_cost (Part III).
 """
 
 from __future__ import annotations
@@ -99,8 +98,6 @@ def train_gpt(
     model : GPT2LMHeadModel in eval mode
     log : dict
         ``loss`` (per step), ``train_seconds``.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     if train_ids.ndim != 1 or train_ids.numel() <= cfg.seqlen + 1:
         raise ValueError(f"training text must be a 1-D tensor longer than seqlen+1={cfg.seqlen + 1} tokens")
@@ -144,7 +141,6 @@ def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, de
     The cache entry is a folder ``gpt/<key>/`` of :mod:`lsa.cache` (keyed by the config, ``data_key`` and this
     module's code) holding ``model.safetensors`` and ``log.json``. ``data_key`` must identify the training text
     (e.g. its checksum).
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     from safetensors.torch import load_file, save_file
 
@@ -171,8 +167,7 @@ CHECKPOINT_META = "text/gpt/small_gpt.json"
 
 def save_checkpoint(model, cfg: GPTConfig, log: dict, data_key: str, folder) -> None:
     """Write the shipped checkpoint (``small_gpt.safetensors``, tied head dropped) and its recipe
-    (``small_gpt.json``: config, data checksum, loss curve, training time).
-    Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
+    (``small_gpt.json``: config, data checksum, loss curve, training time)."""
     from pathlib import Path
 
     from safetensors.torch import save_file
@@ -198,8 +193,6 @@ def load_shipped_gpt(device="cpu"):
     ------
     lsa.data.checksums.ChecksumError
         Missing or changed checkpoint files.
-
-    Used by the chapters pruning_perplexity and pruning_cost (Part III).
     """
     from safetensors.torch import load_file
 
@@ -220,8 +213,7 @@ def load_shipped_gpt(device="cpu"):
 def recipe_check(train_ids: torch.Tensor, meta: dict, steps: int = 10) -> dict:
     """Replay the first ``steps`` steps of the shipped checkpoint's recipe and compare the losses with the
     ones logged when it was trained (same seed, data order and schedule): evidence that the shipped
-    weights come from this code and this data. Returns ``max_rel_diff`` and both loss lists.
-    Used by the chapters pruning_perplexity and pruning_cost (Part III)."""
+    weights come from this code and this data. Returns ``max_rel_diff`` and both loss lists."""
     cfg = GPTConfig(**meta["config"])
     _, log = train_gpt(train_ids, cfg, max_steps=steps)
     logged = meta["loss"][:steps]

