@@ -120,3 +120,15 @@ def test_a_real_queue_runs_archives_skips_and_survives_a_failure(tiny_repo):
     # a chapter whose expected time exceeds the budget is skipped, not started
     items = run_queue(5, order=(("qa", 1e6, 1e6),), root=tiny_repo, log=log.append)
     assert items[0].status == "skipped" and "left" in items[0].reason
+
+
+def test_a_chapter_without_an_archived_paper_run_says_what_it_needs_and_how_to_run_it():
+    from lsa.runner.book import paper_pending_section
+    from lsa.runner.chapters import load_chapter
+
+    nc = paper_pending_section(load_chapter("neural_collapse_levels"))
+    assert "## At paper scale" in nc and "-p cifar_root=" in nc and "lsa archive runs/neural_collapse_levels" in nc
+    pruning = paper_pending_section(load_chapter("pruning_perplexity"))
+    assert "-p model=" in pruning and "-p wikitext_path=" in pruning
+    ridge = paper_pending_section(load_chapter("alignment_ridge"))
+    assert "needs no external data" in ridge and "`lsa paper alignment_ridge`" in ridge

@@ -338,6 +338,64 @@ def paper_scale_section(chapter: Chapter, archived: ArchivedRun, root: Path = RE
     return "\n".join(lines)
 
 
+def paper_pending_section(chapter: Chapter, root: Path = REPO_ROOT) -> str:
+    """MyST markdown of the "At paper scale" section of a chapter with no archived ``paper`` run.
+
+    Generated from the paper queue's plan (:func:`lsa.runner.paper_queue.plan`): what the ``paper`` profile
+    needs that this machine lacks, with the exact command once a user supplies it, or the command that makes
+    and archives the run.
+    """
+    from lsa.runner.paper_queue import ORDER, plan
+
+    if chapter.name not in {entry[0] for entry in ORDER}:
+        return ""
+    item = plan([chapter.name], root)[0]
+    lines = [
+        f"(paper-scale-{chapter.name.replace('_', '-')})=",
+        "## At paper scale",
+        "",
+        "No `paper` run of this chapter is archived in the repository, so its claims are not evaluated at that "
+        "scale here (on the status page they count as *not testable here*).",
+        "",
+    ]
+    lacking = [r.strip() for r in item.reason.partition(":")[2].split(",") if r.strip()] if item.reason else []
+    inputs = [r for r in lacking if "=" in r and not r.startswith("package ")]
+    packages = [r.removeprefix("package ") for r in lacking if r.startswith("package ")]
+    if inputs:
+        names = [r.split("=", 1)[0] for r in inputs]
+        args = " ".join(
+            f"-p {n}=/path/to/{n.removesuffix('_path').removesuffix('_root').removesuffix('_dir')}"
+            if n != "model"
+            else f"-p model=/path/to/local/{n}"
+            for n in names
+        )
+        lines += [
+            "Its `paper` profile reads data or weights that cannot be had offline ("
+            + ", ".join(f"`{n}`" for n in names)
+            + "). Nothing is downloaded; with local copies in the published formats, run",
+            "",
+            "```bash",
+            f"lsa run {chapter.name} --profile paper {args}",
+            f"lsa archive runs/{chapter.name}/<key>   # keep it in results/paper/ for this page",
+            "```",
+            "",
+        ]
+    if packages:
+        lines += [f"It also needs the Python packages {', '.join(f'`{m}`' for m in packages)}.", ""]
+    if not lacking:
+        gpu_s = next(gpu for name, gpu, _ in ORDER if name == chapter.name)
+        lines += [
+            f"It needs no external data. Planned wall time on one GPU: about {gpu_s:.0f} s. "
+            f"`lsa paper {chapter.name}` runs and archives it (see the rerun guide).",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _has_paper_section(nb) -> bool:
+    return any(c.cell_type == "markdown" and "## At paper scale" in c.source for c in nb.cells)
+
+
 def _collapse(source: str) -> bool:
     """Whether a code cell is shown collapsed: longer than :data:`LONG_CELL_LINES`, or mostly imports."""
     lines = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
@@ -375,8 +433,10 @@ def decorate_notebook(nb, chapter: Chapter, shown: ShownRun, downloads: dict[str
     tail = [outcome_box(shown.claims)]  # "What this run shows", generated from the evaluated claims
     if archived is not None:
         tail.append(paper_scale_section(chapter, archived, root))
+    elif not _has_paper_section(nb):
+        tail.append(paper_pending_section(chapter, root))
     tail += [rerun_box(chapter, shown, downloads), citation_box(chapter, shown, root)]
-    nb.cells += [_md(t) for t in tail]
+    nb.cells += [_md(t) for t in tail if t]
     return nb
 
 
