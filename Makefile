@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: 2.13.0 is the CPU wheel available offline; a looser pin pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q "torch==2.13.0" "numpy>=1.26,<3" "setuptools>=68" wheel
-	# pyradiomics 3.0.1 compiles against the installed numpy: no build isolation (spec asd-wm-radiomics §9).
+	# pyradiomics 3.0.1 compiles against the installed numpy: no build isolation.
 	$(BIN)/python -m pip install -q --no-build-isolation "pyradiomics==3.0.1"
 	$(BIN)/python -m pip install -q -e ".[book,mri,test]"
 	touch $(STAMP)

@@ -1,6 +1,6 @@
 """Wall time of ``lsa.alignment.diagnose`` on the real MiniLM-L6 and on GPT-2-small-shaped random weights.
 
-Targets (issue 3): MiniLM ≤ 1 s, GPT-2 small (124M parameters, random weights from GPT2Config()) ≤ 10 s, on
+Targets: MiniLM ≤ 1 s, GPT-2 small (124M parameters, random weights from GPT2Config()) ≤ 10 s, on
 2 cores. Prints, in one run, the default call (``n_jobs=-1``: one thread per core over layers, one BLAS
 thread each) beside the serial call (``n_jobs=1``, one BLAS thread), their ratio, and each time's ratio
 to its target. Usage: python benchmarks/bench_diagnose.py [--repeat 2] [--skip-gpt2]

@@ -1,4 +1,4 @@
-"""ω_l: the forcing B of dΔ/dt = −2λΔ − (B + Bᵀ) against autograd's weight gradients (spec §3.2–3.3)."""
+"""ω_l: the forcing B of dΔ/dt = −2λΔ − (B + Bᵀ) against autograd's weight gradients."""
 
 import numpy as np
 import pytest

@@ -148,7 +148,7 @@ def test_bad_model_and_shapes_are_rejected():
 def test_cnn_shapes_and_holdout():
     net = WMNet3D()
     assert net(torch.zeros(2, 1, 12, 14, 12)).shape == (2, 2)
-    assert sum(p.numel() for p in net.parameters()) == 73282  # the spec's parameter count
+    assert sum(p.numel() for p in net.parameters()) == 73282  # the parameter count of our reconstruction
     img = np.random.default_rng(0).normal(size=(16, 16, 16)).astype(np.float32)
     z = wm_input(img, np.ones(img.shape, bool), np.ones(img.shape), resolution_mm=2, target_mm=8)
     assert z.shape == (4, 4, 4)

@@ -80,7 +80,7 @@ def test_calibration_gives_requested_d(cfg):
         # paired shift of the ASD summaries, in control-SD units, is d (calibration of the sensitivity)
         shift = np.mean(s0[y == 1] - s[y == 1]) / cal.sd_controls
         assert abs(shift - d) <= 0.15 * max(d, 0.1)
-        # empirical Cohen's d between groups within 3 standard errors of the requested d (spec §11: ±0.5)
+        # empirical Cohen's d between groups within 3 standard errors of the requested d (the simulator promises ±0.5)
         emp = S.cohens_d(s[y == 0], s[y == 1])
         se = np.sqrt(4 / len(y) + d**2 / (2 * len(y)))
         assert abs(emp - d) < max(0.5, 3 * se), (d, emp)

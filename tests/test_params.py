@@ -118,7 +118,7 @@ def test_profiles_are_checked_against_constraints():
 
 
 def test_prose_in_parentheses_is_not_a_constraint():
-    assert _param("steps: int = 3  # (spec default) steps").constraint is None
+    assert _param("steps: int = 3  # (paper default) steps").constraint is None
     assert _param("name: str = 'a'  # (0, 1) is just prose for a str").constraint is None
 
 

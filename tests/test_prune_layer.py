@@ -47,7 +47,7 @@ PATTERNS = [Pattern(0.5), Pattern(0.6), Pattern(0.7), Pattern(n=2, m=4), Pattern
 def test_cvr_wanda_setting_equals_wanda_reference_mask(pat):
     W, X = _layer_data()
     st = _stats(X)
-    # reference Wanda (lib/prune.py prune_wanda), on its own running-mean statistic
+    # reference Wanda (prune_wanda of the published code), on its own running-mean statistic
     metric = W.abs() * torch.sqrt(_ref_scaler_row(X).reshape(1, -1))
     ref_prune = torch.zeros_like(metric, dtype=torch.bool)
     if pat.is_nm:
@@ -74,7 +74,7 @@ def test_cvr_ria_setting_equals_ria_mask(pat):
         cvr_score(W, st.second_moment, st.var, CVRConfig(a=0.5, gamma=0, weight_term="relative")), pat, "layer"
     )
     assert torch.equal(cvr, ria)
-    # reference RIA metric (lib/prune.py prune_ria) and its threshold rule
+    # reference RIA metric (prune_ria of the published code) and its threshold rule
     Wa = W.abs()
     metric = (Wa / Wa.sum(0) + Wa / Wa.sum(1).reshape(-1, 1)) * torch.sqrt(_ref_scaler_row(X)) ** 0.5
     if pat.is_nm:

@@ -67,6 +67,8 @@ def scanned_sources() -> list[Path]:
     files += [p for p in ROOT.glob("book/**/*.md")]
     files += [ROOT / "_toc.yml", ROOT / "_config.yml", ROOT / "book" / "references.bib"]
     files += [p for p in ROOT.glob("lsa/**/*.py")]
+    files += [*ROOT.glob("benchmarks/*.py"), *ROOT.glob("data/**/*.yaml")]
+    files += [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "CITATION.cff"]
     return sorted(p for p in files if p.is_file() and "chapters" not in p.relative_to(ROOT).parts)
 
 
