@@ -70,7 +70,8 @@ def pair_subspaces(W_l, W_next):
 def level_scores_from_bases(U, s_l, V, s_next, n: int, k: int | None = None, energy: float = 0.9, taus=TAUS) -> dict:
     """Level-2/3 scores from precomputed ordered singular bases (``U``: write side, ``V``: read side).
 
-    See :func:`level_scores`; this entry point lets :func:`lsa.alignment.diagnose.diagnose` reuse Gram-based factors of wide layers.
+    See :func:`level_scores`; this entry point lets :func:`lsa.alignment.diagnose.diagnose` reuse Gram-based
+    factors of wide layers.
     """
     k_w = effective_rank(s_l, energy)
     k_r = effective_rank(s_next, energy)
@@ -168,7 +169,8 @@ def gram_factors(W_l, W_next, S_eig=None) -> dict:
     For a wide hidden layer (``n_l`` > both outer widths) every pair quantity follows from these small
     matrices: singular values ``s = √eig``, and ``U_wᵀ V_r = diag(1/s_l) V_Rᵀ Mᵀ U_S diag(1/s_next)``.
     ``S_eig = (S, w, U)``, the Gram ``S`` with its eigenvalues and eigenvectors in descending order, skips
-    recomputing them when several pairs share ``W_{l+1}`` (:func:`lsa.alignment.diagnose.diagnose`: gated MLPs, the write subspace).
+    recomputing them when several pairs share ``W_{l+1}`` (:func:`lsa.alignment.diagnose.diagnose`: gated MLPs,
+    the write subspace).
     """
     B, A = as_float64(W_l), as_float64(W_next)
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:

@@ -86,7 +86,8 @@ def rotation_null(W_l, W_next, n_draws: int = 100, seed: int = 0) -> dict:
 def rotation_null_spectra(p, q, n: int, n_draws: int = 100, seed: int = 0, dtype=np.float64) -> dict:
     """:func:`rotation_null` from the Gram spectra ``p``, ``q`` and the hidden width ``n``.
 
-    ``dtype=np.float32`` runs the Monte-Carlo draws in single precision (wide layers in :func:`lsa.alignment.diagnose.diagnose`).
+    ``dtype=np.float32`` runs the Monte-Carlo draws in single precision (wide layers in
+    :func:`lsa.alignment.diagnose.diagnose`).
     """
     rng = np.random.default_rng(seed)
     if len(p) == 0 or len(q) == 0:
