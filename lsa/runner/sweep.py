@@ -23,17 +23,15 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from lsa.digests import stable_hash
 from lsa.runner import runs_dir
 from lsa.runner.chapters import load_chapter
 from lsa.runner.engine import Job, JobOutcome, plan, run_jobs
 from lsa.runner.params import Param, ParameterError, check_value, parse_override
+from lsa.stats import mean_ci
 
 
 def _values(param: Param, raw: str) -> list:
@@ -95,19 +93,9 @@ def seed_interval(values, confidence: float = 0.95) -> tuple[float, float, float
     """Mean and Student-t ``confidence`` interval over seeds (the seed is the resampling unit).
 
     Returns ``(mean, low, high, n)`` over the finite values; with one value the interval is ``(mean, mean)``
-    widened to nothing (n says so); with none, all NaN and ``n = 0``.
+    widened to nothing (n says so); with none, all NaN and ``n = 0``. See :func:`lsa.stats.mean_ci`.
     """
-    from scipy import stats
-
-    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
-    n = len(x)
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    mean = float(x.mean())
-    if n == 1:
-        return mean, mean, mean, 1
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half, n
+    return mean_ci(values, confidence, method="t")
 
 
 @dataclass
