@@ -271,6 +271,7 @@ lsa.write_metrics(
         "e9_mcnemar_p": mc["p"],
         "e9_svm_only": mc["a_only"],
         "e9_cnn_only": mc["b_only"],
+        "e9_n": int(len(M.y)),
         "cnn_epochs": cnn_epochs,
         "cnn_resolution_mm": cnn_resolution_mm,
         "stage_s": stages,
