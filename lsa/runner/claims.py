@@ -152,6 +152,19 @@ def compile_check(expr: str, where: str) -> ast.Expression:
     return tree
 
 
+def _check_fields(entry, required, optional, where: str) -> None:
+    """A ledger entry must be a mapping with every required field and no field outside required + optional."""
+    if not isinstance(entry, dict):
+        raise ClaimError(f"{where}: expected a mapping")
+    missing = [k for k in required if k not in entry]
+    extra = [k for k in entry if k not in (*required, *optional)]
+    if missing or extra:
+        raise ClaimError(
+            f"{where}: missing fields {missing}, unknown fields {extra}; required: {list(required)}, "
+            f"optional: {list(optional)}"
+        )
+
+
 def load_claims(path: Path, chapter: str = "") -> list[Claim]:
     """Read and validate a ``<chapter>.claims.yaml`` file (missing file → no claims)."""
     path = Path(path)
@@ -166,15 +179,7 @@ def load_claims(path: Path, chapter: str = "") -> list[Claim]:
     claims, seen = [], set()
     for i, entry in enumerate(raw):
         where = f"{path.name} claim #{i + 1} ({entry.get('id', '?') if isinstance(entry, dict) else '?'})"
-        if not isinstance(entry, dict):
-            raise ClaimError(f"{where}: expected a mapping")
-        missing = [k for k in REQUIRED if k not in entry]
-        extra = [k for k in entry if k not in REQUIRED + OPTIONAL]
-        if missing or extra:
-            raise ClaimError(
-                f"{where}: missing fields {missing}, unknown fields {extra}; required: {list(REQUIRED)}, "
-                f"optional: {list(OPTIONAL)}"
-            )
+        _check_fields(entry, REQUIRED, OPTIONAL, where)
         if entry["source"] not in SOURCES:
             raise ClaimError(f"{where}: source must be one of {SOURCES}, got {entry['source']!r}")
         if entry["kind"] not in KINDS:
@@ -394,15 +399,7 @@ def load_paper(path: Path, ledgers: dict[str, dict[str, Claim]]) -> Paper:
     for i, entry in enumerate(raw["claims"]):
         cid = entry.get("id", "?") if isinstance(entry, dict) else "?"
         where = f"{path.name} abstract claim #{i + 1} ({cid})"
-        if not isinstance(entry, dict):
-            raise ClaimError(f"{where}: expected a mapping")
-        missing = [k for k in ABSTRACT_FIELDS if k not in entry]
-        extra = [k for k in entry if k not in ABSTRACT_FIELDS + ABSTRACT_OPTIONAL]
-        if missing or extra:
-            raise ClaimError(
-                f"{where}: missing fields {missing}, unknown fields {extra}; allowed: "
-                f"{list(ABSTRACT_FIELDS + ABSTRACT_OPTIONAL)}"
-            )
+        _check_fields(entry, ABSTRACT_FIELDS, ABSTRACT_OPTIONAL, where)
         if cid in seen:
             raise ClaimError(f"{where}: duplicate id {cid!r}")
         seen.add(cid)
