@@ -30,11 +30,7 @@ from typing import Any
 
 import numpy as np
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-"""The ``lsa`` package folder.
-
-:meta hide-value:
-"""
+from lsa.paths import PACKAGE_ROOT
 
 
 # --------------------------------------------------------------------------------------------- values

@@ -17,7 +17,10 @@ import os
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-"""The ``lsa`` package folder (inside the checkout, or in ``site-packages`` after ``pip install .``)."""
+"""The ``lsa`` package folder (inside the checkout, or in ``site-packages`` after ``pip install .``).
+
+:meta hide-value:
+"""
 
 
 class RepositoryNotFound(FileNotFoundError):
