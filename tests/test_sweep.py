@@ -138,6 +138,14 @@ def test_a_finding_over_seeds_counts_seeds_keeps_failed_ones_and_gives_a_t_inter
     section = "\n".join(seed_findings_section(["s"], "smoke"))
     assert "| s | F1 | x exceeds 0.4 | 2 of 4 | x = 0.5 [-0.7421, 1.742] (n = 3) | 0: fail, 3: run failed |" in section
     assert not list((layout / "runs" / "s").glob("latest-*.json"))
+    # seed_value: the quantity summarised over seeds is an expression over the metrics (e.g. a list's minimum)
+    (nb / "s.claims.yaml").write_text(SEEDED_CLAIMS + '  seed_value: "min([2 * x, 1.5])"\n')
+    (s,) = seed_summaries("s", "smoke")
+    assert s.values == {0: 0.0, 1: 1.0, 2: 1.5} and s.statuses[3] == "run failed"
+    assert "| min([2 * x, 1.5]) = 0.8333 [" in "\n".join(seed_findings_section(["s"], "smoke"))
+    (nb / "s.claims.yaml").write_text(SEEDED_CLAIMS.replace("  over_seeds: 4\n", '  seed_value: "x"\n'))
+    with pytest.raises(ClaimError, match="seed_value needs over_seeds"):
+        load_claims(nb / "s.claims.yaml")
     for bad in ("kind: finding\n  over_seeds: 1", "kind: guarantee\n  over_seeds: 3"):
         (nb / "s.claims.yaml").write_text(SEEDED_CLAIMS.replace("kind: finding", bad).replace("  over_seeds: 4\n", ""))
         with pytest.raises(ClaimError, match="over_seeds must be an integer >= 2 on a finding"):

@@ -19,7 +19,7 @@ SOURCES = ("abstract", "derived", "ours")
 KINDS = ("identity", "guarantee", "finding")
 PROFILES = ("smoke", "default", "paper")
 REQUIRED = ("id", "statement", "source", "kind", "profiles", "measured", "check", "expected")
-OPTIONAL = ("not_applicable", "over_seeds")
+OPTIONAL = ("not_applicable", "over_seeds", "seed_value")
 STATUSES = ("pass", "fail", "error", "n/a", "not measured")
 """Outcomes of a claim on a run. ``n/a``: the claim is not evaluated at this profile (with the reason);
 ``not measured``: an archived run made before a metric the claim needs existed (never a pass)."""
@@ -116,6 +116,14 @@ class Claim:
     not_applicable: dict = field(default_factory=dict)
     over_seeds: int = 0
     """A finding evaluated over seeds ``0..over_seeds-1`` (see :mod:`lsa.runner.seeds`); 0: one run decides."""
+    seed_value: str = ""
+    """For an ``over_seeds`` finding: the scalar (an expression like ``check``, e.g. ``min(slopes)``) whose
+    interval over seeds is reported; empty: the first ``measured`` metric."""
+
+    @property
+    def seed_expression(self) -> str:
+        """The expression summarised over seeds: ``seed_value``, else the first measured metric."""
+        return self.seed_value or self.measured.split(",")[0].strip()
 
 
 @dataclass
@@ -195,7 +203,20 @@ def load_claims(path: Path, chapter: str = "") -> list[Claim]:
         over_seeds = entry.get("over_seeds", 0)
         if over_seeds and (entry["kind"] != "finding" or not isinstance(over_seeds, int) or over_seeds < 2):
             raise ClaimError(f"{where}: over_seeds must be an integer >= 2 on a finding, got {over_seeds!r}")
-        claims.append(Claim(**fields, chapter=chapter, not_applicable=not_applicable, over_seeds=over_seeds))
+        seed_value = str(entry.get("seed_value") or "").strip()
+        if seed_value:
+            if not over_seeds:
+                raise ClaimError(f"{where}: seed_value needs over_seeds (it names what is summarised over seeds)")
+            compile_check(seed_value, f"{where} seed_value")
+        claims.append(
+            Claim(
+                **fields,
+                chapter=chapter,
+                not_applicable=not_applicable,
+                over_seeds=over_seeds,
+                seed_value=seed_value,
+            )
+        )
     return claims
 
 
@@ -241,6 +262,37 @@ def _format(value) -> str:
     return str(value)
 
 
+def _missing_names(tree: ast.Expression, metrics: dict) -> list[str]:
+    """Names an expression reads that are neither allowed functions, metrics nor its own loop variables."""
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return sorted(names - set(FUNCTIONS) - set(metrics) - bound)
+
+
+def _run(tree: ast.Expression, metrics: dict, name: str):
+    """Evaluate a compiled, whitelisted expression with the metrics as its only variables."""
+    env = {"__builtins__": {}, **FUNCTIONS, **{k: _plain(v) for k, v in metrics.items()}}
+    return eval(compile(tree, name, "eval"), env)
+
+
+def expression_value(expr: str, metrics: dict) -> float | None:
+    """The value of a whitelisted expression (as in ``check``) on a run's metrics, as a finite float.
+
+    ``None`` when a metric is missing, the expression fails, or the result is not a finite number; used for
+    the per-seed value of an ``over_seeds`` finding.
+    """
+    tree = compile_check(expr, f"expression {expr!r}")
+    if _missing_names(tree, metrics):
+        return None
+    try:
+        value = _run(tree, metrics, f"<value {expr}>")
+    except Exception:  # a None (NaN) metric or a type error: no value for this seed
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "", archived: bool = False) -> ClaimResult:
     """Evaluate one claim against a run's metrics.
 
@@ -281,17 +333,14 @@ def evaluate(claim: Claim, metrics: dict, profile: str, run_key: str = "", archi
             **base, status="n/a", detail=f"not declared at {profile}; applies to {', '.join(claim.profiles)}"
         )
     tree = compile_check(claim.check, f"{claim.chapter}:{claim.id}")
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    missing = sorted(names - set(FUNCTIONS) - set(metrics) - bound)
+    missing = _missing_names(tree, metrics)
     if missing and archived:
         detail = f"not measured in this run (made before {', '.join(missing)} existed); rerun at {profile} to check"
         return ClaimResult(**base, status="not measured", detail=detail)
     if missing:
         return ClaimResult(**base, status="error", detail=f"metrics missing from the run: {', '.join(missing)}")
-    env = {"__builtins__": {}, **FUNCTIONS, **{k: _plain(v) for k, v in metrics.items()}}
     try:
-        value = eval(compile(tree, f"<claim {claim.id}>", "eval"), env)
+        value = _run(tree, metrics, f"<claim {claim.id}>")
     except Exception as exc:  # a None (NaN) metric or a type error is a failed evaluation, not a crash
         return ClaimResult(**base, status="error", detail=f"{type(exc).__name__}: {exc}")
     if not isinstance(value, (bool, np.bool_)):

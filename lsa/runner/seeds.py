@@ -6,7 +6,8 @@ are reused, the seed equal to the profile's is the book run itself), and the sta
 
 * in how many of the seeds it holds (``k of n``), with the seeds whose run failed or whose check could not be
   evaluated listed, never dropped;
-* the mean of the first measured metric over the seeds with a 95 % Student-t interval (the seed is the
+* the mean over the seeds of the first measured metric, or of the entry's ``seed_value`` expression when that
+  metric is a list (e.g. ``seed_value: min(adamw_slope_rel_dev)``), with a 95 % Student-t interval (the seed is the
   resampling unit; :func:`lsa.runner.sweep.seed_interval`), and ``n`` always printed.
 
 Seed runs do not move the chapter's ``latest-<profile>`` pointer: the chapter page shows the profile's own run.
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from lsa.runner import runs_dir
 from lsa.runner.chapters import ChapterNotFound, load_chapter
-from lsa.runner.claims import Claim, evaluate, load_claims
+from lsa.runner.claims import Claim, evaluate, expression_value, load_claims
 from lsa.runner.engine import Job, plan
 
 
@@ -48,7 +49,8 @@ class SeedSummary:
 
     @property
     def metric(self) -> str:
-        return self.claim.measured.split(",")[0].strip()
+        """What is summarised over seeds: the claim's ``seed_value`` expression or its first measured metric."""
+        return self.claim.seed_expression
 
     def interval(self) -> tuple[float, float, float, int]:
         from lsa.runner.sweep import seed_interval
@@ -86,9 +88,9 @@ def seed_summaries(chapter: str, profile: str) -> list[SeedSummary]:
             if (run / "metrics.json").is_file():
                 metrics = json.loads((run / "metrics.json").read_text())
                 s.statuses[seed] = evaluate(claim, metrics, profile, key).status
-                v = metrics.get(s.metric)
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                    s.values[seed] = float(v)
+                v = expression_value(s.metric, metrics)
+                if v is not None:
+                    s.values[seed] = v
             elif (runs_dir() / chapter / f"failed-{key}").is_dir():
                 s.statuses[seed] = "run failed"
             else:
@@ -110,8 +112,8 @@ def seed_findings_section(chapters: list[str], profile: str) -> list[str]:
         "## Findings over seeds",
         "",
         "These findings are evaluated on several seeds instead of one: *holds in* counts the seeds where the check "
-        "passes, out of all seeds asked for (n); the measured value is the mean of the first measured metric over "
-        "the seeds, with a 95 % Student-t interval (the seed is the resampling unit). Seeds whose run failed or "
+        "passes, out of all seeds asked for (n); the measured value is the mean over the seeds of the quantity "
+        "named in its cell (the first measured metric, or a summary such as its minimum over layers), with a 95 % Student-t interval (the seed is the resampling unit). Seeds whose run failed or "
         "was not run are listed and never counted as holding.",
         "",
         "| chapter | claim | statement | holds in | measured: mean [95 % interval] (n) | seeds not holding |",
