@@ -185,11 +185,10 @@ def test_outcome_box_and_title_follow_the_evaluated_status(flip_env, effect, sta
     assert f"gap = {effect:g}" in box
 
     # and the rendered chapter page carries the box (book furniture built from the same run)
-    book = pytest.importorskip("lsa.runner.book")
-    if not hasattr(book, "decorate_notebook"):
-        pytest.skip("this tree's book builder has no page decoration yet")
+    from lsa.runner.chapter_page import decorate_notebook, shown_run
+
     chapter = load_chapter("flip")
-    shown = book.shown_run(chapter, folder, "smoke", results)
-    page = book.decorate_notebook(nbformat.read(folder / "flip.ipynb", as_version=4), chapter, shown, {}, None, REPO)
+    shown = shown_run(chapter, folder, "smoke", results)
+    page = decorate_notebook(nbformat.read(folder / "flip.ipynb", as_version=4), chapter, shown, {}, None, REPO)
     boxes = [c.source for c in page.cells if c.cell_type == "markdown" and c.source.startswith(f"## {TITLE}")]
     assert boxes == [box]

@@ -11,16 +11,10 @@ import re
 import nbformat
 import pytest
 
-from lsa.runner.book import (
-    chapter_bibtex,
-    claim_badge,
-    decorate_notebook,
-    ensure_verdicts_page,
-    header_card,
-    rerun_command,
-    shown_run,
-)
+from lsa.runner.book import ensure_verdicts_page
+from lsa.runner.chapter_page import claim_badge, decorate_notebook, header_card, rerun_command, shown_run
 from lsa.runner.chapters import load_chapter, toc_chapters
+from lsa.runner.citation import chapter_bibtex
 from lsa.runner.claims import ClaimResult
 from lsa.runner.params import resolve
 
@@ -140,7 +134,7 @@ def test_citation_metadata_is_complete_and_consistent():
 
     import yaml
 
-    from lsa.runner.book import PAPER_KEYS, book_bibtex, paper_bibtex
+    from lsa.runner.citation import PAPER_KEYS, book_bibtex, paper_bibtex
 
     root = Path(__file__).resolve().parents[1]
     cff = yaml.safe_load((root / "CITATION.cff").read_text())

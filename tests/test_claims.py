@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lsa.runner.claims import ClaimError, load_ledgers, load_paper, load_papers
+from lsa.runner.claims import ClaimError
+from lsa.runner.verdicts import load_ledgers, load_paper, load_papers
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -235,7 +236,8 @@ def test_lsa_claims_archived_exit_status(tmp_path, metrics, strict, code, text):
 
 # ---- verdicts of abstract claims, on synthetic ledgers --------------------------------------------------------
 
-from lsa.runner.claims import AbstractClaim, ClaimResult, verdict  # noqa: E402
+from lsa.runner.claims import ClaimResult  # noqa: E402
+from lsa.runner.verdicts import AbstractClaim, verdict  # noqa: E402
 
 
 def _result(cid, status, kind="finding", profile="smoke", chapter="ch", detail=""):
@@ -300,8 +302,8 @@ def test_no_verdict_of_the_four_papers_cites_an_identity(tmp_path):
 
 import re  # noqa: E402
 
-from lsa.runner.claims import Paper  # noqa: E402
 from lsa.runner.status_page import VERDICTS_FILE, render_status_page, write_status_page  # noqa: E402
+from lsa.runner.verdicts import Paper  # noqa: E402
 
 
 def _page_inputs():

@@ -124,7 +124,7 @@ def test_a_real_queue_runs_archives_skips_and_survives_a_failure(tiny_repo):
 
 
 def test_a_chapter_without_an_archived_paper_run_says_what_it_needs_and_how_to_run_it():
-    from lsa.runner.book import paper_pending_section
+    from lsa.runner.chapter_page import paper_pending_section
     from lsa.runner.chapters import load_chapter
 
     nc = paper_pending_section(load_chapter("neural_collapse_levels"))

@@ -113,8 +113,9 @@ def seed_findings_section(chapters: list[str], profile: str) -> list[str]:
         "",
         "These findings are evaluated on several seeds instead of one: *holds in* counts the seeds where the check "
         "passes, out of all seeds asked for (n); the measured value is the mean over the seeds of the quantity "
-        "named in its cell (the first measured metric, or a summary such as its minimum over layers), with a 95 % Student-t interval (the seed is the resampling unit). Seeds whose run failed or "
-        "was not run are listed and never counted as holding.",
+        "named in its cell (the first measured metric, or a summary such as its minimum over layers), with a "
+        "95 % Student-t interval (the seed is the resampling unit). Seeds whose run failed or was not run are "
+        "listed and never counted as holding.",
         "",
         "| chapter | claim | statement | holds in | measured: mean [95 % interval] (n) | seeds not holding |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -16,7 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lsa.runner.claims import KINDS, PROFILES, STATUSES, ClaimResult, Paper, Verdict, load_papers, verdicts
+from lsa.runner.claims import KINDS, PROFILES, STATUSES, ClaimResult
+from lsa.runner.verdicts import Paper, Verdict, load_papers, verdicts
 
 VERDICTS_FILE = "abstract-verdicts.md"
 _SOURCE = {"abstract": "paper (abstract)", "derived": "derived (ours)", "ours": "ours"}
