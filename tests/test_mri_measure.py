@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lsa.mri.measure import MeasurementPlan, measure_cohort, measure_subject, site_cohort_features
-from lsa.mri.radiomics import _extractor, brain_zscore, extract_features, load_params
+from lsa.mri.radiomics import brain_zscore, extract_features, load_params, make_extractor
 from lsa.mri.simulate import SimConfig, participants, render_subject, render_subject_sites
 
 CFG = SimConfig(n_subjects=4, resolution_mm=6, n_pilot=3, seed=3)
@@ -31,7 +31,7 @@ def test_site_renders_equal_the_two_site_cohort():
 def test_measurements_equal_direct_extraction_and_controls_are_d_invariant():
     plan = MeasurementPlan(d_values=(0.0, 2.0), delta_per_d=0.05, site_variant=True)
     params = load_params(shape=False)
-    ext = _extractor(params)
+    ext = make_extractor(params)
     for i in (0, 1):  # a control and an ASD subject
         row = measure_subject(CFG, i, plan)
         r0, r1 = render_subject_sites(CFG, i, sites=(0, 1))

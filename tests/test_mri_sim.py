@@ -124,22 +124,23 @@ def test_brain_zscore_moments():
     assert np.all(z[~brain] == 0)
 
 
-def test_cohort_features_cache_and_effect_direction(tmp_path, monkeypatch):
-    from lsa.mri.radiomics import cohort_features
+def test_measure_cohort_caches_per_subject_and_the_effect_lowers_asd_wm_only(tmp_path, monkeypatch):
+    from lsa.mri.measure import MeasurementPlan, measure_cohort
 
     monkeypatch.setenv("LSA_RUNS_DIR", str(tmp_path))
+    monkeypatch.delenv("LSA_CACHE_DIR", raising=False)
     cfg = S.SimConfig(resolution_mm=RES, n_subjects=4, n_pilot=3)
-    cal = S.Calibration(delta_per_d=0.05, sd_controls=0.01, sensitivity=0.2, n_pilot=3)
-    first = cohort_features(cfg, [0.0, 4.0], cal, progress=False)
-    files = list((tmp_path / "cache" / "mri" / "features").rglob("*.json"))
-    assert len(files) == 4 * 2  # one cache entry per (subject, effect size)
-    again = cohort_features(cfg, [0.0, 4.0], cal, progress=False)
+    plan = MeasurementPlan(d_values=(0.0, 4.0), delta_per_d=0.05)
+    first = measure_cohort(cfg, plan, progress=False)
+    files = list((tmp_path / "cache" / "mri" / "measurements").rglob("*.joblib"))
+    assert len(files) == 4  # one cache entry per subject, holding every effect size
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    again = measure_cohort(cfg, plan, progress=False)  # reads the cache: no entry is rewritten
+    assert {f: f.stat().st_mtime_ns for f in files} == stamps
     for d in (0.0, 4.0):
-        assert first[d]["X"].equals(again[d]["X"])
-        np.testing.assert_array_equal(first[d]["y"], [0, 1, 0, 1])
+        assert first.features[("oracle", d)].equals(again.features[("oracle", d)])
+    np.testing.assert_array_equal(first.y, [0, 1, 0, 1])
     # the WM hypo-intensity lowers the brain-z-scored WM mean of ASD subjects only (paired subjects)
-    m0, m4 = (first[d]["X"]["original_firstorder_Mean"].values for d in (0.0, 4.0))
+    m0, m4 = (first.features[("oracle", d)]["original_firstorder_Mean"].values for d in (0.0, 4.0))
     np.testing.assert_allclose(m4[[0, 2]], m0[[0, 2]])
     assert np.all(m4[[1, 3]] < m0[[1, 3]])
-    with pytest.raises(ValueError, match="mask_mode"):
-        cohort_features(cfg, [0.0], cal, mask_mode="atlas", progress=False)

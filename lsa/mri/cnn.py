@@ -15,8 +15,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lsa import cache
-
 
 @dataclass(frozen=True)
 class CNNConfig:
@@ -125,30 +123,3 @@ def holdout_cnn(X, y, train, test, config: CNNConfig, device=None) -> dict:
     p = predict_proba(model, X[test])
     pred = (p >= 0.5).astype(int)
     return binary_metrics(y[test], pred, p) | dict(pred=pred)
-
-
-def _cnn_input_job(config, index: int, delta: float, target_mm: int) -> tuple[np.ndarray, int]:
-    from lsa.mri.simulate import render_subject
-
-    r = render_subject(config, index)
-    return wm_input(r.image(delta), r.brain, r.gt_wm, config.resolution_mm, target_mm), r.label
-
-
-def _cnn_inputs_entry(config_dict: dict, config, delta: float, target_mm: int, n_jobs: int):
-    """The cached computation of :func:`cohort_cnn_inputs`: joblib keys it by the config, delta and target."""
-    from joblib import Parallel, delayed
-
-    out = Parallel(n_jobs=n_jobs)(
-        delayed(_cnn_input_job)(config, i, delta, target_mm) for i in range(config.n_subjects)
-    )
-    return np.stack([o[0] for o in out]).astype(np.float32), np.array([o[1] for o in out])
-
-
-def cohort_cnn_inputs(config, delta: float, target_mm: int = 4, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """CNN inputs (ground-truth WM mask) of every subject of a simulated cohort at effect strength ``delta``.
-
-    Cached with :mod:`lsa.cache` (joblib) keyed by (config, delta, target_mm) and this module's code.
-    Returns ``(X, y)`` with ``X`` of shape (n_subjects, X, Y, Z).
-    """
-    compute = cache.memory("mri/cnn_inputs", __name__).cache(_cnn_inputs_entry, ignore=["config", "n_jobs"])
-    return compute(config.to_dict(), config, float(delta), int(target_mm), n_jobs)

@@ -116,7 +116,7 @@ def measure_subject(config, index: int, plan: MeasurementPlan, segmenter=None) -
     """Render subject ``index`` once and derive every quantity of ``plan`` (see the module docstring)."""
     from lsa.mri.cnn import wm_input
     from lsa.mri.intensity import intensity_wm
-    from lsa.mri.radiomics import _extractor, brain_zscore, extract_features, load_params
+    from lsa.mri.radiomics import brain_zscore, extract_features, load_params, make_extractor
     from lsa.mri.segment import dice
     from lsa.mri.simulate import render_subject_sites, wm_summary
 
@@ -128,7 +128,7 @@ def measure_subject(config, index: int, plan: MeasurementPlan, segmenter=None) -
     r = renders[0]
     t = _tick(sec, "render", t)
     params = load_params(shape=False)
-    ext = _extractor(params)
+    ext = make_extractor(params)
     res = config.resolution_mm
     oracle = r.gt_wm
     out = dict(label=r.label, age=r.age, features={}, summary={}, n_voxels={}, cnn={}, dice={})
