@@ -30,3 +30,30 @@ def test_token_wise_block_is_token_local_and_mixing_block_is_not():
     assert token_local_difference(tokenwise)["rel_diff"] < 1e-12
     mixing = MeanChannelJacobian(lambda h: h + h.mean(dim=1, keepdim=True) @ W.T, x)
     assert token_local_difference(mixing)["rel_diff"] > 0.1
+
+
+def test_token_table_on_a_subset_of_sequences_recomputes_the_broadcast_on_the_same_sequences():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from lsa.experiments.gsa_spectra import SpectraRun, token_table
+
+    x = torch.randn(N, T, C, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    W = torch.randn(C, C, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    blocks = {"h0.mlp": lambda h: torch.tanh(h @ W.T), "h0.attn": lambda h: h + torch.tanh(h.cumsum(1)) @ W.T}
+    factors = []
+    for name, fn in blocks.items():
+        op = MeanChannelJacobian(fn, x)
+        factors.append(SimpleNamespace(factor=SimpleNamespace(name=name, op=op), spec=SimpleNamespace(dense=op.dense)))
+    run = SpectraRun(chains={}, taps={}, analyses={("GPT J", "trained"): factors, ("GPT J", "random"): factors})
+    full, sub = token_table(run), token_table(run, n_sequences=2)
+    assert list(full.n_sequences) == [N] * 4 and list(sub.n_sequences) == [2] * 4
+    assert (sub[sub.sub_block == "mlp"].rel_diff < 1e-12).all()  # the guarantee holds on any subset
+    ref = token_local_difference(MeanChannelJacobian(blocks["h0.attn"], x[:2]))  # computed independently
+    attn = sub[(sub.sub_block == "attn") & (sub.init == "trained")].iloc[0]
+    assert attn.rel_diff == pytest.approx(ref["rel_diff"], rel=1e-12) and attn.rel_diff > 0.01
+    assert attn.rel_diff != pytest.approx(full[full.sub_block == "attn"].rel_diff.iloc[0], rel=1e-6)
+    assert token_table(run, n_sequences=N + 5).n_sequences.tolist() == [N] * 4
+    with pytest.raises(ValueError, match="n_sequences must be a positive integer"):
+        token_table(run, n_sequences=0)

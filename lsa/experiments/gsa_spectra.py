@@ -14,7 +14,7 @@ import pandas as pd
 from lsa.gsa import gibbs_cartan as gc
 from lsa.gsa.config import GSAConfig
 from lsa.gsa.factors import jacobian_factors, static_factors
-from lsa.gsa.jacobian import gram_vs_mean, token_local_difference
+from lsa.gsa.jacobian import MeanChannelJacobian, gram_vs_mean, token_local_difference
 from lsa.gsa.protocol import FactorAnalysis, analyse_factor
 from lsa.gsa.zoo import probe, trained
 
@@ -134,17 +134,32 @@ def taps_table(run: SpectraRun, gsa: GSAConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def token_table(run: SpectraRun) -> pd.DataFrame:
-    """Token-local against broadcast-mean Jacobian on every GPT factor (attention and MLP sub-blocks)."""
+def token_table(run: SpectraRun, n_sequences: int | None = None) -> pd.DataFrame:
+    """Token-local against broadcast-mean Jacobian on every GPT factor (attention and MLP sub-blocks).
+
+    Parameters
+    ----------
+    run : SpectraRun
+    n_sequences : int, optional
+        Compare the two on the first ``n_sequences`` probe sequences only (the broadcast-mean Jacobian is then
+        recomputed on the same sequences). The token-local Jacobian costs one JVP per position and input
+        channel, so this is the knob of its cost; ``None`` uses every probe sequence.
+    """
+    if n_sequences is not None and n_sequences < 1:
+        raise ValueError(f"n_sequences must be a positive integer or None, got {n_sequences!r}")
     rows = []
     for init in ("trained", "random"):
         for fa in run.analyses[("GPT J", init)]:
+            op, broadcast = fa.factor.op, fa.spec.dense()
+            if n_sequences is not None and n_sequences < op.x.shape[0]:
+                op, broadcast = MeanChannelJacobian(op.fn, op.x[:n_sequences], op.cd, op.chunk), None
             rows.append(
                 {
                     "init": init,
                     "factor": fa.factor.name,
                     "sub_block": fa.factor.name.split(".")[-1],
-                    **token_local_difference(fa.factor.op, fa.spec.dense()),
+                    "n_sequences": int(op.x.shape[0]),
+                    **token_local_difference(op, broadcast),
                 }
             )
     return pd.DataFrame(rows)
