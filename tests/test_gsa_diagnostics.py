@@ -32,7 +32,7 @@ def test_token_wise_block_is_token_local_and_mixing_block_is_not():
     assert token_local_difference(mixing)["rel_diff"] > 0.1
 
 
-def test_token_table_on_a_subset_of_sequences_recomputes_the_broadcast_on_the_same_sequences():
+def test_token_table_checks_mlp_blocks_on_a_subset_and_measures_attention_on_every_sequence():
     from types import SimpleNamespace
 
     import pytest
@@ -47,13 +47,12 @@ def test_token_table_on_a_subset_of_sequences_recomputes_the_broadcast_on_the_sa
         op = MeanChannelJacobian(fn, x)
         factors.append(SimpleNamespace(factor=SimpleNamespace(name=name, op=op), spec=SimpleNamespace(dense=op.dense)))
     run = SpectraRun(chains={}, taps={}, analyses={("GPT J", "trained"): factors, ("GPT J", "random"): factors})
-    full, sub = token_table(run), token_table(run, n_sequences=2)
-    assert list(full.n_sequences) == [N] * 4 and list(sub.n_sequences) == [2] * 4
+    full, sub = token_table(run), token_table(run, mlp_sequences=2)
+    assert list(full.n_sequences) == [N] * 4 and list(sub.n_sequences) == [2, N, 2, N]
     assert (sub[sub.sub_block == "mlp"].rel_diff < 1e-12).all()  # the guarantee holds on any subset
-    ref = token_local_difference(MeanChannelJacobian(blocks["h0.attn"], x[:2]))  # computed independently
+    ref = token_local_difference(MeanChannelJacobian(blocks["h0.attn"], x))  # computed independently
     attn = sub[(sub.sub_block == "attn") & (sub.init == "trained")].iloc[0]
     assert attn.rel_diff == pytest.approx(ref["rel_diff"], rel=1e-12) and attn.rel_diff > 0.01
-    assert attn.rel_diff != pytest.approx(full[full.sub_block == "attn"].rel_diff.iloc[0], rel=1e-6)
-    assert token_table(run, n_sequences=N + 5).n_sequences.tolist() == [N] * 4
-    with pytest.raises(ValueError, match="n_sequences must be a positive integer"):
-        token_table(run, n_sequences=0)
+    assert token_table(run, mlp_sequences=N + 5).n_sequences.tolist() == [N] * 4
+    with pytest.raises(ValueError, match="mlp_sequences must be a positive integer"):
+        token_table(run, mlp_sequences=0)

@@ -6,6 +6,7 @@ spectra, token-local against broadcast-mean Jacobians).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,32 +135,38 @@ def taps_table(run: SpectraRun, gsa: GSAConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def token_table(run: SpectraRun, n_sequences: int | None = None) -> pd.DataFrame:
+def token_table(run: SpectraRun, mlp_sequences: int | None = None) -> pd.DataFrame:
     """Token-local against broadcast-mean Jacobian on every GPT factor (attention and MLP sub-blocks).
 
     Parameters
     ----------
     run : SpectraRun
-    n_sequences : int, optional
-        Compare the two on the first ``n_sequences`` probe sequences only (the broadcast-mean Jacobian is then
-        recomputed on the same sequences). The token-local Jacobian costs one JVP per position and input
-        channel, so this is the knob of its cost; ``None`` uses every probe sequence.
+    mlp_sequences : int, optional
+        Compare the two on the first ``mlp_sequences`` probe sequences only for the token-wise MLP sub-blocks
+        (the broadcast-mean Jacobian is then recomputed on the same sequences). There they are equal on any
+        input, so the comparison is a check of the code, and the token-local Jacobian costs one JVP per
+        position and input channel: this is the knob of its cost. Attention sub-blocks, whose difference is
+        the measurement, always use every probe sequence. ``None``: every sequence for both.
     """
-    if n_sequences is not None and n_sequences < 1:
-        raise ValueError(f"n_sequences must be a positive integer or None, got {n_sequences!r}")
+    if mlp_sequences is not None and mlp_sequences < 1:
+        raise ValueError(f"mlp_sequences must be a positive integer or None, got {mlp_sequences!r}")
     rows = []
     for init in ("trained", "random"):
         for fa in run.analyses[("GPT J", init)]:
+            sub_block = fa.factor.name.split(".")[-1]
             op, broadcast = fa.factor.op, fa.spec.dense()
-            if n_sequences is not None and n_sequences < op.x.shape[0]:
-                op, broadcast = MeanChannelJacobian(op.fn, op.x[:n_sequences], op.cd, op.chunk), None
+            if sub_block == "mlp" and mlp_sequences is not None and mlp_sequences < op.x.shape[0]:
+                op, broadcast = MeanChannelJacobian(op.fn, op.x[:mlp_sequences], op.cd, op.chunk), None
+            t0 = time.perf_counter()
+            diff = token_local_difference(op, broadcast)
             rows.append(
                 {
                     "init": init,
                     "factor": fa.factor.name,
-                    "sub_block": fa.factor.name.split(".")[-1],
+                    "sub_block": sub_block,
                     "n_sequences": int(op.x.shape[0]),
-                    **token_local_difference(op, broadcast),
+                    **diff,
+                    "seconds": time.perf_counter() - t0,
                 }
             )
     return pd.DataFrame(rows)
