@@ -278,10 +278,11 @@ taps_df.round(3)
 # sub-blocks, which act on each token separately, the two must coincide (a guarantee); for attention
 # sub-blocks their difference is the share of the linearisation that moves information between tokens.
 #
-# Cost sets one choice here: the token-local factor needs one JVP per position and input channel, and the MLP
-# sub-blocks, the wider ones, take most of that work (the line under the figure gives the seconds). Since the MLP equality is a guarantee that holds on any input,
-# the MLP sub-blocks are checked on the first `mlp_check_sequences` probe sequences (both Jacobians recomputed
-# on those sequences); the attention sub-blocks, whose difference is what this section measures, use all
+# Cost sets one choice here: the token-local factor needs one JVP per position and input channel, and the
+# MLP sub-blocks, the wider ones, take most of that work (the line under the figure gives the seconds). Since
+# the MLP equality is a guarantee that holds on any input, the MLP sub-blocks are checked on the first
+# `mlp_check_sequences` probe sequences (both Jacobians recomputed on those sequences); the attention
+# sub-blocks, whose difference is what this section measures, use all
 # `n_probe` sequences. The paper profile uses every sequence for both.
 
 # %%
@@ -299,7 +300,8 @@ ax.set(
 lsa.save_figure(fig, "token_local_vs_broadcast")
 plt.show()
 for sb, part in tok.groupby("sub_block"):
-    print(f"{sb}: {part.seconds.sum():.1f} s on {int(part.n_sequences.min())} sequence(s) per factor, {len(part)} factors")
+    n_seq = int(part.n_sequences.min())
+    print(f"{sb}: {part.seconds.sum():.1f} s on {n_seq} sequence(s) per factor, {len(part)} factors")
 
 # %%
 tails_ok = driver.tails_certified([fa for fas in analyses.values() for fa in fas], cfg.k_max + 16)
