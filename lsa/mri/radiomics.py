@@ -10,6 +10,7 @@ cached per subject, in parallel over subjects).
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +85,19 @@ def extract_features(
     out = {k: float(v) for k, v in res.items() if not k.startswith("diagnostics_")}
     out["n_voxels"] = float(m.sum())
     return out
+
+
+def seconds_per_subject(config, n: int = 3, shape: bool = True) -> float:
+    """Median wall seconds of one Pyradiomics extraction (oracle mask) over ``n`` fresh subjects."""
+    from lsa.mri.simulate import render_subject
+
+    params = load_params(shape=shape)
+    ext = make_extractor(params)
+    times = []
+    for i in range(n):
+        r = render_subject(config, 900_000 + i)
+        img = brain_zscore(r.image(0.0), r.brain)
+        t0 = time.perf_counter()
+        extract_features(img, r.gt_wm, config.resolution_mm, params, ext)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
