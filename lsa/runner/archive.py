@@ -20,6 +20,7 @@ from pathlib import Path
 from lsa.runner import REPO_ROOT
 from lsa.runner.chapters import load_chapter
 from lsa.runner.claims import ClaimResult, evaluate_chapter
+from lsa.runner.status_page import claims_detail
 
 ARCHIVE_DIR = "results"
 PAGE = "book/archived-runs.md"
@@ -133,7 +134,6 @@ def archived_runs(root: Path = REPO_ROOT) -> list[ArchivedRun]:
 
 def render_archive_page(runs: list[ArchivedRun], root: Path = REPO_ROOT) -> str:
     """Markdown of ``book/archived-runs.md``: per archived run, provenance, parameters, claims and figures."""
-    from lsa.runner.status_page import claims_table
 
     lines = [
         "# Archived runs (paper profile)",
@@ -175,10 +175,10 @@ def render_archive_page(runs: list[ArchivedRun], root: Path = REPO_ROOT) -> str:
         evidence = [c for c in a.claims if c.kind != "identity"]
         identities = [c for c in a.claims if c.kind == "identity"]
         lines += ["Claims (guarantees and findings), evaluated now with the current ledger:", ""]
-        lines += claims_table(evidence) + [""]
+        lines += claims_detail(evidence) + [""]
         if identities:
             lines += ["Consistency checks (identities; never evidence for a paper):", ""]
-            lines += claims_table(identities) + [""]
+            lines += claims_detail(identities) + [""]
         for fig in sorted((a.path / "figures").glob("*.png")):
             lines += [
                 f"```{{figure}} {rel}/figures/{fig.name}",

@@ -152,7 +152,8 @@ def build_book(
     """
     root = Path(root)
     results, missing, pages = [], [], {}
-    archived = {a.run["chapter"]: a for a in archived_runs(root) if a.run.get("profile") == "paper"}
+    all_archived = archived_runs(root)
+    archived = {a.run["chapter"]: a for a in all_archived if a.run.get("profile") == "paper"}
     if not reuse_latest:
         from lsa.runner.engine import Job, JobsFailed, run_jobs
         from lsa.runner.seeds import seed_jobs
@@ -179,7 +180,8 @@ def build_book(
             log(f"[lsa] {name}: no run yet, placeholder page")
         else:
             results += shown.claims
-    write_status_page(root / "book" / "reproduction-status.md", results, profile, missing)
+    archived_claims = [c for a in all_archived for c in a.claims]
+    write_status_page(root / "book" / "reproduction-status.md", results, profile, missing, archived=archived_claims)
     from lsa.runner.sweep_pages import write_sweep_pages
 
     write_sweep_pages(root, engine=engine, execute=not reuse_latest, log=log)  # one generated page per sweep

@@ -163,11 +163,6 @@ def claims_detail(results: list[ClaimResult]) -> list[str]:
     return lines
 
 
-def claims_table(results: list[ClaimResult]) -> list[str]:
-    """Claim outcomes as a list (used by the archived-runs page; kept under its old name)."""
-    return claims_detail(results)
-
-
 def _flat(d: dict) -> list:
     return [v for vs in d.values() for v in vs]
 
@@ -330,18 +325,17 @@ def write_status_page(
 ) -> Path:
     """Write the status page and, beside it, ``abstract-verdicts.md`` (the landing page's table).
 
-    ``papers`` defaults to the abstract claims under ``notebooks/abstract/``; ``archived`` to the claims of the
-    archived runs under ``results/`` (both re-read now, with the current ledgers).
+    ``papers`` defaults to the abstract claims under ``notebooks/abstract/``; ``archived`` holds the claims of
+    the archived runs under ``results/`` (evaluated with the current ledgers by :mod:`lsa.runner.archive`,
+    which the book build passes in); none when omitted.
     """
-    from lsa.runner.archive import archived_runs
     from lsa.runner.chapters import notebooks_dir
+    from lsa.runner.seeds import seed_findings_section
 
     path = Path(path)
     if papers is None:
         papers = load_papers(notebooks_dir())
-    if archived is None:
-        archived = [c for a in archived_runs() for c in a.claims]
-    from lsa.runner.seeds import seed_findings_section
+    archived = list(archived or [])
 
     seeds = seed_findings_section([r.chapter for r in results], profile)
     path.write_text(render_status_page(results, profile, missing, papers, archived, seed_findings=seeds))
