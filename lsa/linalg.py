@@ -227,7 +227,7 @@ def randomized_svd(
     blas_threads : int or None
         Threads for NumPy's BLAS during the call (``None``: unchanged). ``1`` when ``A`` runs in torch:
         idle OpenBLAS threads spin-wait between NumPy calls and slow torch's own pool (measured 3×
-        on 2 cores, ``python -m lsa.gsa.benchmark``).
+        on 2 cores, ``python benchmarks/bench_jacobian_subspace.py``).
 
     Returns
     -------

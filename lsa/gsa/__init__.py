@@ -17,5 +17,4 @@ Definitions, bounds and choices: the GSA reconstruction page of the book. Module
 * :mod:`lsa.gsa.certificate` — margins, radius T4, column-refined test, constructive flips, soundness tests;
 * :mod:`lsa.gsa.labels` — SC/SA/ST labels, T5 margins, label perturbation tests;
 * :mod:`lsa.gsa.protocol` — the margin protocol P0–P12 as one JSON-serialisable report;
-* :mod:`lsa.gsa.benchmark` — randomized vs dense Jacobian subspaces (a benchmark).
 """

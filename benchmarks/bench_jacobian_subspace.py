@@ -1,7 +1,7 @@
 """Benchmark: randomized (JVP/VJP-driven) vs dense top-k Jacobian singular subspaces.
 
-Run ``python -m lsa.gsa.benchmark`` (or call :func:`jacobian_subspace_benchmark`). No timed test uses it;
-it reports times and ratios measured side by side in one run, quoted in the Part II notes.
+Usage: python benchmarks/bench_jacobian_subspace.py. No timed test uses it; it reports times and ratios
+measured side by side in one run.
 """
 
 from __future__ import annotations
