@@ -113,6 +113,16 @@ class ArchivedRun:
     claims: list[ClaimResult]
 
 
+def figure_blocks(run: Path, rel: str, caption: str) -> list[str]:
+    """MyST figure blocks, full width, of every PNG in ``run/figures`` (sorted), linked through ``rel`` (the run
+    folder as the page sees it), each captioned with its name and ``caption``."""
+    lines = []
+    for fig in sorted((Path(run) / "figures").glob("*.png")):
+        name = fig.stem.replace("_", " ")
+        lines += [f"```{{figure}} {rel}/figures/{fig.name}", ":width: 100%", "", f"{name} {caption}", "```", ""]
+    return lines
+
+
 def archived_runs(root: Path = REPO_ROOT) -> list[ArchivedRun]:
     """Every ``results/<profile>/<chapter>/`` folder, claims evaluated now from its ``metrics.json``.
 
@@ -179,15 +189,7 @@ def render_archive_page(runs: list[ArchivedRun], root: Path = REPO_ROOT) -> str:
         if identities:
             lines += ["Consistency checks (identities; never evidence for a paper):", ""]
             lines += claims_detail(identities) + [""]
-        for fig in sorted((a.path / "figures").glob("*.png")):
-            lines += [
-                f"```{{figure}} {rel}/figures/{fig.name}",
-                ":width: 100%",
-                "",
-                f"{fig.stem.replace('_', ' ')} ({r['chapter']}, profile {r['profile']}, run `{r['key']}`)",
-                "```",
-                "",
-            ]
+        lines += figure_blocks(a.path, rel, f"({r['chapter']}, profile {r['profile']}, run `{r['key']}`)")
     return "\n".join(lines) + "\n"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from lsa.runner import REPO_ROOT
-from lsa.runner.archive import ArchivedRun
+from lsa.runner.archive import ArchivedRun, figure_blocks
 from lsa.runner.chapters import CHAPTER_PAGE_DIR, Chapter, load_chapter
 from lsa.runner.citation import book_metadata, chapter_bibtex
 from lsa.runner.claims import ClaimResult
@@ -241,15 +241,7 @@ def paper_scale_section(chapter: Chapter, archived: ArchivedRun, root: Path = RE
     for c in archived.claims:
         lines.append(f"| {c.id} | {c.kind} | {c.status} | {_cell(c.expected)} | {_cell(c.measured)} |")
     lines += ["", f"{{download}}`Executed notebook of this run <{rel}/{chapter.name}.ipynb>`", ""]
-    for fig in sorted((archived.path / "figures").glob("*.png")):
-        lines += [
-            f"```{{figure}} {rel}/figures/{fig.name}",
-            ":width: 100%",
-            "",
-            f"{fig.stem.replace('_', ' ')} — {chapter.name}, profile `{shown.profile}`, run `{shown.key}`.",
-            "```",
-            "",
-        ]
+    lines += figure_blocks(archived.path, rel, f"— {chapter.name}, profile `{shown.profile}`, run `{shown.key}`.")
     return "\n".join(lines)
 
 
