@@ -7,6 +7,7 @@ the real tree.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from pathlib import Path
 
@@ -19,12 +20,11 @@ from lsa import cache
 from lsa.paths import PACKAGE_ROOT
 
 # the seven hand-written caches this module replaced, by kind: (producing module)
-PRODUCERS = {
+PRODUCERS = {  # every module of the library that writes cache entries, by the kind of entry
     "gsa": "lsa.gsa.zoo",
     "gpt": "lsa.models.gpt",
-    "mri/features": "lsa.mri.radiomics",
     "mri/calibration": "lsa.mri.simulate",
-    "mri/cnn_inputs": "lsa.mri.cnn",
+    "mri/measurements": "lsa.mri.measure",
     "mri/unet": "lsa.mri.segment",
 }
 DOMAIN_PACKAGES = ("alignment", "gsa", "prune", "mri", "models", "data")
@@ -82,11 +82,22 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert torch.equal(torch.load(target, weights_only=True)["w"], torch.ones(2))
 
 
-def test_editing_the_unet_trainer_changes_only_the_unet_keys(package_copy):
+def test_producers_list_every_module_that_writes_cache_entries():
+    root = Path(cache.__file__).parent
+    writers = {
+        "lsa." + ".".join(p.relative_to(root).with_suffix("").parts)
+        for p in root.rglob("*.py")
+        if p.name != "cache.py" and re.search(r"cache\.(entry|folder|memory)\(", p.read_text())
+    }
+    assert writers == set(PRODUCERS.values())
+
+
+def test_editing_the_unet_trainer_changes_only_the_keys_of_what_reaches_it(package_copy):
     before = {kind: cache.key(mod, {"same": "config"}) for kind, mod in PRODUCERS.items()}
     _edit(package_copy / "mri" / "segment.py")
     after = {kind: cache.key(mod, {"same": "config"}) for kind, mod in PRODUCERS.items()}
-    assert [k for k in PRODUCERS if before[k] != after[k]] == ["mri/unet"]
+    # the UNet's own entries, and the subject measurements (measure_subject scores masks with segment.dice)
+    assert [k for k in PRODUCERS if before[k] != after[k]] == ["mri/measurements", "mri/unet"]
     # and an edit to a module every producer reaches (the cache itself) changes them all
     _edit(package_copy / "cache.py")
     final = {kind: cache.key(mod, {"same": "config"}) for kind, mod in PRODUCERS.items()}
