@@ -76,7 +76,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--scheduler", metavar="ADDRESS", help="send the runs to an existing Dask scheduler")
     g.add_argument("--cluster", choices=("local", "slurm"), help="start a cluster: local (default) or SLURM")
-    g.add_argument("--cluster-config", metavar="FILE", help="YAML file of SLURM options (see lsa.runner.engine)")
+    g.add_argument("--cluster-config", metavar="FILE", help="YAML file of SLURM options (see lsa.runner.slurm_config)")
     g.add_argument("--queue", help="SLURM partition")
     g.add_argument("--walltime", help="SLURM walltime per job, HH:MM:SS")
     g.add_argument("--memory", help="memory per SLURM job, e.g. 8GB")
@@ -85,7 +85,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 def engine_options(args) -> dict:
     """Keyword arguments of :func:`lsa.runner.engine.run_jobs` from the parsed engine arguments."""
-    from lsa.runner.engine import SlurmConfig
+    from lsa.runner.slurm_config import SlurmConfig
 
     slurm = None
     if args.cluster == "slurm":
@@ -377,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         from lsa.runner.engine import EngineError, JobsFailed
+        from lsa.runner.slurm_config import SlurmConfigError
 
-        if isinstance(exc, EngineError):
+        if isinstance(exc, (EngineError, SlurmConfigError)):
             print(f"lsa: error: {exc}", file=sys.stderr)
             return 2
         if isinstance(exc, JobsFailed):

@@ -160,7 +160,7 @@ def test_slurm_options_from_file_and_flags_reach_the_job_script(tmp_path):
     pytest.importorskip("dask_jobqueue")
     from dask_jobqueue import SLURMCluster
 
-    from lsa.runner.engine import EngineError, SlurmConfig
+    from lsa.runner.slurm_config import SlurmConfig, SlurmConfigError
 
     cfg_file = tmp_path / "slurm.yaml"
     cfg_file.write_text(
@@ -182,7 +182,7 @@ def test_slurm_options_from_file_and_flags_reach_the_job_script(tmp_path):
     ):
         assert line in script, f"{line!r} not in job script:\n{script}"
     cfg_file.write_text("partition: gpu\n")
-    with pytest.raises(EngineError, match="unknown SLURM option"):
+    with pytest.raises(SlurmConfigError, match="unknown SLURM option"):
         SlurmConfig.from_file(cfg_file)
-    with pytest.raises(EngineError, match="does not exist"):
+    with pytest.raises(SlurmConfigError, match="does not exist"):
         SlurmConfig.from_file(tmp_path / "nosuch.yaml")
