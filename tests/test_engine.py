@@ -41,6 +41,7 @@ lsa.write_metrics(
         "end": time.time(),
         "pid": os.getppid(),
         "omp": os.environ.get("OMP_NUM_THREADS"),
+        "malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"),
         "torch_threads": torch.get_num_threads(),
         "seed": seed,
     }}
@@ -86,6 +87,8 @@ def test_two_chapters_run_concurrently_on_two_workers_with_one_thread(layout):
     assert ma["start"] < mb["end"] and mb["start"] < ma["end"]
     assert ma["pid"] != mb["pid"]
     assert ma["omp"] == mb["omp"] == "1" and ma["torch_threads"] == mb["torch_threads"] == 1
+    # the Dask nanny's malloc setting for its worker process does not reach the kernel the worker starts
+    assert ma["malloc_trim"] == mb["malloc_trim"] == "unset"
     for r, name in ((a, "one"), (b, "two")):
         log = (root / "runs" / name / "logs" / f"{r.name}.log").read_text()
         assert "ok in" in log and "kernel peak" in log
