@@ -6,7 +6,9 @@ more per site agreement (each a full two-site cohort) and once more for the CNN 
 (identical numbers: tests/test_mri_measure.py). This script times both, with the one implementation:
 the former path as one :func:`~lsa.mri.measure.measure_cohort` call per analysis, each with only that
 analysis in its plan, against one call with the whole plan, for ``--subjects`` subjects of the default cohort
-settings (2 mm, five effect sizes, three site agreements, CNN inputs at 8 mm), caching off, one process. It
+settings (2 mm, five effect sizes, three site agreements, CNN inputs at 8 mm), caching off, one process. A plan
+needs at least one effect size, so the former path's CNN call also extracts radiomics once per subject, which
+the former code did not: its time is overstated by that one extraction per subject (at most a few per cent). It
 prints the seconds per subject of each and their ratio; the cost per subject is constant, so a few subjects
 give the ratio of the full cohort.
 
