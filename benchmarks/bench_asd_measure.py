@@ -8,7 +8,7 @@ the former path as one :func:`~lsa.mri.measure.measure_cohort` call per analysis
 analysis in its plan, against one call with the whole plan, for ``--subjects`` subjects of the default cohort
 settings (2 mm, five effect sizes, three site agreements, CNN inputs at 8 mm), caching off, one process. A plan
 needs at least one effect size, so the former path's CNN call also extracts radiomics once per subject, which
-the former code did not: its time is overstated by that one extraction per subject (at most a few per cent). It
+the former code did not: its time is overstated by that one of the 5 to 9 extractions per subject. It
 prints the seconds per subject of each and their ratio; the cost per subject is constant, so a few subjects
 give the ratio of the full cohort.
 
