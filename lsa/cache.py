@@ -16,15 +16,20 @@ safe: every entry is recomputed on demand. Two ways to use it:
   function of hashable arguments (joblib hashes the arguments, arrays included, and writes atomically).
 
 Writes are atomic (a temporary file in the same folder, then :func:`os.replace`), so an interrupted run never
-leaves a truncated entry and concurrent writers of the same entry cannot corrupt it.
+leaves a truncated entry and concurrent writers of the same entry cannot corrupt it. Two chapters that need
+the same expensive entry at the same time (the MultiUNet of Part IV, the small GPT of Part III, a model of the
+GSA zoo) should not both compute it: :func:`producing` lets the first compute it while the others wait, then
+read it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +89,35 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+@contextlib.contextmanager
+def producing(path: Path) -> Iterator[Path]:
+    """Hold an exclusive lock on the entry ``path`` while checking for it and, if absent, computing and writing it.
+
+    A second process that enters ``producing`` for the same entry waits until the first leaves, then finds the
+    entry written and reads it instead of computing it again::
+
+        with cache.producing(path):
+            if path.is_file():
+                return load(path)
+            result = compute()
+            atomic_write(path, ...)
+
+    The lock is an ``flock`` on a hidden file beside the entry; it is released when the block ends or the
+    process dies, so a killed producer never blocks the others. (On a network file system without ``flock``
+    support the lock may not exclude processes on other machines; the atomic write still keeps the entry
+    whole.)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json(path: Path, obj: Any) -> Path:

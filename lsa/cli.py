@@ -162,6 +162,27 @@ def cmd_status(args) -> int:
     return 1 if args.check and any(r.state != UP_TO_DATE for r in rows) else 0
 
 
+def cmd_durations(args) -> int:
+    from lsa.runner import durations
+
+    history, hints = durations.recorded(), durations.load_hints()
+    rows = sorted(set(history) | set(hints))
+    print(f"{'chapter':<24}{'profile':<10}{'last run (s)':>14}{'hint (s)':>10}")
+    for chapter, profile in rows:
+        last, hint = history.get((chapter, profile)), hints.get((chapter, profile))
+        print(f"{chapter:<24}{profile:<10}{_num(last):>14}{_num(hint):>10}")
+    if args.write:
+        if not history:
+            print("lsa: nothing recorded under runs/; the hints file is unchanged", file=sys.stderr)
+            return 1
+        print(f"wrote {durations.write_hints(history)}")
+    return 0
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.0f}"
+
+
 def cmd_claims(args) -> int:
     """Exit 1 when an identity or guarantee fails, a claim errors or a run is missing; a finding that is not
     borne out is reported and exits 1 only with ``--strict``."""
@@ -285,6 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--check", action="store_true", help="exit status 1 unless everything shown is up to date")
     status.set_defaults(func=cmd_status)
+    dur = sub.add_parser(
+        "durations",
+        help="wall time of each chapter's last run and the committed hints the engine orders runs by (longest first)",
+    )
+    dur.add_argument(
+        "--write", action="store_true", help="record the last runs' times in notebooks/durations.json (merged)"
+    )
+    dur.set_defaults(func=cmd_durations)
     claims = sub.add_parser("claims", help="evaluate every declared claim against the latest runs")
     claims.add_argument("chapter", nargs="*", help="chapters (default: all in _toc.yml)")
     claims.add_argument("--profile", default="default", choices=PROFILE_NAMES)
@@ -376,10 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lsa: chapter failed: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
+        from lsa.runner.durations import DurationsError
         from lsa.runner.engine import EngineError, JobsFailed
         from lsa.runner.slurm_config import SlurmConfigError
 
-        if isinstance(exc, (EngineError, SlurmConfigError)):
+        if isinstance(exc, (EngineError, SlurmConfigError, DurationsError)):
             print(f"lsa: error: {exc}", file=sys.stderr)
             return 2
         if isinstance(exc, JobsFailed):

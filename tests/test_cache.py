@@ -7,8 +7,10 @@ the real tree.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +82,50 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     cache.atomic_write(target, lambda tmp: torch.save({"w": torch.ones(2)}, tmp))
     assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
     assert torch.equal(torch.load(target, weights_only=True)["w"], torch.ones(2))
+
+
+def _produce(path: str, log: str) -> None:
+    """Produce the entry at ``path`` the way the library does, noting in ``log`` whether it computed or read."""
+    import time
+
+    path = Path(path)
+    with cache.producing(path):
+        Path(log + ".inside").touch()
+        if path.is_file():
+            what = "read " + path.read_text()
+        else:
+            time.sleep(1.0)  # a long computation: the other process must wait for it, not start its own
+            cache.atomic_write(path, lambda tmp: tmp.write_text(str(os.getpid())))
+            what = "computed"
+    with open(log, "a") as f:
+        f.write(f"{os.getpid()} {what}\n")
+
+
+def test_a_second_producer_waits_for_the_entry_instead_of_computing_it(tmp_path):
+    import multiprocessing
+
+    path, log = tmp_path / "entry.pt", tmp_path / "log.txt"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_produce, args=(str(path), str(log))) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    lines = sorted(line.split(" ", 1)[1] for line in log.read_text().splitlines())
+    assert lines == ["computed", f"read {path.read_text()}"]  # one computed it, the other read its entry
+    # a producer that dies while holding the lock does not block the next one (the lock dies with it)
+    path.unlink()
+    killed = ctx.Process(target=_produce, args=(str(path), str(log)))
+    Path(str(log) + ".inside").unlink()
+    killed.start()
+    deadline = time.time() + 60
+    while not Path(str(log) + ".inside").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    killed.kill()  # inside the lock, before writing
+    killed.join()
+    _produce(str(path), str(log))
+    assert log.read_text().splitlines()[-1] == f"{os.getpid()} computed"
 
 
 def test_producers_list_every_module_that_writes_cache_entries():

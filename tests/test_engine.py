@@ -189,3 +189,72 @@ def test_slurm_options_from_file_and_flags_reach_the_job_script(tmp_path):
         SlurmConfig.from_file(cfg_file)
     with pytest.raises(SlurmConfigError, match="does not exist"):
         SlurmConfig.from_file(tmp_path / "nosuch.yaml")
+
+
+def _hints(root: Path, seconds: dict) -> None:
+    doc = {"seconds": {name: {"smoke": s} for name, s in seconds.items()}}
+    (root / "notebooks" / "durations.json").write_text(json.dumps(doc))
+
+
+def _three(root: Path) -> None:
+    (root / "notebooks" / "three.py").write_text(CHAPTER.format(name="three"))
+    (root / "notebooks" / "three.claims.yaml").write_text("[]\n")
+    _hints(root, {"one": 1, "two": 100, "three": 50})
+
+
+def _metrics(root: Path, name: str) -> dict:
+    (run,) = runs_of(root, name)
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_the_longest_expected_runs_start_first_and_one_per_worker(layout):
+    root, env = layout
+    _three(root)
+    out = lsa(env, "run", "one", "two", "three", "--profile", "smoke", "-j", "2", "-q", "-p", "sleep=2")
+    assert out.returncode == 0, out.stderr
+    assert "longest expected first: two[smoke, sleep=2.0] 100 s, three[smoke, sleep=2.0] 50 s, one[" in out.stdout
+    m = {n: _metrics(root, n) for n in ("one", "two", "three")}
+    # two workers: the two long runs start together, the short one only when a worker is free
+    assert m["one"]["start"] >= min(m["two"]["end"], m["three"]["end"]) - 0.05
+
+
+def test_one_after_another_the_order_is_the_same(layout):
+    root, env = layout
+    _three(root)
+    out = lsa(env, "run", "one", "two", "three", "--profile", "smoke", "-j", "1", "-q", "-p", "sleep=0.1")
+    assert out.returncode == 0, out.stderr
+    m = {n: _metrics(root, n) for n in ("one", "two", "three")}
+    assert m["two"]["end"] <= m["three"]["start"] and m["three"]["end"] <= m["one"]["start"]
+
+
+def test_expected_durations_prefer_the_last_recorded_run_over_the_hint(tmp_path):
+    from lsa.runner import durations
+
+    for key, finished, seconds in (("a", "2026-01-01T00:00:00Z", 10.0), ("b", "2026-02-01T00:00:00Z", 30.0)):
+        folder = tmp_path / "runs" / "ch" / key
+        folder.mkdir(parents=True)
+        rec = {"chapter": "ch", "profile": "smoke", "finished": finished, "seconds": seconds}
+        (folder / "run.json").write_text(json.dumps(rec))
+    (tmp_path / "runs" / "ch" / "broken").mkdir()
+    (tmp_path / "runs" / "ch" / "broken" / "run.json").write_text("{")
+    history = durations.recorded(tmp_path / "runs")
+    assert history == {("ch", "smoke"): 30.0}  # the most recent run, not the longest; a broken record is skipped
+    hints = {("ch", "smoke"): 5.0, ("ch", "default"): 99.0}
+    assert durations.expected("ch", "smoke", history, hints) == 30.0
+    assert durations.expected("ch", "default", history, hints) == 99.0
+    assert durations.expected("ch", "paper", history, hints) is None
+    assert durations.longest_first([10.0, None, 50.0, 10.0, None]) == [1, 4, 2, 0, 3]
+    path = durations.write_hints(history, tmp_path / "d.json")
+    assert durations.write_hints({("x", "paper"): 1.04}, path) == path
+    assert durations.load_hints(path) == {("ch", "smoke"): 30.0, ("x", "paper"): 1.0}  # merged, rounded
+    path.write_text('{"seconds": {"ch": {"smoke": -1}}}')
+    with pytest.raises(durations.DurationsError, match="finite and >= 0"):
+        durations.load_hints(path)
+
+
+def test_a_malformed_hints_file_stops_the_run_before_anything_runs(layout):
+    root, env = layout
+    (root / "notebooks" / "durations.json").write_text('{"seconds": {"one": 5}}')
+    out = lsa(env, "run", "one", "two", "-j", "2", "--profile", "smoke")
+    assert out.returncode == 2 and "durations.json: expected {'seconds'" in out.stderr
+    assert not (root / "runs").exists()

@@ -99,6 +99,20 @@ def test_correlation_filter_drops_duplicates_only():
     np.testing.assert_array_equal(f.keep_, [True, True, False])
 
 
+def test_kbest_keeps_a_group_smaller_than_k_without_warning():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.repeat([0, 1], 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sel = C.KBest(k=10).fit(X, y)
+    assert sel.get_support().sum() == 3
+    X[:, 2] += 3 * y  # with more features than k, the k best are kept
+    X5 = np.column_stack([X, rng.normal(size=(40, 2))])
+    assert list(np.flatnonzero(C.KBest(k=1).fit(X5, y).get_support())) == [2]
+
+
 def test_outer_splits_never_leak():
     y = np.arange(30) % 2
     for tr, te in C.outer_splits(y, n_splits=5, n_repeats=2):

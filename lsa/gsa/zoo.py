@@ -109,11 +109,12 @@ def trained(kind: str, seed: int = 0, trained: bool = True, **overrides):
     if not trained:
         return model.eval(), cfg
     path = cache.entry("gsa", __name__, {"kind": kind, "cfg": cfg, "seed": seed}, ".pt", prefix=f"{kind}-")
-    if path.is_file():
-        model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval(), cfg
-    _train(kind, model, cfg, seed)
-    cache.atomic_write(path, lambda tmp: torch.save(model.state_dict(), tmp))
+    with cache.producing(path):  # another chapter training the same model: wait for it, then load
+        if path.is_file():
+            model.load_state_dict(torch.load(path, weights_only=True))
+            return model.eval(), cfg
+        _train(kind, model, cfg, seed)
+        cache.atomic_write(path, lambda tmp: torch.save(model.state_dict(), tmp))
     return model.eval(), cfg
 
 

@@ -146,18 +146,19 @@ def load_or_train_gpt(train_ids: torch.Tensor, cfg: GPTConfig, data_key: str, de
 
     folder = cache.entry("gpt", __name__, {"config": asdict(cfg), "data": data_key})
     weights, log_path = folder / "model.safetensors", folder / "log.json"
-    if weights.is_file() and log_path.is_file():
-        model = build_gpt(cfg)
-        state = load_file(str(weights))
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected or any(not k.endswith("lm_head.weight") for k in missing):
-            raise RuntimeError(f"cached GPT at {weights} does not match the config: {missing} {unexpected}")
-        model.tie_weights()
-        return model.to(device).eval(), json.loads(log_path.read_text()), True
-    model, log = train_gpt(train_ids, cfg, device=device, progress=progress)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    cache.write_json(log_path, log)
-    cache.atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
+    with cache.producing(folder):  # another chapter training the same GPT: wait for it, then load
+        if weights.is_file() and log_path.is_file():
+            model = build_gpt(cfg)
+            state = load_file(str(weights))
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if unexpected or any(not k.endswith("lm_head.weight") for k in missing):
+                raise RuntimeError(f"cached GPT at {weights} does not match the config: {missing} {unexpected}")
+            model.tie_weights()
+            return model.to(device).eval(), json.loads(log_path.read_text()), True
+        model, log = train_gpt(train_ids, cfg, device=device, progress=progress)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+        cache.write_json(log_path, log)
+        cache.atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
     return model, log, False
 
 

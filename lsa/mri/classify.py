@@ -55,7 +55,14 @@ class CorrelationFilter(BaseEstimator, TransformerMixin):
 
 
 class KBest(SelectKBest):
-    """``SelectKBest(f_classif)`` whose ``k`` is capped at the number of features reaching it."""
+    """``SelectKBest(f_classif)`` whose ``k`` is capped at the number of features reaching it.
+
+    A feature group smaller than ``k`` (e.g. three shape features) keeps all its features, by design, so the
+    warning scikit-learn raises for ``k > n_features`` is not raised.
+    """
+
+    def _check_params(self, X, y):
+        pass  # k > n_features is the capped case handled below, not a mistake
 
     def _get_support_mask(self):
         k = self.k

@@ -174,10 +174,11 @@ def train_multiunet(
     the settings and this module's code, so no caller-described key can go stale.
     """
     device = device or torch.device("cpu")
-    path = None
-    if cache:
-        data = dict(images=list(images), masks=list(masks), brains=list(brains))
-        path = lsa_cache.entry("mri/unet", __name__, dict(data=data, unet=config.to_dict()), ".pt")
+    if not cache:
+        return _train_multiunet(images, masks, brains, config, device, progress)
+    data = dict(images=list(images), masks=list(masks), brains=list(brains))
+    path = lsa_cache.entry("mri/unet", __name__, dict(data=data, unet=config.to_dict()), ".pt")
+    with lsa_cache.producing(path):  # the other Part IV chapter training the same MultiUNet: wait, then load
         if path.is_file():
             state = torch.load(path, map_location=device, weights_only=True)
             models = {}
@@ -186,6 +187,12 @@ def train_multiunet(
                 m.load_state_dict(state[p])
                 models[p] = m.eval()
             return MultiUNet(models)
+        unet = _train_multiunet(images, masks, brains, config, device, progress)
+        lsa_cache.atomic_write(path, lambda tmp: torch.save({p: m.state_dict() for p, m in unet.models.items()}, tmp))
+    return unet
+
+
+def _train_multiunet(images, masks, brains, config: UNetConfig, device, progress: bool) -> MultiUNet:
     div = 2 ** (len(config.channels) - 1)
     zs = [pad_to(zscore_in_mask(im, b), div)[0] for im, b in zip(images, brains)]
     ms = [pad_to(m.astype(np.int64), div)[0] for m in masks]
@@ -197,6 +204,4 @@ def train_multiunet(
     models = {p: train_plane_unet(zs, ms, p, config, device, bar) for p in PLANES}
     if bar is not None:
         bar.close()
-    if path is not None:
-        lsa_cache.atomic_write(path, lambda tmp: torch.save({p: m.state_dict() for p, m in models.items()}, tmp))
     return MultiUNet(models)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsa.data.checksums import verify_all
-from lsa.runner import runs_dir
+from lsa.runner import durations, runs_dir
 from lsa.runner.chapters import load_chapter, notebooks_dir
 from lsa.runner.claims import load_claims
 from lsa.runner.execute import THREAD_ENV
@@ -337,6 +337,19 @@ def _line(outcome: JobOutcome) -> str:
     return f"{outcome.job.label} {what}{mem}{host}"
 
 
+def _longest_first(
+    planned: list[Planned], todo: list[int], hints: dict, log: Callable[[str], None] | None
+) -> list[int]:
+    """``todo`` reordered so that the runs expected to take longest start first (:mod:`lsa.runner.durations`)."""
+    history = durations.recorded()
+    secs = [durations.expected(planned[i].job.chapter, planned[i].job.profile, history, hints) for i in todo]
+    order = durations.longest_first(secs)
+    if log and len(todo) > 1:
+        shown = [f"{planned[todo[k]].job.label} {'?' if secs[k] is None else f'{secs[k]:.0f} s'}" for k in order]
+        log(f"[lsa] start order, longest expected first: {', '.join(shown)}")
+    return [todo[k] for k in order]
+
+
 def run_jobs(
     jobs: list[Job],
     n_jobs: int | None = None,
@@ -376,6 +389,7 @@ def run_jobs(
     if scheduler and cluster not in (None, "local"):
         raise EngineError("give either --scheduler ADDRESS or --cluster, not both")
     planned = plan(jobs)
+    hints = durations.load_hints()  # a malformed hints file stops here, before anything runs
     n_jobs = n_jobs or default_jobs()
     env = worker_env()
     outcomes: dict[int, JobOutcome] = {}
@@ -388,6 +402,7 @@ def run_jobs(
             todo.append(i)
     remote = scheduler is not None or cluster not in (None, "local")
     workers = min(n_jobs, len(todo))
+    todo = _longest_first(planned, todo, hints, log if workers > 1 or remote else None)
     if todo and workers == 1 and not remote:
         for n, i in enumerate(todo, 1):
             p = planned[i]
@@ -403,14 +418,24 @@ def run_jobs(
         log(f"[lsa] executing {len(todo)} run(s) on {where}; one log per run in runs/<chapter>/logs/<key>.log")
         with dask_client(workers, scheduler, cluster, slurm) as client:
             log(f"[lsa] cluster up in {time.perf_counter() - t0:.1f} s")
-            futures = {}
-            for i in todo:
+            # at most one run in flight per worker thread, the rest wait here in longest-first order: Dask would
+            # otherwise hand every task to a worker at once, and a long run queued behind a short one on one
+            # worker could start last
+            slots = max(workers, sum(client.nthreads().values())) if scheduler else workers
+            queue, futures, running = list(todo), {}, as_completed()
+
+            def submit_next() -> None:
+                i = queue.pop(0)
                 p = planned[i]
                 f = client.submit(execute_job, p.job, p.key, env, key=f"lsa-{p.job.chapter}-{p.key}", pure=False)
                 futures[f] = i
+                running.add(f)
+
+            for _ in range(min(slots, len(queue))):
+                submit_next()
             done = failed = 0
-            for fut in as_completed(list(futures)):
-                i = futures[fut]
+            for fut in running:
+                i = futures.pop(fut)
                 try:
                     outcomes[i] = fut.result()
                 except Exception as exc:  # the worker died (killed, out of memory, walltime)
@@ -418,9 +443,9 @@ def run_jobs(
                     outcomes[i] = JobOutcome(p.job, p.key, p.params, error=f"worker lost: {type(exc).__name__}: {exc}")
                 done += 1
                 failed += not outcomes[i].ok
-                # tasks assigned to a worker may wait there; at most one per worker thread is running
-                running = min(sum(len(v) for v in client.processing().values()), sum(client.nthreads().values()))
-                log(f"[lsa] {done}/{len(todo)} done, {running} running, {failed} failed — {_line(outcomes[i])}")
+                if queue:
+                    submit_next()
+                log(f"[lsa] {done}/{len(todo)} done, {len(futures)} running, {failed} failed — {_line(outcomes[i])}")
     result = [outcomes[i] for i in range(len(planned))]
     if raise_on_failure and any(not o.ok for o in result):
         raise JobsFailed(result)
