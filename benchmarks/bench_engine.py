@@ -3,15 +3,18 @@
 1. Dask overhead: start-up of a ``LocalCluster`` (2 worker processes, 1 thread each) and the round trip of a no-op
    task, against starting a plain ``python -c pass`` subprocess (what running a chapter in this process costs
    before its kernel starts).
-2. ``-j 1`` against ``-j 2`` on a few smoke chapters, each mode cold (its own empty runs folder, so nothing is
+2. The CPU the cluster itself uses while two tasks wait (as engine tasks wait for their kernels), with the Dask
+   worker's statistical profiler on (Dask's default) and off (the engine's setting).
+3. ``-j 1`` against ``-j 2`` on a few smoke chapters, each mode cold (its own empty runs folder, so nothing is
    reused and every library cache is rebuilt the same way).
-3. A 2 × 3 seed sweep at smoke (two values of one parameter, three seeds) with ``-j 2`` on the local cluster and
+4. A 2 × 3 seed sweep at smoke (two values of one parameter, three seeds) with ``-j 2`` on the local cluster and
    through a single-node SLURM started here (root and Debian's slurm-wlm/munge needed; skipped otherwise).
 
 Wall times depend on what else runs on the machine: the load average is printed before and after; compare the
 ratios, and rerun on an idle machine for absolute numbers.
 
-Usage: ``python benchmarks/bench_engine.py [--chapters A B C] [--sweep-chapter C -p NAME=[v1,v2]] [--no-slurm]``
+Usage: ``python benchmarks/bench_engine.py [--only overhead|idle|jobs|sweep] [--chapters A B C]
+[--sweep-chapter C -p NAME=[v1,v2]] [--no-slurm]``
 """
 
 from __future__ import annotations
@@ -59,6 +62,39 @@ def bench_overhead(repeats: int = 10) -> dict:
             ts.append(time.perf_counter() - t0)
         task_sub = statistics.median(ts)
     return {"subprocess": sub, "startup": startup, "task": task, "task_subprocess": task_sub}
+
+
+def _wait_like_a_job(seconds: float) -> int:
+    """What an engine task does while its kernel computes: wait, sampling the process tree every 0.5 s."""
+    import psutil
+
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        psutil.Process().children(recursive=True)
+        time.sleep(0.5)
+    return os.getpid()
+
+
+def bench_idle_cpu(seconds: float = 30.0) -> dict:
+    """CPU seconds the cluster itself (client and scheduler, nanny, worker) spends while two tasks wait for
+    ``seconds``, with the Dask worker's statistical profiler on (Dask's default) and off (the engine's setting)."""
+    import dask
+    import psutil
+    from distributed import Client, LocalCluster
+
+    out = {}
+    for on in (True, False):
+        with dask.config.set({"distributed.worker.profile.enabled": on, "distributed.worker.daemon": False}):
+            with (
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
+                Client(c) as client,
+            ):
+                time.sleep(2)
+                procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
+                before = [sum(p.cpu_times()[:2]) for p in procs]
+                client.gather([client.submit(_wait_like_a_job, seconds, pure=False) for _ in range(2)])
+                out["on" if on else "off"] = sum(sum(p.cpu_times()[:2]) - b for p, b in zip(procs, before))
+    return out
 
 
 def _fresh_runs(tag: str) -> Path:
@@ -113,9 +149,9 @@ def main() -> None:
     ap.add_argument("-p", dest="grid", action="append", default=None, metavar="NAME=[V1,V2]")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--no-slurm", action="store_true")
-    ap.add_argument("--only", choices=("overhead", "jobs", "sweep"), action="append")
+    ap.add_argument("--only", choices=("overhead", "idle", "jobs", "sweep"), action="append")
     args = ap.parse_args()
-    only = set(args.only or ("overhead", "jobs", "sweep"))
+    only = set(args.only or ("overhead", "idle", "jobs", "sweep"))
     grid = dict(g.split("=", 1) for g in (args.grid or ["null_draws=[5,10]"]))
     print(f"[bench] start: {_load()}, {os.cpu_count()} CPUs", flush=True)
     if "overhead" in only:
@@ -132,6 +168,11 @@ def main() -> None:
             f"{o['task_subprocess'] / o['subprocess']:.2f}x",
             flush=True,
         )
+    if "idle" in only:
+        i = bench_idle_cpu()
+        print("\n== CPU of the cluster itself while two tasks wait 30 s (2 workers)")
+        print(f"worker profiler on (Dask's default)    {i['on']:6.2f} CPU s")
+        print(f"worker profiler off (the engine)       {i['off']:6.2f} CPU s  = {i['off'] / i['on']:.2f}x", flush=True)
     if "jobs" in only:
         j = bench_jobs(args.chapters)
         print(f"\n== -j 1 vs -j 2, smoke, cold: {', '.join(args.chapters)}")

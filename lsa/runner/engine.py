@@ -295,7 +295,14 @@ def dask_client(n_workers: int, scheduler: str | None = None, cluster: str | Non
     import dask
     from distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.worker.daemon": False}):
+    settings = {
+        "distributed.scheduler.allowed-failures": 0,
+        "distributed.worker.daemon": False,
+        # the worker's statistical profiler samples the task's thread every 10 ms, though that thread only waits
+        # for the kernel: off, the cluster's own CPU use drops by about a third (benchmarks/bench_engine.py)
+        "distributed.worker.profile.enabled": False,
+    }
+    with dask.config.set(settings):
         if scheduler:
             with Client(scheduler) as client:
                 yield client
