@@ -365,13 +365,13 @@ p_binom = {
 e3.assign(**{"binomial P(acc >= threshold) at the median": pd.Series(p_binom)}).round(3)
 
 # %% [markdown]
-# ## A site confound fakes the effect
+# ## Can a site confound fake the effect?
 # Two scanner sites, no disease effect (`d = 0`). Site 1 is noisier and has a stronger bias field; **how
 # much** it differs is our choice (the simulator's site factors, printed below), so the size of the inflation
 # shown here follows those factors and is no estimate for any real pair of scanners. When site tracks
 # diagnosis (agreement > 0.5), a classifier can learn the scanner. Two references: a **covariate-only
-# baseline** (logistic regression on site, age and WM volume, same nested CV), which reaches about the
-# agreement itself, and, at the highest agreement, **leave-one-site-out CV** (train on one site, test on the
+# baseline** (logistic regression on site, age and WM volume, same nested CV: what knowing the scanner
+# alone is worth), and, at the highest agreement, **leave-one-site-out CV** (train on one site, test on the
 # other; black crosses; fixed hyper-parameters where a site is too unbalanced to tune). Each subject's
 # features come from its render at the site it is drawn at, so every agreement uses the same subjects. What
 # these show in this run is stated under the figure.

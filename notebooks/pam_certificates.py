@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # PAM certificates: inside the radius the truncated and full structures agree
+# # PAM certificates: the radius within which truncated and full structures agree
 #
 # ```{admonition} Claim box
 # :class: note
@@ -260,19 +260,18 @@ labels_table
 # %% [markdown]
 # ## Where certificates start to hold: a planted interface
 #
-# None of the small trained interfaces above needs to be certified, so here is an interface where the
-# answer is known in advance. Two factors are built so that the source-mode PAM of their interface is a
-# planted matrix with 4 row groups of 8 channels: four *core* columns (all energy in one group), two
-# *overlap* columns (energy split evenly over two groups) and Gaussian noise of standard deviation σ on every
-# other entry, plus small tails (0.01) in both factors that make the truncation error δ small but non-zero
-# (construction: [planted interface](gsa-planted)). As σ grows from 0 the noise energy approaches the noise
-# bound ν‖P‖_F; the *theory* line is the T4 radius evaluated on the expected block energies, and the dotted
-# line the noise level σ_c at which the expected noise reaches the bound. Every draw with ρ > 0 is also
-# probed with random perturbations inside its radius (soundness). The sweep stops at σ = 0.12, below the
-# level σ_a at which the noise in a group outside a column's support reaches the support threshold: beyond
-# σ_a the supports themselves change, every group turns active, the noise mask empties and the certificate
-# speaks about that new, all-overlap structure rather than the planted one (σ_a is printed below the
-# figure; we found this regime while testing the construction).
+# Whether a small trained interface is certified depends on the run (the count is in the F7 title above), so here is
+# an interface where the answer is known in advance. Two factors are built so that the source-mode PAM of their
+# interface is a planted matrix with 4 row groups of 8 channels: four *core* columns (all energy in one group), two
+# *overlap* columns (energy split evenly over two groups) and Gaussian noise of standard deviation σ on every other
+# entry, plus small tails (0.01) in both factors that make the truncation error δ small but non-zero (construction:
+# [planted interface](gsa-planted)). As σ grows from 0 the noise energy approaches the noise bound ν‖P‖_F; the
+# *theory* line is the T4 radius evaluated on the expected block energies, and the dotted line the noise level σ_c
+# at which the expected noise reaches the bound. Every draw with ρ > 0 is also probed with random perturbations
+# inside its radius (soundness). The sweep stops at σ = 0.12, below the level σ_a at which the noise in a group
+# outside a column's support reaches the support threshold: beyond σ_a the supports themselves change, every group
+# turns active, the noise mask empties and the certificate speaks about that new, all-overlap structure rather than
+# the planted one (σ_a is printed below the figure; we found this regime while testing the construction).
 
 # %%
 design = PlantedDesign()

@@ -341,7 +341,7 @@ if stability_seeds and "50%" in patterns:
     )
 
 # %% [markdown]
-# ## Guarantees on the real model: exact patterns, CVR = Wanda / RIA, SparseGPT's layer error
+# ## Checks on the real model: exact patterns and CVR = Wanda / RIA (identities), SparseGPT's layer error (G6)
 
 # %%
 checks = pp.implementation_checks(setup, samples, methods, patterns)
@@ -481,7 +481,8 @@ display(pd.DataFrame(reference_rows()).pivot_table(index=["model", "method"], co
 # outlier layer shows the mechanism CVR relies on and its price: scoring by the standard deviation protects
 # the fluctuating part of the output, but removes weights on offset-dominated channels whose constant
 # contribution then has to be absorbed elsewhere (a bias correction, which neither CVR nor EC applies here),
-# so the raw error can grow while the centred error falls. The status table of the book lists each claim with
+# so the raw error may grow while the centred error falls (whether it does here is in the outlier figure's
+# title). The status table of the book lists each claim with
 # its outcome in this run.
 
 # %%

@@ -68,6 +68,20 @@ def test_the_four_papers_load_and_every_abstract_claim_has_evidence_or_a_reason(
                 assert ledgers[chapter][claim_id].kind in ("guarantee", "finding")
 
 
+@pytest.mark.parametrize("paper", PAPERS)
+def test_each_reconstruction_page_cites_exactly_the_evidence_its_verdict_uses(paper):
+    """The page's table of abstract claims names, after **evidence**:, the ledger claims of the abstract file."""
+    import re
+
+    raw = yaml.safe_load((NOTEBOOKS / "abstract" / f"{paper}.yaml").read_text())
+    page = (NOTEBOOKS.parent / "book" / "reconstructions" / f"{paper}.md").read_text()
+    for c in raw["claims"]:
+        row = re.search(rf"^\| {c['id']} \| .* \| \*\*evidence\*\*: (.*?)(?: · .*)? \|$", page, re.M)
+        assert row, f"{paper}.md: no table row for {c['id']} with an **evidence**: cell"
+        cited = set(re.findall(r"\b[A-Z][\w]*(?:-[\w*]+)?\b", row.group(1)))
+        assert cited == {e.split(":")[1] for e in c["evidence"]}, f"{paper}.md {c['id']}: {row.group(1)}"
+
+
 def test_a_valid_abstract_file_loads(tmp_path):
     path, ledgers = _paper(
         tmp_path, [_claim(evidence=["ch:G1", "ch:F1"]), _claim(id="A2", evidence=[], not_testable="no data")]

@@ -16,7 +16,7 @@ from lsa.gsa.pam import block_energy
 from lsa.gsa.protocol import run_protocol
 
 PAPER_CONFIGS = {
-    # architecture families of the abstract at standard sizes (random init or a local checkpoint)
+    # architecture families of the abstract at standard sizes (random twin; trained by the zoo recipe or loaded)
     "resnet": {"widths": [64, 128, 256, 512], "blocks": 3},  # BasicBlock stand-in for ResNet-50 (no torchvision)
     "vit": {"dim": 768, "depth": 12, "heads": 12, "mlp": 3072},  # ViT-B width/depth (16x16 digits input)
     "gpt": {"n_layer": 12, "n_embd": 768, "n_head": 12, "n_inner": 3072, "ctx": 64},  # GPT-2 small shape
