@@ -76,7 +76,7 @@ seg_n_test: int = 5  # [1, inf) held-out subjects of the segmentation cohort (no
 seg_epochs: int = 8  # [1, inf) MultiUNet epochs per plane (the segmentation chapter's setting)
 seg_channels: list[int] = [16, 32, 64]  # [1, inf) UNet widths per level (the segmentation chapter's setting)
 seg_d_effect: float = 1.0  # [0, inf) effect size of the segmentation cohort's ASD subjects
-n_jobs: int = 2  # [1, inf) worker processes (subjects, CV fits, CNN folds)
+n_jobs: int = 2  # [1, inf) worker processes (MultiUNet planes, subjects, CV fits, CNN folds)
 cpu_threads: int = 1  # [1, inf) torch CPU threads in this process
 device: str = "auto"  # {auto, cpu, cuda} where the MultiUNet trains (auto: CUDA when visible)
 
@@ -126,7 +126,7 @@ print(f"classification cohort: {n_subjects} subjects at {resolution_mm} mm, d_ev
 # %%
 t0 = time.perf_counter()
 ucfg = UNetConfig(channels=tuple(seg_channels), epochs=seg_epochs, seed=seed)
-seg = driver.segmenter(seg_cfg, seg_cal.delta(seg_d_effect), seg_n_train, seg_n_test, ucfg, dev)
+seg = driver.segmenter(seg_cfg, seg_cal.delta(seg_d_effect), seg_n_train, seg_n_test, ucfg, dev, n_jobs=n_jobs)
 seg.models = {p: m.cpu() for p, m in seg.models.items()}  # worker processes predict on the CPU
 t_segmenter = time.perf_counter() - t0
 t0 = time.perf_counter()

@@ -32,7 +32,7 @@
 
 # %% tags=["profiles"]
 PROFILES = {
-    "smoke": {"resolution_mm": 4, "n_train": 5, "n_test": 3, "epochs": 3, "channels": [8, 16, 32]},
+    "smoke": {"resolution_mm": 4, "n_train": 5, "n_test": 3, "epochs": 3, "channels": [8, 16, 32], "n_jobs": 1},
     "default": {},
     "paper": {"resolution_mm": 2, "n_train": 20, "n_test": 5, "epochs": 30, "channels": [16, 32, 64, 128]},
 }
@@ -51,6 +51,7 @@ batch_size: int = 16  # [1, inf) 2D slices per step
 lr: float = 0.001  # (0, inf) Adam learning rate
 d_effect: float = 1.0  # [0, inf) effect size of the ASD subjects in the segmentation cohort
 cpu_threads: int = 1  # [1, inf) torch CPU threads (1 is fastest on the shared 2-core machine)
+n_jobs: int = 2  # [1, inf) worker processes: the three plane UNets train side by side on a CPU (same weights)
 device: str = "auto"  # {auto, cpu, cuda} where torch computes (auto: CUDA when visible)
 
 # %%
@@ -114,7 +115,7 @@ pd.DataFrame(rejections)
 # %%
 ucfg = G.UNetConfig(channels=tuple(channels), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 t0 = time.perf_counter()
-mu = driver.train_segmenter(cohort, ucfg, device=dev)
+mu = driver.train_segmenter(cohort, ucfg, device=dev, n_jobs=n_jobs)
 t_train = time.perf_counter() - t0
 print(f"training (or cache load): {t_train:.1f} s")
 

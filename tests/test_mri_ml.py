@@ -66,6 +66,48 @@ def test_multiunet_trains_and_fuses_to_binary_mask():
         G.train_plane_unet(vols, masks, "oblique", cfg)
 
 
+def _cube_data(n=2, seed=0):
+    rng = np.random.default_rng(seed)
+    vols, masks, brains = [], [], []
+    for _ in range(n):
+        m = np.zeros((16, 16, 16), np.int64)
+        m[4:12, 4:12, 4:12] = 1
+        vols.append((m * 2.0 + rng.normal(0, 0.3, m.shape)).astype(np.float32))
+        masks.append(m)
+        brains.append(np.ones(m.shape, bool))
+    return vols, masks, brains
+
+
+def test_planes_trained_in_parallel_have_the_serial_weights():
+    vols, masks, brains = _cube_data()
+    cfg = G.UNetConfig(channels=(4, 8), epochs=2, batch_size=8)
+    serial = G.train_multiunet(vols, masks, brains, cfg, cache=False, progress=False, n_jobs=1)
+    parallel = G.train_multiunet(vols, masks, brains, cfg, cache=False, progress=False, n_jobs=2)
+    for p in G.PLANES:
+        a, b = serial.models[p].state_dict(), parallel.models[p].state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="n_jobs must be an integer >= 1"):
+        G.train_multiunet(vols, masks, brains, cfg, cache=False, progress=False, n_jobs=0)
+
+
+def test_empty_slices_are_skipped_and_the_rest_is_unchanged():
+    torch.manual_seed(0)
+    net = UNet2D(1, 2, (4, 8)).eval()
+    img = np.zeros((12, 10, 8), np.float32)
+    img[3:9, 2:8, 1:7] = np.random.default_rng(0).normal(size=(6, 6, 6))  # slices 0-2 and 9-11 of axis 0 empty
+    for plane, ax in G.PLANES.items():
+        prob = G.predict_plane_proba(net, img, plane, batch=4)
+        assert prob.shape == img.shape
+        padded, _ = G.pad_to(img, net.divisor)
+        with torch.no_grad():  # every slice, empty ones included, through the network
+            full = net(torch.from_numpy(np.moveaxis(padded, ax, 0)[:, None].copy())).softmax(1)[:, 1].numpy()
+        full = np.moveaxis(full, 0, ax)[: img.shape[0], : img.shape[1], : img.shape[2]]
+        nonempty = np.moveaxis(np.abs(img), ax, 0).reshape(img.shape[ax], -1).max(1) > 0
+        np.testing.assert_allclose(np.compress(nonempty, prob, ax), np.compress(nonempty, full, ax), atol=1e-6)
+        assert np.all(np.compress(~nonempty, prob, ax) == 0)
+        assert np.any(np.compress(~nonempty, full, ax) > 0)  # so skipping really changes what is computed
+
+
 def test_fusion_is_mean_of_planes():
     brain = np.ones((5, 5, 5), bool)
     p = {"axial": np.full((5, 5, 5), 0.9), "coronal": np.full((5, 5, 5), 0.4), "sagittal": np.full((5, 5, 5), 0.1)}

@@ -21,12 +21,15 @@ GROUPS = ("shape", "first-order", "texture", "all")
 TEXTURE = ("glcm", "glrlm", "glszm", "gldm", "ngtdm")
 
 
-def segmenter(config, delta: float, n_train: int, n_test: int, unet_config, device=None, progress: bool = True):
-    """The MultiUNet of the chapter ``asd_segmentation`` for these settings (cached; trained when new)."""
+def segmenter(
+    config, delta: float, n_train: int, n_test: int, unet_config, device=None, progress: bool = True, n_jobs: int = 1
+):
+    """The MultiUNet of the chapter ``asd_segmentation`` for these settings (cached; trained when new, its planes
+    in ``n_jobs`` processes)."""
     from lsa.experiments.asd_segmentation import segmentation_cohort, train_segmenter
 
     cohort = segmentation_cohort(config, delta, n_train, n_test)
-    return train_segmenter(cohort, unet_config, device, progress)
+    return train_segmenter(cohort, unet_config, device, progress, n_jobs)
 
 
 def measure(config, d_eval: float, delta_per_d: float, seg, seg_digest: str, cnn_mm: int, n_jobs: int = 1):

@@ -65,8 +65,9 @@ def segmentation_cohort(config, delta: float, n_train: int, n_test: int, folder=
     return SegmentationCohort(subjects=subjects, records=records, root=root, loaded=loaded, n_train=n_train)
 
 
-def train_segmenter(cohort: SegmentationCohort, unet_config, device=None, progress: bool = True):
-    """The MultiUNet trained on the cohort's loaded training subjects (cached by ``train_multiunet``)."""
+def train_segmenter(cohort: SegmentationCohort, unet_config, device=None, progress: bool = True, n_jobs: int = 1):
+    """The MultiUNet trained on the cohort's loaded training subjects (cached by ``train_multiunet``; ``n_jobs``
+    worker processes train the planes side by side on a CPU, with the same weights)."""
     from lsa.mri.segment import train_multiunet
 
     tr = cohort.train
@@ -77,6 +78,7 @@ def train_segmenter(cohort: SegmentationCohort, unet_config, device=None, progre
         unet_config,
         device=device,
         progress=progress,
+        n_jobs=n_jobs,
     )
 
 
