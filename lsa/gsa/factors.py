@@ -225,6 +225,17 @@ def _capture(model: nn.Module, modules: list[nn.Module], run) -> list[tuple]:
     return [seen[i] for i in range(len(modules))]
 
 
+def _sublayer_factors(i: int, f_att, f_mlp, x: torch.Tensor, chunk: int) -> list:
+    """The attention and MLP sub-block factors of transformer block ``i``: the MLP's Jacobian is taken at the
+    attention sub-block's output, both over the last (channel) axis of the residual stream."""
+    with torch.no_grad():
+        x_mid = f_att(x)
+    return [
+        Factor(f"L{i}.attn", MeanChannelJacobian(f_att, x, -1, chunk), "stream", "stream", "J"),
+        Factor(f"L{i}.mlp", MeanChannelJacobian(f_mlp, x_mid, -1, chunk), "stream", "stream", "J"),
+    ]
+
+
 def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> list[Factor]:
     """Mode-J factors: mean broadcast channel Jacobians of residual blocks at the probe activations.
 
@@ -277,13 +288,7 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
         ins = _capture(model, list(model.blocks), lambda: model(probe))
         out = []
         for i, (b, (a, _)) in enumerate(zip(model.blocks, ins)):
-            x = a[0]
-            with torch.no_grad():
-                x_mid = b.attn_sub(x)
-            out += [
-                Factor(f"L{i}.attn", MeanChannelJacobian(b.attn_sub, x, -1, chunk), "stream", "stream", "J"),
-                Factor(f"L{i}.mlp", MeanChannelJacobian(b.mlp_sub, x_mid, -1, chunk), "stream", "stream", "J"),
-            ]
+            out += _sublayer_factors(i, b.attn_sub, b.mlp_sub, a[0], chunk)
         return out
     if isinstance(model, TinyUNet):
         if t is None:
@@ -309,12 +314,7 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
             mask = k.get("attention_mask", a[2] if len(a) > 2 else None)
             f_att = lambda h, b=b, mask=mask: h + b.attn(b.ln_1(h), attention_mask=mask)[0]
             f_mlp = lambda h, b=b: h + b.mlp(b.ln_2(h))
-            with torch.no_grad():
-                x_mid = f_att(x)
-            out += [
-                Factor(f"L{i}.attn", MeanChannelJacobian(f_att, x, -1, chunk), "stream", "stream", "J"),
-                Factor(f"L{i}.mlp", MeanChannelJacobian(f_mlp, x_mid, -1, chunk), "stream", "stream", "J"),
-            ]
+            out += _sublayer_factors(i, f_att, f_mlp, x, chunk)
         return out
     enc = getattr(model, "encoder", None)
     if enc is not None and hasattr(enc, "layer") and hasattr(enc.layer[0], "intermediate"):  # BERT (post-LN)
@@ -326,11 +326,6 @@ def jacobian_factors(model, probe, chunk: int = 64, t: int | None = None) -> lis
             mask = a[1] if len(a) > 1 else k.get("attention_mask")
             f_att = lambda h, l=l, mask=mask: l.attention(h, mask)[0]
             f_mlp = lambda h, l=l: l.output(l.intermediate(h), h)
-            with torch.no_grad():
-                x_mid = f_att(x)
-            out += [
-                Factor(f"L{i}.attn", MeanChannelJacobian(f_att, x, -1, chunk), "stream", "stream", "J"),
-                Factor(f"L{i}.mlp", MeanChannelJacobian(f_mlp, x_mid, -1, chunk), "stream", "stream", "J"),
-            ]
+            out += _sublayer_factors(i, f_att, f_mlp, x, chunk)
         return out
     raise TypeError(f"cannot map the blocks of {type(model).__name__} to factors; supported: {SUPPORTED}")
