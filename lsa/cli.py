@@ -258,6 +258,7 @@ def cmd_verify(args) -> int:
     result = verify_run(
         args.run,
         rtol=args.rtol,
+        atol=args.atol,
         ignore=tuple(ignore) + tuple(args.ignore or ()),
         reuse_cache=args.reuse_cache,
         progress=not args.quiet,
@@ -330,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("run", help="runs/<chapter>/<key> or results/<profile>/<chapter>")
     verify.add_argument(
         "--rtol", type=float, default=1e-9, help="relative tolerance for floats (default 1e-9; ints, strings exact)"
+    )
+    verify.add_argument(
+        "--atol",
+        type=float,
+        default=0.0,
+        help="absolute tolerance for floats (default 0); for metrics that are themselves round-off, e.g. 1e-12",
     )
     verify.add_argument("--ignore", action="append", metavar="GLOB", help="metric names not compared (repeatable)")
     verify.add_argument(

@@ -68,6 +68,15 @@ def test_floats_within_the_stated_tolerance():
         compare_metrics({}, {}, rtol=-1)
 
 
+def test_an_absolute_tolerance_accepts_round_off_and_nothing_larger():
+    recorded, rerun = {"err": 2.4e-16, "x": 1.0}, {"err": 4.3e-16, "x": 1.0 + 1e-6}
+    assert _status(recorded, rerun) == dict(err="moved", x="moved")  # 44 % relative change of a round-off value
+    assert _status(recorded, rerun, atol=1e-12) == dict(err="within", x="moved")
+    assert _status(recorded, rerun, atol=1e-5) == dict(err="within", x="within")
+    with pytest.raises(ValueError, match="atol"):
+        compare_metrics({}, {}, atol=math.nan)
+
+
 def test_nested_values_lengths_and_key_sets():
     got = _status({"v": [1.0, 2.0], "d": {"a": 1}}, {"v": [1.0, 2.5], "d": {"a": 1}})
     assert got == {"v[0]": "equal", "v[1]": "moved", "d.a": "equal"}
@@ -142,6 +151,10 @@ def test_a_moved_metric_is_reported_and_exits_1(tiny, tmp_path, capsys):
     # a loose enough tolerance accepts the float, never the string
     assert cli.main(["verify", str(doubted), "-q", "--rtol", "1"]) == 1
     assert "1 moved" in capsys.readouterr().out
+    # an absolute tolerance above the float's change: the same
+    assert cli.main(["verify", str(doubted), "-q", "--atol", "0.01"]) == 1
+    out = capsys.readouterr().out
+    assert "1 moved" in out and "or atol 0.01" in out
 
 
 def test_verify_rejects_what_is_not_a_run(tmp_path, capsys):

@@ -6,8 +6,10 @@ parameters in a scratch folder (its own runs folder and, unless asked otherwise,
 that trained models are trained again), and compares the two ``metrics.json`` leaf by leaf:
 
 * integers, strings, booleans and ``null``: exactly;
-* floats: ``|a - b| <= rtol * max(|a|, |b|)`` (default :data:`DEFAULT_RTOL`; NaN equals NaN, infinities must
-  match exactly);
+* floats: ``|a - b| <= rtol * max(|a|, |b|)`` (default :data:`DEFAULT_RTOL`) or ``|a - b| <= atol`` (default 0;
+  NaN equals NaN, infinities must match exactly). ``atol`` is for metrics that are themselves round-off, such as
+  a reconstruction error of 4e-16 whose rerun gives 7e-16: relative to itself it moved by 40 %, in absolute
+  terms both are zero to double precision;
 * lists and dicts: element by element (a changed length or key set is a difference).
 
 Wall-clock measurements (names matching :data:`WALL_CLOCK`, plus ``--ignore`` patterns) cannot repeat and are
@@ -70,6 +72,7 @@ class VerifyResult:
     comparisons: list[MetricComparison]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    atol: float = 0.0
 
     @property
     def differences(self) -> list[MetricComparison]:
@@ -94,7 +97,7 @@ def _leaves(value: Any, name: str) -> list[tuple[str, Any]]:
     return [(name, value)]
 
 
-def _compare_leaf(name: str, a: Any, b: Any, rtol: float) -> MetricComparison:
+def _compare_leaf(name: str, a: Any, b: Any, rtol: float, atol: float = 0.0) -> MetricComparison:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         same = type(a) is type(b) and a == b
         return MetricComparison(name, a, b, "equal" if same else "moved")
@@ -106,7 +109,7 @@ def _compare_leaf(name: str, a: Any, b: Any, rtol: float) -> MetricComparison:
     if math.isnan(fa) or math.isnan(fb) or math.isinf(fa) or math.isinf(fb):
         return MetricComparison(name, a, b, "moved")
     rel = _rel(fa, fb)
-    return MetricComparison(name, a, b, "within" if rel <= rtol else "moved", rel)
+    return MetricComparison(name, a, b, "within" if rel <= rtol or abs(fa - fb) <= atol else "moved", rel)
 
 
 def _rel(a: float, b: float) -> float:
@@ -115,7 +118,11 @@ def _rel(a: float, b: float) -> float:
 
 
 def compare_metrics(
-    recorded: dict, rerun: dict, rtol: float = DEFAULT_RTOL, ignore: tuple[str, ...] = WALL_CLOCK
+    recorded: dict,
+    rerun: dict,
+    rtol: float = DEFAULT_RTOL,
+    ignore: tuple[str, ...] = WALL_CLOCK,
+    atol: float = 0.0,
 ) -> list[MetricComparison]:
     """Compare two ``metrics.json`` dicts leaf by leaf (see the module docstring for the rules).
 
@@ -127,9 +134,12 @@ def compare_metrics(
         Relative tolerance for floats (``>= 0``).
     ignore : tuple of str
         ``fnmatch`` patterns of top-level metric names not compared (reported with status ``"ignored"``).
+    atol : float
+        Absolute tolerance for floats (``>= 0``); a float agrees when it is within ``rtol`` or ``atol``.
     """
-    if not (rtol >= 0 and math.isfinite(rtol)):
-        raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}")
+    for what, tol in (("rtol", rtol), ("atol", atol)):
+        if not (tol >= 0 and math.isfinite(tol)):
+            raise ValueError(f"{what} must be a finite number >= 0, got {tol!r}")
     out = []
     for name in sorted(set(recorded) | set(rerun)):
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in ignore):
@@ -146,7 +156,7 @@ def compare_metrics(
                 elif leaf not in a:
                     out.append(MetricComparison(leaf, None, b[leaf], "new"))
                 else:
-                    out.append(_compare_leaf(leaf, a[leaf], b[leaf], rtol))
+                    out.append(_compare_leaf(leaf, a[leaf], b[leaf], rtol, atol))
     return out
 
 
@@ -178,6 +188,7 @@ def verify_run(
     progress: bool = False,
     log=print,
     keep: Path | None = None,
+    atol: float = 0.0,
 ) -> VerifyResult:
     """Re-execute the run in ``path`` with its recorded profile and parameters and compare every metric.
 
@@ -194,6 +205,8 @@ def verify_run(
         models and features are then reused rather than recomputed.
     keep : Path, optional
         Keep the scratch folder here (default: a temporary folder, deleted afterwards).
+    atol : float
+        Absolute tolerance for floats (default 0: only ``rtol`` counts).
 
     Raises
     ------
@@ -239,8 +252,8 @@ def verify_run(
     finally:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    comparisons = compare_metrics(recorded, rerun, rtol, tuple(ignore))
-    return VerifyResult(chapter, profile, path, rtol, comparisons, time.perf_counter() - t0, notes)
+    comparisons = compare_metrics(recorded, rerun, rtol, tuple(ignore), atol)
+    return VerifyResult(chapter, profile, path, rtol, comparisons, time.perf_counter() - t0, notes, atol)
 
 
 def _fmt(v: Any) -> str:
@@ -255,10 +268,11 @@ def render(result: VerifyResult, show_all: bool = False) -> str:
     counts = {s: 0 for s in ("equal", "within", "moved", "missing", "new", "ignored")}
     for c in result.comparisons:
         counts[c.status] += 1
+    tolerance = f"rtol {result.rtol:g}" + (f" or atol {result.atol:g}" if result.atol else "")
     lines = [
         f"{result.chapter} ({result.profile}) re-executed in {result.seconds:.1f} s and compared with {result.run}:",
-        f"  {len(result.comparisons)} values: {counts['equal']} equal, {counts['within']} within rtol "
-        f"{result.rtol:g}, {counts['moved']} moved, {counts['missing']} missing, {counts['new']} new; "
+        f"  {len(result.comparisons)} values: {counts['equal']} equal, {counts['within']} within {tolerance}, "
+        f"{counts['moved']} moved, {counts['missing']} missing, {counts['new']} new; "
         f"{counts['ignored']} not compared (wall clock)",
     ]
     lines += [f"  note: {n}" for n in result.notes]
