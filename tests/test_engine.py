@@ -244,6 +244,15 @@ def test_expected_durations_prefer_the_last_recorded_run_over_the_hint(tmp_path)
     assert durations.expected("ch", "default", history, hints) == 99.0
     assert durations.expected("ch", "paper", history, hints) is None
     assert durations.longest_first([10.0, None, 50.0, 10.0, None]) == [1, 4, 2, 0, 3]
+    # an archived run (results/<profile>/<chapter>/run.json) counts when runs/ has none of that profile
+    archived = tmp_path / "results" / "paper" / "ch"
+    archived.mkdir(parents=True)
+    rec = {"chapter": "ch", "profile": "paper", "finished": "2025-01-01T00:00:00Z", "seconds": 222.0}
+    (archived / "run.json").write_text(json.dumps(rec))
+    (tmp_path / "results" / "smoke" / "ch").mkdir(parents=True)
+    (tmp_path / "results" / "smoke" / "ch" / "run.json").write_text(json.dumps(rec | {"profile": "smoke"}))
+    both = durations.history(tmp_path / "runs", tmp_path / "results")
+    assert both == {("ch", "smoke"): 30.0, ("ch", "paper"): 222.0}  # runs/ over results/
     path = durations.write_hints(history, tmp_path / "d.json")
     assert durations.write_hints({("x", "paper"): 1.04}, path) == path
     assert durations.load_hints(path) == {("ch", "smoke"): 30.0, ("x", "paper"): 1.0}  # merged, rounded

@@ -9,9 +9,11 @@ The expected time of a run is, in this order:
 
 1. the wall seconds of the most recent finished run of the same chapter and profile in ``runs/`` (any
    parameters; seeds and sweep points of one profile take about as long as each other);
-2. the committed hint in ``notebooks/durations.json`` (what ``lsa durations --write`` recorded on the
+2. the wall seconds of the archived run in ``results/<profile>/<chapter>/`` (``lsa archive``), so the `paper`
+   runs of a fresh clone are ordered by the archived ones;
+3. the committed hint in ``notebooks/durations.json`` (what ``lsa durations --write`` recorded on the
    machine named in the file), so a fresh clone is ordered well too;
-3. unknown: such runs go first, since nothing says they are short.
+4. unknown: such runs go first, since nothing says they are short.
 
 The order only decides *when* a run starts: it never enters a run key, and a missing or stale hint costs
 time, never correctness. (The same idea as pytest-split's committed test durations.)
@@ -54,6 +56,16 @@ def recorded(runs: Path | None = None) -> dict[tuple[str, str], float]:
         if what not in latest or when > latest[what][0]:
             latest[what] = (when, seconds)
     return {k: v[1] for k, v in latest.items()}
+
+
+def history(runs: Path | None = None, results: Path | None = None) -> dict[tuple[str, str], float]:
+    """:func:`recorded` runs under ``runs``, over the archived runs under ``results`` (``results/<profile>/<chapter>``,
+    default :func:`lsa.runner.archive.results_dir`): the first two sources of the expected time."""
+    if results is None:
+        from lsa.runner.archive import results_dir
+
+        results = results_dir()
+    return recorded(results) | recorded(runs)
 
 
 def load_hints(path: Path | None = None) -> dict[tuple[str, str], float]:

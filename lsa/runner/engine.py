@@ -348,7 +348,7 @@ def _longest_first(
     planned: list[Planned], todo: list[int], hints: dict, log: Callable[[str], None] | None
 ) -> list[int]:
     """``todo`` reordered so that the runs expected to take longest start first (:mod:`lsa.runner.durations`)."""
-    history = durations.recorded()
+    history = durations.history()
     secs = [durations.expected(planned[i].job.chapter, planned[i].job.profile, history, hints) for i in todo]
     order = durations.longest_first(secs)
     if log and len(todo) > 1:
