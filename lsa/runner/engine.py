@@ -39,13 +39,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import os
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from lsa.data.checksums import verify_all
@@ -53,6 +51,7 @@ from lsa.runner import durations, runs_dir
 from lsa.runner.chapters import load_chapter, notebooks_dir
 from lsa.runner.claims import load_claims
 from lsa.runner.execute import THREAD_ENV
+from lsa.runner.job import Job, JobOutcome, execute_job
 from lsa.runner.keys import key_inputs
 from lsa.runner.params import resolve
 from lsa.runner.slurm_config import SlurmConfig
@@ -63,48 +62,6 @@ PASSED_ENV = ("LSA_NOTEBOOKS_DIR", "LSA_RESULTS_DIR", "LSA_DATA_DIR")
 
 class EngineError(ValueError):
     """Bad engine options (jobs, scheduler, cluster configuration); exit status 2."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One chapter run to produce: chapter, profile, parameter overrides (strings or typed values)."""
-
-    chapter: str
-    profile: str = "default"
-    overrides: tuple = ()
-    force: bool = False
-    update_latest: bool = True
-
-    @classmethod
-    def make(cls, chapter: str, profile: str = "default", overrides: dict | None = None, **kw) -> Job:
-        return cls(chapter, profile, tuple(sorted((overrides or {}).items())), **kw)
-
-    @property
-    def label(self) -> str:
-        extra = ", ".join(f"{k}={v}" for k, v in self.overrides)
-        return f"{self.chapter}[{self.profile}{', ' + extra if extra else ''}]"
-
-
-@dataclass
-class JobOutcome:
-    """What happened to a job (picklable: it comes back from a worker)."""
-
-    job: Job
-    key: str
-    params: dict
-    path: str | None = None
-    reused: bool = False
-    seconds: float = 0.0
-    claims: list = field(default_factory=list)
-    error: str | None = None
-    log: str | None = None
-    host: str = ""
-    peak_kernel_mb: float | None = None
-    slurm_job: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 class JobsFailed(RuntimeError):
@@ -151,128 +108,6 @@ def plan(jobs: list[Job], dedupe: bool = True) -> list[Planned]:
 
 def is_done(p: Planned) -> bool:
     return (runs_dir() / p.job.chapter / p.key / "metrics.json").is_file()
-
-
-# ------------------------------------------------------------------------------------------------ one job
-def _children_rss_mb() -> float:
-    import psutil
-
-    total = 0
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            total += child.memory_info().rss
-    return total / 2**20
-
-
-@contextlib.contextmanager
-def _peak_kernel_memory(interval: float = 0.5) -> Iterator[list[float]]:
-    """Sample the resident memory of this process's children (the kernel) until the block ends."""
-    peak = [0.0]
-    stop = threading.Event()
-
-    def watch():
-        while not stop.wait(interval):
-            with contextlib.suppress(Exception):
-                peak[0] = max(peak[0], _children_rss_mb())
-
-    t = threading.Thread(target=watch, daemon=True)
-    t.start()
-    try:
-        yield peak
-    finally:
-        stop.set()
-        t.join(timeout=2)
-
-
-DASK_WORKER_ENV = ("MALLOC_TRIM_THRESHOLD_",)
-"""Variables a Dask nanny sets for its own worker process (``distributed.nanny.pre-spawn-environ``) that must
-not reach the chapter's kernel, which the worker starts and which would inherit them. With glibc's trim threshold
-at 64 KiB, memory goes back to the operating system after every large free; the chapters' many small tensor
-allocations then spent about half their CPU time in the system (measured on this project's 2-core machine:
-alignment_commutator at ``default`` took 106 s on the engine against 56 s alone, its kernel's system time above
-its user time). A chapter run on the engine computes under the environment of a plain ``lsa run``."""
-
-
-def _in_dask_worker() -> bool:
-    try:
-        from distributed import get_worker
-
-        get_worker()
-    except (ImportError, ValueError):
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _environment(env: dict[str, str], drop: tuple[str, ...] = ()) -> Iterator[None]:
-    """``os.environ`` updated with ``env`` and without ``drop`` inside the block, restored after it."""
-    old = {k: os.environ.get(k) for k in (*env, *drop)}
-    os.environ.update(env)
-    for k in drop:
-        os.environ.pop(k, None)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def execute_job(job: Job, key: str, env: dict[str, str], progress: bool = False) -> JobOutcome:
-    """Run one job where this function is called (a Dask worker, or this process) and report its outcome.
-
-    Never raises for a failing chapter: the failure is in the outcome. The log goes to
-    ``runs/<chapter>/logs/<key>.log``.
-    """
-    from lsa.runner.execute import ChapterFailed, run_chapter
-
-    with _environment(env, drop=DASK_WORKER_ENV if _in_dask_worker() else ()):
-        logs = runs_dir() / job.chapter / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        log_path = logs / f"{key}.log"
-        host = socket.gethostname()
-        t0 = time.perf_counter()
-        outcome = JobOutcome(job, key, {}, log=str(log_path), host=host, slurm_job=os.environ.get("SLURM_JOB_ID"))
-        with open(log_path, "a") as fh, _peak_kernel_memory() as peak:
-
-            def log(msg: str) -> None:
-                fh.write(f"{time.strftime('%H:%M:%S')} {msg}\n")
-                fh.flush()
-
-            where = f"SLURM job {outcome.slurm_job} on {host}" if outcome.slurm_job else host
-            log(f"[lsa] {job.label} on {where} (pid {os.getpid()}), key {key}")
-            err = io.StringIO()
-            try:
-                with contextlib.redirect_stderr(err):
-                    r = run_chapter(
-                        job.chapter,
-                        profile=job.profile,
-                        overrides=dict(job.overrides),
-                        force=job.force,
-                        progress=progress,
-                        log=log,
-                        update_latest=job.update_latest,
-                    )
-                outcome.path, outcome.reused, outcome.params = str(r.path), r.reused, r.params
-                outcome.claims = [c.to_dict() for c in r.claims]
-            except ChapterFailed as exc:
-                outcome.error = str(exc)
-            except Exception as exc:  # anything else (kernel never started, disk full): this job only
-                outcome.error = f"{job.chapter}: {type(exc).__name__}: {exc}"
-            finally:
-                if err.getvalue().strip():
-                    log("stderr:\n" + err.getvalue().rstrip())
-            outcome.seconds = time.perf_counter() - t0
-            outcome.peak_kernel_mb = round(peak[0], 1) if peak[0] else None
-            log(
-                f"[lsa] {'FAILED: ' + outcome.error if outcome.error else 'ok'} in {outcome.seconds:.1f} s"
-                + (f", kernel peak {outcome.peak_kernel_mb:.0f} MB" if outcome.peak_kernel_mb else "")
-            )
-    if outcome.key != key and outcome.path:  # the worker sees other code than the submitter: say so
-        outcome.key = Path(outcome.path).name
-    return outcome
 
 
 # ------------------------------------------------------------------------------------------------ back ends

@@ -5,7 +5,7 @@
 1. The grid is the Cartesian product of the listed values (a ``-p`` with a single value fixes that parameter);
    ``--seeds N`` adds ``seed = 0, …, N-1`` as the innermost axis. Every value is type-checked against the
    chapter's parameters cell before anything runs.
-2. Every grid point is a :class:`~lsa.runner.engine.Job`: a point whose run key already exists is reused, the
+2. Every grid point is a :class:`~lsa.runner.job.Job`: a point whose run key already exists is reused, the
    rest execute concurrently on the engine (``-j``, ``--scheduler``, ``--cluster slurm``). Sweep runs do not move
    the chapter's ``latest-<profile>`` pointer, so the book keeps showing the chapter's own run.
 3. ``runs/sweeps/<chapter>-<profile>-<digest>/`` receives ``table.csv`` and ``table.parquet`` (one row per run:
