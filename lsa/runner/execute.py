@@ -11,6 +11,7 @@ inspection, in ``runs/<chapter>/failed-<key>/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -53,6 +55,23 @@ so with a parameter (``torch.set_num_threads`` / ``threadpoolctl`` inside the ch
 
 KERNEL_START_RETRIES = 3
 """Attempts at starting a kernel: kernels started at the same moment can race for the same ZMQ ports."""
+
+
+@contextlib.contextmanager
+def environment(env: dict[str, str], drop: tuple[str, ...] = ()) -> Iterator[None]:
+    """``os.environ`` updated with ``env`` and without ``drop`` inside the block, restored after it."""
+    old = {k: os.environ.get(k) for k in (*env, *drop)}
+    os.environ.update(env)
+    for k in drop:
+        os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class ChapterFailed(RuntimeError):
@@ -115,16 +134,8 @@ class LocalExecutor:
     def _execute_once(self, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
         import papermill
 
-        saved = {k: os.environ.get(k) for k in THREAD_ENV}
-        os.environ.update(THREAD_ENV)  # the kernel inherits this process's environment
-        try:
+        with environment(THREAD_ENV):  # the kernel inherits this process's environment
             self._papermill(papermill, notebook, output, parameters, cwd, progress)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def _papermill(self, papermill, notebook: Path, output: Path, parameters: dict, cwd: Path, progress: bool) -> None:
         papermill.execute_notebook(

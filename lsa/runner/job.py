@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsa.runner import runs_dir
+from lsa.runner.execute import environment
 
 
 @dataclass(frozen=True)
@@ -112,23 +113,6 @@ def _in_dask_worker() -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _environment(env: dict[str, str], drop: tuple[str, ...] = ()) -> Iterator[None]:
-    """``os.environ`` updated with ``env`` and without ``drop`` inside the block, restored after it."""
-    old = {k: os.environ.get(k) for k in (*env, *drop)}
-    os.environ.update(env)
-    for k in drop:
-        os.environ.pop(k, None)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def execute_job(job: Job, key: str, env: dict[str, str], progress: bool = False) -> JobOutcome:
     """Run one job where this function is called (a Dask worker, or this process) and report its outcome.
 
@@ -137,7 +121,7 @@ def execute_job(job: Job, key: str, env: dict[str, str], progress: bool = False)
     """
     from lsa.runner.execute import ChapterFailed, run_chapter
 
-    with _environment(env, drop=DASK_WORKER_ENV if _in_dask_worker() else ()):
+    with environment(env, drop=DASK_WORKER_ENV if _in_dask_worker() else ()):
         logs = runs_dir() / job.chapter / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{key}.log"
