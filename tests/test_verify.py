@@ -160,6 +160,10 @@ def test_a_moved_metric_is_reported_and_exits_1(tiny, tmp_path, capsys):
 def test_verify_rejects_what_is_not_a_run(tmp_path, capsys):
     assert cli.main(["verify", str(tmp_path)]) == 2
     assert "not a complete run" in capsys.readouterr().err
+    # a bad tolerance is refused first, before the folder is read or anything is executed
+    assert cli.main(["verify", str(tmp_path), "--atol", "-1"]) == 2
+    assert "atol must be a finite number >= 0, got -1.0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_render_lists_only_what_moved():

@@ -117,6 +117,12 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / scale if scale > 0 else 0.0
 
 
+def _check_tolerances(rtol: float, atol: float) -> None:
+    for what, tol in (("rtol", rtol), ("atol", atol)):
+        if not (tol >= 0 and math.isfinite(tol)):
+            raise VerifyError(f"{what} must be a finite number >= 0, got {tol!r}")
+
+
 def compare_metrics(
     recorded: dict,
     rerun: dict,
@@ -137,9 +143,7 @@ def compare_metrics(
     atol : float
         Absolute tolerance for floats (``>= 0``); a float agrees when it is within ``rtol`` or ``atol``.
     """
-    for what, tol in (("rtol", rtol), ("atol", atol)):
-        if not (tol >= 0 and math.isfinite(tol)):
-            raise ValueError(f"{what} must be a finite number >= 0, got {tol!r}")
+    _check_tolerances(rtol, atol)
     out = []
     for name in sorted(set(recorded) | set(rerun)):
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in ignore):
@@ -220,6 +224,7 @@ def verify_run(
     from lsa.runner.keys import explain_change, key_inputs
     from lsa.runner.params import resolve
 
+    _check_tolerances(rtol, atol)  # before minutes of re-execution, not after
     path = Path(path).resolve()
     run, params, recorded = read_run(path)
     chapter, profile = run["chapter"], run["profile"]
