@@ -93,7 +93,6 @@ from IPython.display import Markdown, display
 import lsa
 from lsa.experiments import asd_pipeline as driver
 from lsa.experiments.asd_classification import CVSettings
-from lsa.experiments.asd_segmentation import weights_digest
 from lsa.mri import classify as C
 from lsa.mri.cnn import CNNConfig
 from lsa.mri.segment import UNetConfig
@@ -121,20 +120,47 @@ print(f"classification cohort: {n_subjects} subjects at {resolution_mm} mm, d_ev
 # The segmenter is the one the segmentation chapter trains (its cohort, settings and cached weights). Each
 # classification subject is then rendered once; from that render come the four masks (oracle, MultiUNet,
 # intensity baseline, grey matter), the radiomics inside each, the oracle mask's shape features and the CNN
-# inputs.
+# inputs. When the MultiUNet is not cached yet, its three planes train in the same worker processes first, and
+# a worker left without a plane meanwhile measures what does not need the MultiUNet's masks.
 
 # %%
 t0 = time.perf_counter()
 ucfg = UNetConfig(channels=tuple(seg_channels), epochs=seg_epochs, seed=seed)
-seg = driver.segmenter(seg_cfg, seg_cal.delta(seg_d_effect), seg_n_train, seg_n_test, ucfg, dev, n_jobs=n_jobs)
-seg.models = {p: m.cpu() for p, m in seg.models.items()}  # worker processes predict on the CPU
-t_segmenter = time.perf_counter() - t0
-t0 = time.perf_counter()
-M = driver.measure(cfg, d_eval, cal.delta_per_d, seg, weights_digest(seg), cnn_resolution_mm, n_jobs)
+seg, M = driver.segment_and_measure(
+    cfg,
+    d_eval,
+    cal.delta_per_d,
+    cnn_resolution_mm,
+    seg_cfg,
+    seg_cal.delta(seg_d_effect),
+    seg_n_train,
+    seg_n_test,
+    ucfg,
+    dev,
+    n_jobs,
+)
 t_measure = time.perf_counter() - t0
 dice_vs_oracle = {m: float(np.mean(v)) for m, v in M.dice.items()}
-print(f"segmenter ready in {t_segmenter:.1f} s; measurements {t_measure:.1f} s (cached subjects are reused)")
+print(f"segmenter and measurements ready in {t_measure:.1f} s (cached weights and subjects are reused)")
+print("CPU seconds by step, summed over subjects:", {k: round(v, 1) for k, v in M.seconds.items()})
 print("mean Dice with the oracle mask:", {m: round(v, 3) for m, v in dice_vs_oracle.items()})
+
+# %% [markdown]
+# ## Every model fitted once, in one pool
+# E7, E8 and E9 below compare the four classifiers (nested cross-validation, same outer folds) on eight
+# feature tables -- the three masks of E7, the grey-matter mask and the four feature groups of E8 -- and the
+# CNN on those outer folds. All of these fits are independent, so they run here together in `n_jobs` worker
+# processes, the CNN's folds (the longest) first; the sections below only read the results. Each fit is seeded
+# on its own, so no result depends on the number of workers or the order.
+
+# %%
+t0 = time.perf_counter()
+tables = {m: M.features[(m, float(d_eval))] for m in driver.MASKS} | {"GM": M.features[("gm", float(d_eval))]}
+tables |= {f"WM: {g}": driver.feature_group(M, d_eval, g) for g in driver.GROUPS}
+ccfg = CNNConfig(epochs=cnn_epochs, seed=seed)
+cv, cnn = driver.evaluate(M, tables, S, cnn_input=("multiunet", cnn_resolution_mm), cnn_config=ccfg)
+t_fits = time.perf_counter() - t0
+print(f"{len(cv)} nested cross-validations and {cv_folds} CNN folds in {t_fits:.1f} s on {n_jobs} worker(s)")
 
 # %% [markdown]
 # ## E7: the paper's pipeline -- radiomics on MultiUNet masks
@@ -143,10 +169,7 @@ print("mean Dice with the oracle mask:", {m: round(v, 3) for m, v in dice_vs_ora
 # pipeline would use; the intensity baseline (a Gaussian mixture) needs no training.
 
 # %%
-t0 = time.perf_counter()
-inputs = {m: M.features[(m, float(d_eval))] for m in driver.MASKS}
-e7, e7_raw = driver.compare_inputs(M, inputs, S)
-t_e7 = time.perf_counter() - t0
+e7 = driver.accuracy_table(cv, {m: m for m in driver.MASKS})
 piv = e7.pivot(index="model", columns="input", values="accuracy").reindex(index=list(C.MODELS), columns=driver.MASKS)
 e7_mean = {m: float(piv[m].mean()) for m in driver.MASKS}
 e7_delta = {m: e7_mean[m] - e7_mean["oracle"] for m in driver.MASKS}
@@ -176,11 +199,8 @@ piv.assign(**{f"{m} − oracle": piv[m] - piv["oracle"] for m in ("multiunet", "
 # carries (it does not depend on diagnosis here) from first-order intensity statistics and texture.
 
 # %%
-t0 = time.perf_counter()
-e8_inputs = {"WM (oracle)": M.features[("oracle", float(d_eval))], "GM": M.features[("gm", float(d_eval))]}
-e8_inputs |= {f"WM: {g}": driver.feature_group(M, d_eval, g) for g in driver.GROUPS}
-e8, _ = driver.compare_inputs(M, e8_inputs, S)
-t_e8 = time.perf_counter() - t0
+e8_inputs = {"WM (oracle)": "oracle", "GM": "GM"} | {f"WM: {g}": f"WM: {g}" for g in driver.GROUPS}
+e8 = driver.accuracy_table(cv, e8_inputs)
 e8_mean = e8.groupby("input")["accuracy"].mean()
 e8_wm_minus_gm = float(e8_mean["WM (oracle)"] - e8_mean["GM"])
 e8_group_acc = [float(e8_mean[f"WM: {g}"]) for g in driver.GROUPS]
@@ -207,11 +227,7 @@ e8.pivot(index="input", columns="model", values="accuracy").reindex(order).assig
 # subject is predicted once by each, and McNemar's exact test compares them subject by subject.
 
 # %%
-t0 = time.perf_counter()
-ccfg = CNNConfig(epochs=cnn_epochs, seed=seed)
-cnn = driver.cnn_matched_folds(M, cnn_resolution_mm, "multiunet", S, ccfg)
-t_e9 = time.perf_counter() - t0
-svm = e7_raw[("multiunet", "SVM")]
+svm = cv[("multiunet", "SVM")]
 e9_svm_acc = float(np.mean(svm["oof_pred"] == M.y))
 e9_cnn_acc = float(np.mean(cnn["oof_pred"] == M.y))
 mc = C.mcnemar(svm["oof_pred"] == M.y, cnn["oof_pred"] == M.y)
@@ -244,7 +260,7 @@ folds.round(3)
 
 # %%
 wall_s = time.perf_counter() - t_start
-stages = dict(segmenter=t_segmenter, measurements=t_measure, e7=t_e7, e8=t_e8, e9=t_e9)
+stages = dict(segmenter_and_measurements=t_measure, model_fits=t_fits)
 print("wall seconds by stage:", {k: round(v, 1) for k, v in stages.items()}, f"total {wall_s:.1f}")
 lsa.write_metrics(
     {

@@ -86,36 +86,50 @@ def test_feature_groups_partition_the_columns():
         AP.feature_group(meas, 1.0, "wavelet")
 
 
-def test_cnn_folds_match_the_radiomics_folds():
+def test_one_pool_gives_the_direct_fits_and_cnn_folds_match_the_radiomics_folds():
     meas = _fake(shift_d=2.0)
     y = meas.y
     vol = np.random.default_rng(0).normal(size=(N, 8, 8, 8)).astype(np.float32) + 4.0 * y[:, None, None, None]
     meas.cnn[("multiunet", 8)] = vol
     from lsa.mri.cnn import CNNConfig
 
-    cnn = AP.cnn_matched_folds(meas, 8, "multiunet", S, CNNConfig(channels=(4, 8), epochs=8, batch_size=8))
-    svm = C.nested_cv(meas.features[("oracle", 1.0)].values, y, "SVM", n_splits=S.folds, seed=S.seed)
+    tables = {"oracle": meas.features[("oracle", 1.0)], "shape": AP.feature_group(meas, 1.0, "shape")}
+    cnn_cfg = CNNConfig(channels=(4, 8), epochs=8, batch_size=8)
+    cv, cnn = AP.evaluate(meas, tables, replace(S, n_jobs=2), cnn_input=("multiunet", 8), cnn_config=cnn_cfg)
+    assert set(cv) == {(t, m) for t in tables for m in C.MODELS}
+    for (t, m), r in cv.items():  # each pooled fit is the fit made on its own
+        direct = C.nested_cv(tables[t].values, y, m, grid=S.grid, n_splits=S.folds, seed=S.seed, rf_trees=S.rf_trees)
+        np.testing.assert_array_equal(r["oof_pred"], direct["oof_pred"])
+    svm = cv[("oracle", "SVM")]
     assert (cnn["oof_pred"] >= 0).all() and (svm["oof_pred"] >= 0).all()  # every subject predicted once
     folds = C.outer_splits(y, None, S.folds, 1, S.seed)
-    for (_, te), acc in zip(folds, svm["fold_accuracy"]):  # the folds nested_cv used are these folds
+    for (_, te), acc, cacc in zip(folds, svm["fold_accuracy"], cnn["fold_accuracy"]):  # the same folds
         assert acc == pytest.approx(np.mean(svm["oof_pred"][te] == y[te]))
+        assert cacc == pytest.approx(np.mean(cnn["oof_pred"][te] == y[te]))
     assert np.mean(cnn["oof_pred"] == y) > 0.8
+    cv_only, none = AP.evaluate(meas, {"oracle": tables["oracle"]}, S)
+    assert none is None
+    np.testing.assert_array_equal(cv_only[("oracle", "SVM")]["oof_pred"], svm["oof_pred"])
+    tab = AP.accuracy_table(cv, {"WM": "oracle"})
+    assert list(tab.input.unique()) == ["WM"] and list(tab.model) == list(C.MODELS)
+    assert tab.accuracy.tolist() == [cv[("oracle", m)]["mean_fold_accuracy"] for m in C.MODELS]
 
 
-def test_segmentation_cohort_round_trip_and_weights_digest():
+def test_segmentation_cohort_round_trip_and_multiunet_digest():
     cfg = SimConfig(resolution_mm=8, n_pilot=3)
     co = AS.segmentation_cohort(cfg, 0.0, n_train=2, n_test=1)
     assert len(co.train) == 2 and len(co.test) == 1
     for rec, s in zip(co.records, co.loaded):
         np.testing.assert_array_equal(rec["wm_mask"], s.wm_mask)
 
-    class _Fake:
-        models = {"axial": torch.nn.Linear(2, 2)}
+    from lsa.mri.seg_unet import UNet2D
+    from lsa.mri.segment import PLANES, MultiUNet
 
-    a = _Fake()
-    d0 = AS.weights_digest(a)
+    torch.manual_seed(0)
+    a = MultiUNet({p: UNet2D(1, 2, (2, 4)) for p in PLANES})
+    d0 = a.digest()
     with torch.no_grad():
-        a.models["axial"].weight[0, 0] += 1.0
-    assert AS.weights_digest(a) != d0
+        next(a.models["axial"].parameters()).view(-1)[0] += 1.0
+    assert a.digest() != d0
     with pytest.raises(ValueError, match="n_train"):
         AS.segmentation_cohort(cfg, 0.0, n_train=0, n_test=1)

@@ -65,30 +65,19 @@ def segmentation_cohort(config, delta: float, n_train: int, n_test: int, folder=
     return SegmentationCohort(subjects=subjects, records=records, root=root, loaded=loaded, n_train=n_train)
 
 
+def training_data(cohort: SegmentationCohort) -> tuple[list, list, list]:
+    """The MultiUNet's training data: images, WM masks and brain masks of the cohort's loaded training subjects
+    (the data key the cached weights, so every caller must pass exactly these)."""
+    tr = cohort.train
+    return [s.t1w for s in tr], [s.wm_mask for s in tr], [s.brain_mask.astype(bool) for s in tr]
+
+
 def train_segmenter(cohort: SegmentationCohort, unet_config, device=None, progress: bool = True, n_jobs: int = 1):
     """The MultiUNet trained on the cohort's loaded training subjects (cached by ``train_multiunet``; ``n_jobs``
     worker processes train the planes side by side on a CPU, with the same weights)."""
     from lsa.mri.segment import train_multiunet
 
-    tr = cohort.train
-    return train_multiunet(
-        [s.t1w for s in tr],
-        [s.wm_mask for s in tr],
-        [s.brain_mask.astype(bool) for s in tr],
-        unet_config,
-        device=device,
-        progress=progress,
-        n_jobs=n_jobs,
-    )
-
-
-def weights_digest(segmenter) -> str:
-    """A hash of a MultiUNet's weights (keys the caches of measurements made with its masks)."""
-    from lsa.digests import stable_hash
-
-    return stable_hash(
-        {p: {k: v.detach().cpu().numpy() for k, v in m.state_dict().items()} for p, m in segmenter.models.items()}
-    )
+    return train_multiunet(*training_data(cohort), unet_config, device=device, progress=progress, n_jobs=n_jobs)
 
 
 def dice_table(segmenter, cohort: SegmentationCohort, seed: int = 0) -> tuple[pd.DataFrame, list]:

@@ -13,7 +13,9 @@ facts make this cheap without changing any number:
   one extraction at site 1.
 
 Results are cached one file per subject, keyed by the cohort settings, the plan, the Pyradiomics
-parameters, the segmenter's weights and the code of the modules that compute them.
+parameters and the code of the modules that compute them; the part measured with MultiUNet masks has its own
+cache, keyed also by the MultiUNet's weights. The MultiUNet itself may still be training in the same worker
+pool while the rest is measured (:func:`measure_cohort`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from joblib import delayed
 
 EXTRA_MASKS = ("intensity", "gm", "multiunet")
 
@@ -129,6 +132,17 @@ def _tick(seconds: dict, stage: str, t0: float) -> float:
 
 def measure_subject(config, index: int, plan: MeasurementPlan, segmenter=None) -> dict:
     """Render subject ``index`` once and derive every quantity of ``plan`` (see the module docstring)."""
+    row, pending = _measure_fixed(config, index, plan)
+    if pending is not None:
+        if segmenter is None:
+            raise ValueError("the plan asks for MultiUNet masks but no segmenter was passed")
+        _merge(row, _measure_segmented(config, plan, segmenter, pending))
+    return row
+
+
+def _measure_fixed(config, index: int, plan: MeasurementPlan) -> tuple[dict, dict | None]:
+    """Everything of ``plan`` that needs no segmenter, from one render; and, when the plan asks for MultiUNet
+    masks, what :func:`_measure_segmented` needs of the render (``None`` otherwise)."""
     from lsa.mri.cnn import wm_input
     from lsa.mri.intensity import intensity_wm
     from lsa.mri.radiomics import brain_zscore, extract_features
@@ -172,19 +186,19 @@ def measure_subject(config, index: int, plan: MeasurementPlan, segmenter=None) -
         feats.pop("n_voxels")
         out["features"][("shape", None)] = feats
         t = _tick(sec, "shape", t)
+    pending = None
     if plan.d_extra is not None:
         img = r.image(float(plan.d_extra) * plan.delta_per_d)
         z = brain_zscore(img, r.brain)
         masks = {"oracle": oracle}
         for m in plan.extra_masks:
+            if m == "multiunet":  # needs the segmenter: measured by _measure_segmented
+                pending = _segmenter_input(r, plan)
+                continue
             if m == "intensity":
                 masks[m] = intensity_wm(img, r.brain)
-            elif m == "gm":
-                masks[m] = ((r.gm_prob >= 0.5) & r.brain).astype(np.uint8)
             else:
-                if segmenter is None:
-                    raise ValueError("the plan asks for MultiUNet masks but no segmenter was passed")
-                masks[m] = segmenter.predict(img, r.brain)
+                masks[m] = ((r.gm_prob >= 0.5) & r.brain).astype(np.uint8)
             t = _tick(sec, f"mask_{m}", t)
             feats = extract_features(z, masks[m], res, params, ext)
             out["n_voxels"][m] = feats.pop("n_voxels")
@@ -194,10 +208,50 @@ def measure_subject(config, index: int, plan: MeasurementPlan, segmenter=None) -
             t = _tick(sec, "radiomics", t)
         for mm in plan.cnn_target_mm:
             for m in ("oracle",) + tuple(plan.cnn_masks):
-                out["cnn"][(m, int(mm))] = wm_input(img, r.brain, masks[m], res, int(mm))
+                if m in masks:
+                    out["cnn"][(m, int(mm))] = wm_input(img, r.brain, masks[m], res, int(mm))
+        t = _tick(sec, "cnn_inputs", t)
+    out["seconds"] = sec
+    return out, pending
+
+
+def _segmenter_input(render, plan: MeasurementPlan) -> dict:
+    """What the MultiUNet part of a subject's measurements needs of its render."""
+    return dict(image=render.image(float(plan.d_extra) * plan.delta_per_d), brain=render.brain, oracle=render.gt_wm)
+
+
+def _measure_segmented(config, plan: MeasurementPlan, segmenter, pending: dict) -> dict:
+    """The MultiUNet part of a subject's measurements (features, voxel count, Dice with the oracle mask and CNN
+    inputs), from what :func:`_measure_fixed` kept of the subject's render."""
+    from lsa.mri.cnn import wm_input
+    from lsa.mri.radiomics import brain_zscore, extract_features
+    from lsa.mri.segment import dice
+
+    sec: dict = {}
+    t = time.perf_counter()
+    img, brain, res = pending["image"], pending["brain"], config.resolution_mm
+    mask = segmenter.predict(img, brain)
+    t = _tick(sec, "mask_multiunet", t)
+    params, ext = _extractor("features")
+    feats = extract_features(brain_zscore(img, brain), mask, res, params, ext)
+    out = dict(features={}, n_voxels={"multiunet": feats.pop("n_voxels")}, dice={}, cnn={})
+    out["features"][("multiunet", float(plan.d_extra))] = feats
+    out["dice"]["multiunet"] = dice(mask, pending["oracle"])
+    t = _tick(sec, "radiomics", t)
+    if "multiunet" in plan.cnn_masks:
+        for mm in plan.cnn_target_mm:
+            out["cnn"][("multiunet", int(mm))] = wm_input(img, brain, mask, res, int(mm))
         t = _tick(sec, "cnn_inputs", t)
     out["seconds"] = sec
     return out
+
+
+def _merge(row: dict, part: dict) -> None:
+    """Add the entries of a :func:`_measure_segmented` part to a subject's row (seconds are summed)."""
+    for k in ("features", "n_voxels", "dice", "cnn"):
+        row[k].update(part[k])
+    for stage, v in part["seconds"].items():
+        row["seconds"][stage] = row["seconds"].get(stage, 0.0) + v
 
 
 def _cache_folder(config, plan: MeasurementPlan, segmenter_digest: str | None):
@@ -209,24 +263,72 @@ def _cache_folder(config, plan: MeasurementPlan, segmenter_digest: str | None):
     return cache.folder(f"mri/measurements/{cache.key('lsa.mri.measure', what)}")
 
 
-def _job(config, index, plan, segmenter, path):
-    import joblib
+def _store(path, obj) -> None:
+    if path is not None:
+        import joblib
+
+        from lsa.cache import atomic_write
+
+        atomic_write(path, lambda tmp: joblib.dump(obj, tmp))
+
+
+def _fixed_job(config, index, plan, path):
     import torch
 
     torch.set_num_threads(1)
-    row = measure_subject(config, index, plan, segmenter)
-    if path is not None:
-        from lsa.cache import atomic_write
+    row, pending = _measure_fixed(config, index, plan)
+    _store(path, row)
+    return row, pending
 
-        atomic_write(path, lambda tmp: joblib.dump(row, tmp))
-    return row
+
+def _segmented_job(config, index, plan, segmenter, pending, path):
+    import torch
+
+    torch.set_num_threads(1)
+    if pending is None:  # the segmenter-free part came from the cache: render the subject again
+        from lsa.mri.simulate import render_subject_sites
+
+        pending = _segmenter_input(render_subject_sites(config, index, sites=(0,))[0], plan)
+    part = _measure_segmented(config, plan, segmenter, pending)
+    _store(path, part)
+    return part
+
+
+def _entry(folder, index: int):
+    return None if folder is None else folder / f"s{index:07d}.joblib"
+
+
+def _cached(folder, n: int) -> tuple[list, list]:
+    """Entries of ``folder`` for subjects ``0..n-1`` (``None`` where missing) and the missing indices."""
+    import joblib
+
+    rows, missing = [None] * n, []
+    for i in range(n):
+        path = _entry(folder, i)
+        if path is not None and path.is_file():
+            rows[i] = joblib.load(path)
+        else:
+            missing.append(i)
+    return rows, missing
+
+
+def _run(jobs: list, n_jobs: int, desc: str | None) -> list:
+    if not jobs:
+        return []
+    from joblib import Parallel
+
+    it = Parallel(n_jobs=min(n_jobs, len(jobs)), return_as="generator")(jobs)
+    if desc is not None:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, total=len(jobs), desc=desc)
+    return list(it)
 
 
 def measure_cohort(
     config,
     plan: MeasurementPlan,
     segmenter=None,
-    segmenter_digest: str | None = None,
     n_jobs: int = 1,
     cache: bool = True,
     progress: bool = True,
@@ -238,34 +340,50 @@ def measure_cohort(
     config : SimConfig
         A single-site cohort.
     plan : MeasurementPlan
-    segmenter : MultiUNet, optional
-        Needed when ``plan.extra_masks`` holds ``"multiunet"``; ``segmenter_digest`` (a hash of its weights)
-        then keys the cache.
+    segmenter : MultiUNet or MultiUNetTraining, optional
+        Needed when ``plan.extra_masks`` holds ``"multiunet"``. A :class:`~lsa.mri.segment.MultiUNetTraining`
+        (weights not trained yet) has its three plane trainings run first in the same worker pool, while the
+        other workers measure everything that does not need the MultiUNet's masks; the MultiUNet masks are
+        measured once it is trained. The trained MultiUNet is then the training's ``result``.
     n_jobs : int
-        joblib worker processes over subjects (each with one torch thread).
+        joblib worker processes (each with one torch thread).
+
+    Notes
+    -----
+    Two caches, one file per subject: what needs no segmenter, keyed by the cohort settings, the plan, the
+    Pyradiomics parameters and the code; and the MultiUNet part, keyed by these and by the MultiUNet's weights
+    (:meth:`~lsa.mri.segment.MultiUNet.digest`). A new MultiUNet therefore re-measures only its own masks.
     """
-    import joblib
-    from joblib import Parallel, delayed
+    from lsa.mri.segment import MultiUNetTraining
 
-    if "multiunet" in plan.extra_masks and (segmenter is None or (cache and segmenter_digest is None)):
-        raise ValueError("MultiUNet masks need a segmenter (and its weights' digest when caching)")
-    folder = _cache_folder(config, plan, segmenter_digest) if cache else None
-    rows, jobs, where = [None] * config.n_subjects, [], []
-    for i in range(config.n_subjects):
-        path = None if folder is None else folder / f"s{i:07d}.joblib"
-        if path is not None and path.is_file():
-            rows[i] = joblib.load(path)
-        else:
-            jobs.append(delayed(_job)(config, i, plan, segmenter, path))
-            where.append(i)
-    if jobs:
-        it = Parallel(n_jobs=min(n_jobs, len(jobs)), return_as="generator")(jobs)
-        if progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(it, total=len(jobs), desc=f"measure ({len(jobs)} subjects, one render each)")
-        for i, row in zip(where, it):
-            rows[i] = row
+    needs_seg = "multiunet" in plan.extra_masks
+    if needs_seg and segmenter is None:
+        raise ValueError("the plan asks for MultiUNet masks but no segmenter was passed")
+    training = segmenter if isinstance(segmenter, MultiUNetTraining) else None
+    n = config.n_subjects
+    folder = _cache_folder(config, plan, None) if cache else None
+    rows, missing = _cached(folder, n)
+    pending = [None] * n
+    jobs = [] if training is None else list(training.jobs)
+    jobs += [delayed(_fixed_job)(config, i, plan, _entry(folder, i)) for i in missing]
+    what = f"measure ({len(missing)} subjects, one render each)"
+    if training is not None:
+        what = f"MultiUNet planes, then {what}"
+    done = _run(jobs, n_jobs, what if progress else None)
+    if training is not None:
+        segmenter = training.finish(done[: len(training.jobs)])
+        done = done[len(training.jobs) :]
+    for i, (row, pend) in zip(missing, done):
+        rows[i], pending[i] = row, pend
+    if needs_seg:
+        folder_s = _cache_folder(config, plan, segmenter.digest()) if cache else None
+        parts, missing_s = _cached(folder_s, n)
+        jobs = [delayed(_segmented_job)(config, i, plan, segmenter, pending[i], _entry(folder_s, i)) for i in missing_s]
+        desc = f"MultiUNet masks ({len(missing_s)} subjects)" if progress else None
+        for i, part in zip(missing_s, _run(jobs, n_jobs, desc)):
+            parts[i] = part
+        for row, part in zip(rows, parts):
+            _merge(row, part)
     keys = list(rows[0]["features"])
     features = {k: pd.DataFrame([r["features"][k] for r in rows]) for k in keys}
     masks = list(rows[0]["n_voxels"])

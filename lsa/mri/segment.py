@@ -9,10 +9,12 @@ networks are trained only on a separate segmentation cohort (never on classifica
 
 from __future__ import annotations
 
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 from scipy import ndimage
 from torch.nn import functional as F
 
@@ -169,6 +171,92 @@ class MultiUNet:
     def predict(self, image: np.ndarray, brain: np.ndarray) -> np.ndarray:
         return self.fuse(self.plane_proba(image, brain), brain)
 
+    def digest(self) -> str:
+        """A hash of the weights (keys the caches of measurements made with this MultiUNet's masks)."""
+        from lsa.digests import stable_hash
+
+        return stable_hash(
+            {p: {k: v.detach().cpu().numpy() for k, v in m.state_dict().items()} for p, m in self.models.items()}
+        )
+
+
+class MultiUNetTraining:
+    """The three plane trainings of a MultiUNet as joblib tasks, for a caller that runs them in its own worker
+    pool, beside other work (:func:`lsa.mri.measure.measure_cohort` measures the subjects that do not need the
+    MultiUNet's masks meanwhile). Made by :func:`multiunet_training`.
+
+    Attributes
+    ----------
+    jobs : list
+        One ``joblib.delayed`` task per plane, in the order of :data:`PLANES`; each returns that plane's UNet.
+    result : MultiUNet or None
+        Set by :meth:`finish`.
+    """
+
+    def __init__(self, jobs: list, path, release=lambda: None):
+        self.jobs, self.path, self.result, self._release = jobs, path, None, release
+
+    def finish(self, models: list) -> MultiUNet:
+        """Assemble the MultiUNet from the tasks' results (in the order of ``jobs``), write it to the cache and let
+        other processes waiting for these weights go on."""
+        if len(models) != len(PLANES):
+            raise ValueError(f"expected one trained UNet per plane ({len(PLANES)}), got {len(models)}")
+        self.result = MultiUNet(dict(zip(PLANES, models)))
+        if self.path is not None:
+            state = {p: m.state_dict() for p, m in self.result.models.items()}
+            lsa_cache.atomic_write(self.path, lambda tmp: torch.save(state, tmp))
+        self._release()
+        return self.result
+
+
+@contextmanager
+def multiunet_training(images, masks, brains, config: UNetConfig, device=None, cache: bool = True, progress=True):
+    """The MultiUNet trained on these subjects with these settings, or the training that produces it.
+
+    Yields the :class:`MultiUNet` when its weights are in the ``mri/unet`` entries of :mod:`lsa.cache`, or when
+    ``device`` is a GPU (it is then trained here, plane after plane). Otherwise yields a
+    :class:`MultiUNetTraining`: the caller runs its ``jobs`` in any worker pool and passes their results to
+    ``finish``, which writes the weights to the cache. The cache entry is locked from the check until the weights
+    are written (or loaded), not for the rest of the block, so another process asking for the same weights waits
+    only for them, then loads them instead of training them again.
+
+    The cache key is the training data itself (every image, mask and brain mask, by dtype, shape and bytes), the
+    settings and this module's code, so no caller-described key can go stale.
+    """
+    device = torch.device(device or "cpu")
+    path = None
+    if cache:
+        data = dict(images=list(images), masks=list(masks), brains=list(brains))
+        path = lsa_cache.entry("mri/unet", __name__, dict(data=data, unet=config.to_dict()), ".pt")
+    with ExitStack() as lock:
+        if path is not None:
+            lock.enter_context(lsa_cache.producing(path))
+        if path is not None and path.is_file():
+            state = torch.load(path, map_location=device, weights_only=True)
+            lock.close()
+            models = {}
+            for p in PLANES:
+                m = UNet2D(1, 2, config.channels).to(device)
+                m.load_state_dict(state[p])
+                models[p] = m.eval()
+            yield MultiUNet(models)
+            return
+        zs, ms = _training_volumes(images, masks, brains, config)
+        jobs = [delayed(_train_plane_job)(zs, ms, p, config, torch.get_num_threads()) for p in PLANES]
+        training = MultiUNetTraining(jobs, path, release=lock.close)
+        if device.type == "cpu":
+            yield training
+            return
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(PLANES) * config.epochs, desc="MultiUNet epochs (3 planes)")
+        models = [train_plane_unet(zs, ms, p, config, device, bar) for p in PLANES]
+        if bar is not None:
+            bar.close()
+        yield training.finish(models)
+
 
 def train_multiunet(
     images,
@@ -182,32 +270,21 @@ def train_multiunet(
 ) -> MultiUNet:
     """Train (or load from the ``mri/unet`` entries of :mod:`lsa.cache`) the three plane UNets on the subjects.
 
-    The cache key is the training data itself (every image, mask and brain mask, by dtype, shape and bytes),
-    the settings and this module's code, so no caller-described key can go stale.
-
     ``n_jobs`` > 1 trains the planes in that many worker processes (CPU only), each with the caller's number of
     torch threads; the weights are the same as with ``n_jobs=1`` (each plane seeds its own training), so
-    ``n_jobs`` is not part of the cache key.
+    ``n_jobs`` is not part of the cache key. See :func:`multiunet_training` for the cache.
     """
     if not isinstance(n_jobs, int) or n_jobs < 1:
         raise ValueError(f"n_jobs must be an integer >= 1, got {n_jobs!r}")
-    device = device or torch.device("cpu")
-    if not cache:
-        return _train_multiunet(images, masks, brains, config, device, progress, n_jobs)
-    data = dict(images=list(images), masks=list(masks), brains=list(brains))
-    path = lsa_cache.entry("mri/unet", __name__, dict(data=data, unet=config.to_dict()), ".pt")
-    with lsa_cache.producing(path):  # the other Part IV chapter training the same MultiUNet: wait, then load
-        if path.is_file():
-            state = torch.load(path, map_location=device, weights_only=True)
-            models = {}
-            for p in PLANES:
-                m = UNet2D(1, 2, config.channels).to(device)
-                m.load_state_dict(state[p])
-                models[p] = m.eval()
-            return MultiUNet(models)
-        unet = _train_multiunet(images, masks, brains, config, device, progress, n_jobs)
-        lsa_cache.atomic_write(path, lambda tmp: torch.save({p: m.state_dict() for p, m in unet.models.items()}, tmp))
-    return unet
+    with multiunet_training(images, masks, brains, config, device, cache, progress) as got:
+        if isinstance(got, MultiUNet):
+            return got
+        runs = Parallel(n_jobs=min(n_jobs, len(got.jobs)), return_as="generator")(got.jobs)
+        if progress:
+            from tqdm.auto import tqdm
+
+            runs = tqdm(runs, total=len(got.jobs), desc="MultiUNet planes")
+        return got.finish(list(runs))
 
 
 def _train_plane_job(images, masks, plane: str, config: UNetConfig, threads: int) -> UNet2D:
@@ -215,29 +292,9 @@ def _train_plane_job(images, masks, plane: str, config: UNetConfig, threads: int
     return train_plane_unet(images, masks, plane, config)
 
 
-def _train_multiunet(images, masks, brains, config: UNetConfig, device, progress: bool, n_jobs: int = 1) -> MultiUNet:
+def _training_volumes(images, masks, brains, config: UNetConfig) -> tuple[list, list]:
+    """Z-scored images and masks, padded to the UNets' divisor."""
     div = 2 ** (len(config.channels) - 1)
     zs = [pad_to(zscore_in_mask(im, b), div)[0] for im, b in zip(images, brains)]
     ms = [pad_to(m.astype(np.int64), div)[0] for m in masks]
-    parallel = n_jobs > 1 and torch.device(device).type == "cpu"
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        what = ("MultiUNet planes", len(PLANES)) if parallel else ("MultiUNet epochs (3 planes)", 3 * config.epochs)
-        bar = tqdm(total=what[1], desc=what[0])
-    if parallel:  # one plane per worker process; the bar counts finished planes
-        from joblib import Parallel, delayed
-
-        threads = torch.get_num_threads()
-        jobs = (delayed(_train_plane_job)(zs, ms, p, config, threads) for p in PLANES)
-        models = {}
-        for p, m in zip(PLANES, Parallel(n_jobs=min(n_jobs, len(PLANES)), return_as="generator")(jobs)):
-            models[p] = m
-            if bar is not None:
-                bar.update(1)
-    else:
-        models = {p: train_plane_unet(zs, ms, p, config, device, bar) for p in PLANES}
-    if bar is not None:
-        bar.close()
-    return MultiUNet(models)
+    return zs, ms
