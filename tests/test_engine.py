@@ -267,3 +267,26 @@ def test_a_malformed_hints_file_stops_the_run_before_anything_runs(layout):
     out = lsa(env, "run", "one", "two", "-j", "2", "--profile", "smoke")
     assert out.returncode == 2 and "durations.json: expected {'seconds'" in out.stderr
     assert not (root / "runs").exists()
+
+
+def test_a_worker_refuses_to_run_once_the_runner_code_changed_on_disk(tmp_path, monkeypatch):
+    import shutil
+
+    import lsa.digests
+    from lsa.paths import PACKAGE_ROOT
+    from lsa.runner import job as J
+
+    copy = tmp_path / "src" / "lsa"  # the digests read this copy, as a long-lived worker reads the checkout
+    shutil.copytree(PACKAGE_ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(lsa.digests, "PACKAGE_ROOT", copy)
+    monkeypatch.setenv("LSA_RUNS_DIR", str(tmp_path / "runs"))
+    assert J.runner_changed_since_import() == []
+    claims = copy / "runner" / "claims.py"
+    claims.write_text(claims.read_text() + "\n# edited while a build runs\n")
+    assert J.runner_changed_since_import() == ["lsa.runner.claims"]
+    ran = []
+    monkeypatch.setattr("lsa.runner.execute.run_chapter", lambda *a, **k: ran.append(1))
+    out = J.execute_job(J.Job("head_overlap", "smoke"), "somekey", {})
+    assert not out.ok and ran == []
+    assert "lsa.runner.claims" in out.error and "start the run again" in out.error
+    assert "FAILED" in Path(out.log).read_text()

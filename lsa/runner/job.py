@@ -18,8 +18,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lsa.digests import code_digests
 from lsa.runner import runs_dir
 from lsa.runner.execute import environment
+
+RUNNER_ROOTS = ("lsa.runner.execute",)
+"""The modules that run a chapter and check its claims, with everything they import."""
+
+_RUNNER_AT_IMPORT = code_digests(RUNNER_ROOTS)
+"""Each runner module's digest when this process imported the runner. A Dask worker lives for a whole build; if
+the runner's code changes on disk meanwhile, the worker would still check claims with the old code (against the
+new ledger files), so :func:`execute_job` refuses to run instead."""
+
+
+def runner_changed_since_import() -> list[str]:
+    """The runner modules whose code on disk differs from what this process imported (empty when none)."""
+    now = code_digests(RUNNER_ROOTS)
+    return sorted(m for m in now.keys() | _RUNNER_AT_IMPORT.keys() if now.get(m) != _RUNNER_AT_IMPORT.get(m))
 
 
 @dataclass(frozen=True)
@@ -137,7 +152,14 @@ def execute_job(job: Job, key: str, env: dict[str, str], progress: bool = False)
             where = f"SLURM job {outcome.slurm_job} on {host}" if outcome.slurm_job else host
             log(f"[lsa] {job.label} on {where} (pid {os.getpid()}), key {key}")
             err = io.StringIO()
+            changed = runner_changed_since_import()
             try:
+                if changed:
+                    raise RuntimeError(
+                        f"the runner's code changed on disk since this worker imported it ({', '.join(changed)}); "
+                        "its claims would be checked by the old code. Nothing was run: start the run again "
+                        "(a new `lsa run` or `lsa book` starts fresh workers)"
+                    )
                 with contextlib.redirect_stderr(err):
                     r = run_chapter(
                         job.chapter,
