@@ -49,7 +49,8 @@ def test_measurements_equal_direct_extraction_and_controls_are_d_invariant():
 
 
 def test_extractor_without_diagnostics_gives_pyradiomics_own_features():
-    """make_extractor switches Pyradiomics' diagnostics off; every feature equals a stock extractor's."""
+    """make_extractor switches Pyradiomics' diagnostics off and computes shape with lsa.mri.shape; every feature
+    equals a stock extractor's (bit for bit outside shape, to 1e-10 relative for shape), same names, same order."""
     from radiomics import featureextractor
 
     r = render_subject(CFG, 1)
@@ -58,7 +59,13 @@ def test_extractor_without_diagnostics_gives_pyradiomics_own_features():
         params = load_params(shape=shape)
         ours = extract_features(img, r.gt_wm, 6, params, make_extractor(params))
         stock = extract_features(img, r.gt_wm, 6, params, featureextractor.RadiomicsFeatureExtractor(params))
-        assert ours == stock and len(ours) > 10
+        assert list(ours) == list(stock) and len(ours) > 10
+        for k, v in stock.items():
+            if "_shape_" in k:
+                assert ours[k] == pytest.approx(v, rel=1e-10, abs=1e-9), k
+            else:
+                assert ours[k] == v, k
+        assert any("_shape_" in k for k in ours) == shape
     assert make_extractor(params).settings["additionalInfo"] is False
 
 

@@ -3,11 +3,12 @@
 A chapter asks for a :class:`MeasurementPlan` (effect sizes, masks, site variant, shape features, CNN
 inputs) and :func:`measure_cohort` renders each subject **once** and derives every requested quantity from
 that render: radiomics at each effect size, the subject as scanned at the other site, features inside other
-masks (intensity baseline, grey matter, MultiUNet), shape features once per mask, and CNN inputs. Three
+masks (intensity baseline, grey matter, MultiUNet), shape features of the oracle mask, and CNN inputs. Three
 facts make this cheap without changing any number:
 
 - a control subject's image does not depend on the effect size, so its features are extracted once;
-- the oracle mask does not depend on the effect size, so shape features (mask only) are computed once;
+- the oracle mask does not depend on the effect size, so its shape features (mask only, by
+  :func:`lsa.mri.shape.shape_features`) are computed once;
 - a subject scanned at another site shares anatomy, biology and noise draws
   (:func:`lsa.mri.simulate.render_subject_sites`), so the site analysis re-uses the site-0 features and adds
   one extraction at site 1.
@@ -102,17 +103,9 @@ class CohortMeasurements:
     seconds: dict = field(default_factory=dict)
 
 
-def _shape_params() -> dict:
-    from lsa.mri.radiomics import load_params
-
-    p = load_params(shape=True)
-    p["featureClass"] = {"shape": None}
-    return p
-
-
-@functools.lru_cache(maxsize=2)
-def _extractor(kind: str) -> tuple[dict, object]:
-    """``(params, extractor)`` of ``kind`` "features" (every class but shape) or "shape", built once per process.
+@functools.lru_cache(maxsize=1)
+def _extractor() -> tuple[dict, object]:
+    """``(params, extractor)`` of every feature class but shape, built once per process.
 
     Building a Pyradiomics extractor costs about 0.04 s, a tenth of a subject's extractions; a worker process
     measures many subjects and reuses it. Extractors keep no state between images (``execute`` works on a copy
@@ -120,7 +113,7 @@ def _extractor(kind: str) -> tuple[dict, object]:
     """
     from lsa.mri.radiomics import load_params, make_extractor
 
-    params = _shape_params() if kind == "shape" else load_params(shape=False)
+    params = load_params(shape=False)
     return params, make_extractor(params)
 
 
@@ -147,6 +140,7 @@ def _measure_fixed(config, index: int, plan: MeasurementPlan) -> tuple[dict, dic
     from lsa.mri.intensity import intensity_wm
     from lsa.mri.radiomics import brain_zscore, extract_features
     from lsa.mri.segment import dice
+    from lsa.mri.shape import shape_features
     from lsa.mri.simulate import render_subject_sites, wm_summary
 
     if config.n_sites != 1:
@@ -156,7 +150,7 @@ def _measure_fixed(config, index: int, plan: MeasurementPlan) -> tuple[dict, dic
     renders = render_subject_sites(config, index, sites=(0, 1) if plan.site_variant else (0,))
     r = renders[0]
     t = _tick(sec, "render", t)
-    params, ext = _extractor("features")
+    params, ext = _extractor()
     res = config.resolution_mm
     oracle = r.gt_wm
     out = dict(label=r.label, age=r.age, features={}, summary={}, n_voxels={}, cnn={}, dice={})
@@ -181,10 +175,7 @@ def _measure_fixed(config, index: int, plan: MeasurementPlan) -> tuple[dict, dic
         out["features"][("oracle_site1", 0.0)] = feats
         t = _tick(sec, "radiomics", t)
     if plan.shape:
-        sp, shape_ext = _extractor("shape")
-        feats = extract_features(brain_zscore(r.image(0.0), r.brain), oracle, res, sp, shape_ext)
-        feats.pop("n_voxels")
-        out["features"][("shape", None)] = feats
+        out["features"][("shape", None)] = shape_features(oracle, res)
         t = _tick(sec, "shape", t)
     pending = None
     if plan.d_extra is not None:
@@ -232,7 +223,7 @@ def _measure_segmented(config, plan: MeasurementPlan, segmenter, pending: dict) 
     img, brain, res = pending["image"], pending["brain"], config.resolution_mm
     mask = segmenter.predict(img, brain)
     t = _tick(sec, "mask_multiunet", t)
-    params, ext = _extractor("features")
+    params, ext = _extractor()
     feats = extract_features(brain_zscore(img, brain), mask, res, params, ext)
     out = dict(features={}, n_voxels={"multiunet": feats.pop("n_voxels")}, dice={}, cnn={})
     out["features"][("multiunet", float(plan.d_extra))] = feats
