@@ -40,23 +40,24 @@ def _max_sq_distance(points: np.ndarray, block: int = 2048) -> float:
     return best
 
 
-def _hull_vertices(points: np.ndarray) -> np.ndarray:
-    """The rows of ``points`` on its convex hull; all rows when there are few or the hull is degenerate."""
+def _hull_index(points: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``points`` (n, 2 or 3) on its convex hull; all rows when there are few or the
+    hull is degenerate (flat or collinear: the search then stays exact on all points)."""
     from scipy.spatial import ConvexHull, QhullError
 
     if len(points) <= 64:
-        return points
+        return np.arange(len(points))
     try:
-        return points[ConvexHull(points).vertices]
-    except QhullError:  # flat or collinear: the search stays exact on all points
-        return points
+        return ConvexHull(points).vertices
+    except QhullError:
+        return np.arange(len(points))
 
 
 def _diameter(points: np.ndarray, fixed_axis: int | None) -> float:
     """Largest distance between ``points`` (n, 3); with ``fixed_axis``, only between points that share that
     coordinate (Pyradiomics' slice / column / row diameters)."""
     if fixed_axis is None:
-        return float(np.sqrt(_max_sq_distance(_hull_vertices(points))))
+        return float(np.sqrt(_max_sq_distance(points[_hull_index(points)])))
     free = [a for a in range(3) if a != fixed_axis]
     best = 0.0
     order = np.argsort(points[:, fixed_axis], kind="stable")
@@ -64,18 +65,8 @@ def _diameter(points: np.ndarray, fixed_axis: int | None) -> float:
     _, starts = np.unique(pts[:, fixed_axis], return_index=True)
     for group in np.split(pts, starts[1:]):
         if len(group) > 1:
-            hull = group if len(group) <= 64 else group[_hull_index_2d(group[:, free])]
-            best = max(best, _max_sq_distance(hull))
+            best = max(best, _max_sq_distance(group[_hull_index(group[:, free])]))
     return float(np.sqrt(best))
-
-
-def _hull_index_2d(points2d: np.ndarray) -> np.ndarray:
-    from scipy.spatial import ConvexHull, QhullError
-
-    try:
-        return ConvexHull(points2d).vertices
-    except QhullError:
-        return np.arange(len(points2d))
 
 
 def mesh_vertices(mask: np.ndarray, spacing) -> np.ndarray:
