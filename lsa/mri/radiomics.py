@@ -47,11 +47,12 @@ def _wants_shape(params: dict) -> bool:
     return "shape" in (params.get("featureClass") or {})
 
 
-def make_extractor(params: dict):
+def make_extractor(params: dict, pyradiomics_shape: bool = False):
     """A Pyradiomics feature extractor for ``params`` (built once, reused for every image), quiet logging.
 
     The extractor leaves out the shape class: :func:`extract_features` computes shape with
-    :func:`lsa.mri.shape.shape_features` (same values, without the all-pairs diameter search). Pyradiomics'
+    :func:`lsa.mri.shape.shape_features` (same values, without the all-pairs diameter search);
+    ``pyradiomics_shape=True`` keeps Pyradiomics' own shape class instead (for comparisons). Pyradiomics'
     ``diagnostics_*`` entries are switched off (``additionalInfo: false``): :func:`extract_features` drops them
     anyway, and computing them (two image hashes and mask statistics per call) took about a quarter of each
     extraction. No feature value depends on either choice.
@@ -63,7 +64,7 @@ def make_extractor(params: dict):
         raise ValueError("params must be a Pyradiomics parameter dict with a 'featureClass' mapping")
     radiomics.setVerbosity(logging.ERROR)
     logging.getLogger("radiomics").setLevel(logging.ERROR)
-    others = {k: v for k, v in params["featureClass"].items() if k != "shape"}
+    others = {k: v for k, v in params["featureClass"].items() if pyradiomics_shape or k != "shape"}
     params = dict(params, setting={**params.get("setting", {}), "additionalInfo": False}, featureClass=others)
     ext = featureextractor.RadiomicsFeatureExtractor(params)
     if not others:  # Pyradiomics reads an empty featureClass as "all classes"
@@ -112,15 +113,13 @@ def extract_features(
         from lsa.mri.shape import shape_features
 
         out.update(shape_features(m, spacing_mm))
-    if not ext.enabledFeatures:  # shape only
-        out["n_voxels"] = float(m.sum())
-        return out
-    si = sitk.GetImageFromArray(np.ascontiguousarray(image.transpose(2, 1, 0)).astype(np.float32))
-    sm = sitk.GetImageFromArray(np.ascontiguousarray(m.transpose(2, 1, 0)))
-    for s in (si, sm):
-        s.SetSpacing((float(spacing_mm),) * 3)
-    res = ext.execute(si, sm)
-    out.update({k: float(v) for k, v in res.items() if not k.startswith("diagnostics_")})
+    if ext.enabledFeatures:  # empty when params ask for shape only
+        si = sitk.GetImageFromArray(np.ascontiguousarray(image.transpose(2, 1, 0)).astype(np.float32))
+        sm = sitk.GetImageFromArray(np.ascontiguousarray(m.transpose(2, 1, 0)))
+        for s in (si, sm):
+            s.SetSpacing((float(spacing_mm),) * 3)
+        res = ext.execute(si, sm)
+        out.update({k: float(v) for k, v in res.items() if not k.startswith("diagnostics_")})
     out["n_voxels"] = float(m.sum())
     return out
 
@@ -134,8 +133,6 @@ def seconds_per_subject(config, n: int = 3, shape: str = "ours") -> float:
     ``shape`` is "none" (no shape class), "ours" (shape by :mod:`lsa.mri.shape`, as the book computes it) or
     "pyradiomics" (a stock extractor, all-pairs diameters).
     """
-    from radiomics import featureextractor
-
     from lsa.mri.simulate import render_subject
 
     if shape not in SHAPE_MODES:
@@ -143,11 +140,7 @@ def seconds_per_subject(config, n: int = 3, shape: str = "ours") -> float:
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     params = load_params(shape=shape != "none")
-    ext = make_extractor(params)
-    if shape == "pyradiomics":
-        ext = featureextractor.RadiomicsFeatureExtractor(
-            dict(params, setting={**params.get("setting", {}), "additionalInfo": False})
-        )
+    ext = make_extractor(params, pyradiomics_shape=shape == "pyradiomics")
     times = []
     for i in range(n):
         r = render_subject(config, 900_000 + i)
