@@ -3,8 +3,8 @@
 Pyradiomics 3.0.1 computes its shape class from a marching-cubes mesh of the mask: surface area, mesh volume
 and four maximum diameters (3D, and within one slice, column or row). Its C routine finds each diameter by
 comparing **every pair** of mesh vertices, which is quadratic in the number of vertices: for a white-matter
-mask at 4 mm (about 10 000 voxels and a convoluted surface) it takes about 0.4 s, almost all of a subject's
-shape extraction. This module returns the same numbers without the quadratic step:
+mask, whose surface is large and convoluted, that search is most of the shape extraction
+(``benchmarks/bench_shape.py`` times both side by side). This module returns the same numbers without it:
 
 - **surface area and mesh volume** are sums over the mesh's triangles, and each triangle belongs to one 2x2x2
   cube of voxels, so each is a sum over cubes of what that cube's corner configuration (one of 256) adds. We
@@ -189,13 +189,29 @@ def _shape_class():
 
 
 def shape_features(mask: np.ndarray, spacing_mm: float, label: int = 1) -> dict[str, float]:
-    """Pyradiomics' 3D shape features of ``mask`` (x, y, z array), named as its extractor names them.
+    """Pyradiomics' 3D shape features of ``mask``, named and ordered as its extractor names and orders them.
 
     Equal to a Pyradiomics 3.0.1 extractor whose only feature class is ``shape`` (tested to 1e-10 relative),
     but the diameters do not compare every pair of mesh vertices (see the module docstring).
+
+    Parameters
+    ----------
+    mask : ndarray, shape (x, y, z)
+        Label image; the voxels equal to ``label`` form the region.
+    spacing_mm : float
+        Isotropic voxel size, mm (positive).
+    label : int, default 1
+        The label of the region in ``mask``.
+
+    Returns
+    -------
+    dict of str to float
+        The 14 features, e.g. ``original_shape_MeshVolume`` (mm³) and ``original_shape_Maximum3DDiameter`` (mm).
     """
     import SimpleITK as sitk
 
+    if not (np.isscalar(spacing_mm) and np.isfinite(spacing_mm) and spacing_mm > 0):
+        raise ValueError(f"spacing_mm must be a positive voxel size in mm, got {spacing_mm!r}")
     m = np.asarray(mask) == label
     if m.ndim != 3:
         raise ValueError(f"mask must be a 3D array, got shape {m.shape}")
