@@ -42,10 +42,11 @@ def main() -> None:
         cfg = SimConfig(resolution_mm=res)
         for idx in range(args.subjects):
             mask = render_subject(cfg, idx).gt_wm
+            image = mask.astype("float32")  # shape features read only the mask; the extractor wants an image too
             t_stock, t_ours = [], []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                stock = extract_features(mask.astype("float32"), mask, res, params, stock_extractor)
+                stock = extract_features(image, mask, res, params, stock_extractor)
                 t_stock.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 ours = shape_features(mask, res)

@@ -71,5 +71,7 @@ def test_bad_input_is_refused():
         shape_features(np.zeros((4, 4, 4)), 1.0)
     with pytest.raises(ValueError, match="spacing_mm"):
         shape_features(np.pad(np.ones((2, 2, 2), np.uint8), 1), -2.0)
+    with pytest.raises(ValueError, match="spacing_mm"):
+        shape_features(np.pad(np.ones((2, 2, 2), np.uint8), 1), "2")
     with pytest.raises(ValueError, match="3D"):
         shape_features(np.ones((4, 4), np.uint8), 1.0)

@@ -24,6 +24,8 @@ these coefficients). A test compares every feature with a stock Pyradiomics extr
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 
 import numpy as np
 
@@ -210,7 +212,8 @@ def shape_features(mask: np.ndarray, spacing_mm: float, label: int = 1) -> dict[
     """
     import SimpleITK as sitk
 
-    if not (np.isscalar(spacing_mm) and np.isfinite(spacing_mm) and spacing_mm > 0):
+    real = isinstance(spacing_mm, numbers.Real) and not isinstance(spacing_mm, bool)
+    if not (real and math.isfinite(spacing_mm) and spacing_mm > 0):
         raise ValueError(f"spacing_mm must be a positive voxel size in mm, got {spacing_mm!r}")
     m = np.asarray(mask) == label
     if m.ndim != 3:
